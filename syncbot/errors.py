@@ -1,0 +1,75 @@
+"""Errors that stop a run before anything is changed, each naming where the problem is."""
+
+from __future__ import annotations
+
+
+class SyncbotError(Exception):
+    """Base class: an error the CLI reports in one clear message and a documented exit code."""
+
+    exit_code = 1
+
+
+class ConfigError(SyncbotError):
+    """The configuration or a mapping file is invalid; `key` names the offending setting."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None) -> None:
+        self.source = source
+        self.key = key
+        where = ": ".join(part for part in (source, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class RosterError(SyncbotError):
+    """One or more roster rows are invalid; nothing may be applied from such a roster."""
+
+    exit_code = 3
+
+    def __init__(self, problems: list[RosterProblem]) -> None:
+        self.problems = problems
+        lines = [str(p) for p in problems[:50]]
+        if len(problems) > 50:
+            lines.append(f"... and {len(problems) - 50} more")
+        super().__init__("invalid roster, nothing was changed:\n" + "\n".join(lines))
+
+
+class RosterProblem:
+    """Where a roster is wrong: file, 1-based row as the user sees it, and column header."""
+
+    __slots__ = ("column", "file", "message", "row")
+
+    def __init__(self, file: str, row: int | None, column: str | None, message: str) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column {self.column!r}"
+        return f"{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"RosterProblem({self!s})"
+
+
+class TargetError(SyncbotError):
+    """A target could not be reached or read; the run stops before planning."""
+
+    exit_code = 5
+
+
+class SafetyError(SyncbotError):
+    """The plan crosses a safety threshold; `--force` is required to apply it."""
+
+    exit_code = 4
+
+
+class LockedError(SyncbotError):
+    """Another syncbot run holds the state lock."""
+
+    exit_code = 8

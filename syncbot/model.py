@@ -1,0 +1,292 @@
+"""The nouns of a reconcile: roster rows, directory accounts, and the plan that joins them.
+
+Everything here is immutable data. The planner is a pure function over these types, the
+targets translate them to and from their directories, and the executor applies a `Plan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """What HR says about a person's employment, whatever words the export uses."""
+
+    ACTIVE = "active"
+    DEPARTED = "departed"
+    TRANSFERRED = "transferred"
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Words a roster may use, folded with `syncbot.text.fold`, and what they mean."""
+
+    statuses: Mapping[str, Status]
+    roles: Mapping[str, str]  # folded role name or alias -> canonical role name
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    """One person as HR sees them; `row` is the row number shown in the file's own viewer."""
+
+    row: int
+    employee_id: str
+    full_name: str
+    email: str | None
+    unit: str
+    position: str
+    status: Status
+    status_word: str
+    effective_date: date | None
+    username: str | None = None
+    role: str | None = None  # canonical role name, when the roster states one explicitly
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """A whole validated export; its sha256 ties every planned action to the exact file."""
+
+    path: str
+    sha256: str
+    rows: tuple[RosterRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One account in one target, reduced to what reconciliation compares.
+
+    `key` is the target's stable handle (a DN, a Keycloak user id). `entitlements` holds
+    only the managed groups or roles the account has, as normalised entitlement keys.
+    """
+
+    target: str
+    key: str
+    username: str
+    employee_id: str | None
+    email: str | None
+    enabled: bool
+    entitlements: frozenset[str] = frozenset()
+    display_name: str | None = None
+    groups: frozenset[str] = frozenset()  # every group key, managed or not (protection rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Whole actual state of one target at one moment: level-triggered planning needs all of it."""
+
+    target: str
+    accounts: tuple[Account, ...]
+    entitlements: frozenset[str]  # managed entitlements that exist in the target
+
+
+@dataclass(frozen=True, slots=True)
+class TargetMapping:
+    """How the four roles and the units are represented in one target, as entitlement keys."""
+
+    roles: Mapping[str, frozenset[str]]  # canonical role name -> entitlement keys
+    units: Mapping[str, str]  # folded unit name -> entitlement key
+
+    @property
+    def role_entitlements(self) -> frozenset[str]:
+        return frozenset().union(*self.roles.values()) if self.roles else frozenset()
+
+    @property
+    def unit_entitlements(self) -> frozenset[str]:
+        return frozenset(self.units.values())
+
+    @property
+    def managed(self) -> frozenset[str]:
+        return self.role_entitlements | self.unit_entitlements
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """syncbot's own record that it disabled an account, and what it took away.
+
+    Only accounts in the ledger may be re-enabled: an account an administrator locked
+    by hand (a suspected leak, say) stays locked whatever the roster says.
+    """
+
+    target: str
+    account: str
+    employee_id: str | None
+    disabled_on: str
+    run_id: str
+    removed: tuple[str, ...] = ()
+
+
+class ActionKind(StrEnum):
+    DISABLE = "disable"
+    ENABLE = "enable"
+    GRANT = "grant"
+    REVOKE = "revoke"
+    CHANGE_UNIT = "change_unit"
+
+
+#: Order of steps for one person: lock first, so a person never holds a new role while
+#: an old account stays open, then take away before giving.
+KIND_ORDER = {
+    ActionKind.DISABLE: 0,
+    ActionKind.REVOKE: 1,
+    ActionKind.CHANGE_UNIT: 2,
+    ActionKind.ENABLE: 3,
+    ActionKind.GRANT: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an action or finding exists, in the administrator's language and in English."""
+
+    vi: str
+    en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"vi": self.vi, "en": self.en}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The exact roster fact behind an action, so an inspector can find it in the HR file."""
+
+    roster_file: str
+    roster_sha256: str
+    row: int
+    status: str
+    effective_date: date | None
+    position: str
+    unit: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "roster_file": self.roster_file,
+            "roster_sha256": self.roster_sha256,
+            "row": self.row,
+            "status": self.status,
+            "effective_date": self.effective_date.isoformat() if self.effective_date else None,
+            "position": self.position,
+            "unit": self.unit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One change to one account in one target, with its reason and evidence."""
+
+    target: str
+    kind: ActionKind
+    account: str
+    username: str
+    employee_id: str | None
+    reason: Reason
+    evidence: Evidence | None
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    role: str | None = None
+
+    def before(self) -> dict[str, Any]:
+        if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
+            return {"enabled": self.kind is ActionKind.DISABLE}
+        return {"member_of": list(self.remove)}
+
+    def after(self) -> dict[str, Any]:
+        if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
+            return {"enabled": self.kind is ActionKind.ENABLE}
+        return {"member_of": list(self.add)}
+
+    @property
+    def takes_access(self) -> bool:
+        """True when the step locks the account or strips a role: what thresholds count."""
+        return self.kind in (ActionKind.DISABLE, ActionKind.REVOKE) or (
+            self.kind is ActionKind.CHANGE_UNIT and not self.add
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "action": self.kind.value,
+            "account": self.account,
+            "username": self.username,
+            "employee_id": self.employee_id,
+            "role": self.role,
+            "add": list(self.add),
+            "remove": list(self.remove),
+            "before": self.before(),
+            "after": self.after(),
+            "reason": self.reason.as_dict(),
+            "evidence": self.evidence.as_dict() if self.evidence else None,
+        }
+
+
+class FindingKind(StrEnum):
+    """Report-only observations: things a human should look at, which syncbot never changes."""
+
+    ORPHAN = "orphan_account"
+    NO_ACCOUNT = "no_account"
+    FUTURE_DEPARTURE = "future_departure"
+    FUTURE_CHANGE = "future_change"
+    AMBIGUOUS = "ambiguous_match"
+    UNKNOWN_POSITION = "unknown_position"
+    UNKNOWN_UNIT = "unknown_unit"
+    MISSING_ENTITLEMENT = "missing_entitlement"
+    LOCKED_BY_OTHERS = "locked_by_others"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: FindingKind
+    reason: Reason
+    target: str | None = None
+    employee_id: str | None = None
+    account: str | None = None
+    row: int | None = None
+    due: date | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "finding": self.kind.value,
+            "target": self.target,
+            "employee_id": self.employee_id,
+            "account": self.account,
+            "row": self.row,
+            "due": self.due.isoformat() if self.due else None,
+            "reason": self.reason.as_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one run would change, computed before anything is changed, then shown, then applied."""
+
+    today: date
+    roster_path: str
+    roster_sha256: str
+    roster_rows: int
+    actions: tuple[Action, ...]
+    findings: tuple[Finding, ...]
+    matched: Mapping[str, int] = field(default_factory=dict)  # target -> matched accounts
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    def people_losing_access(self) -> set[tuple[str, str]]:
+        """(target, account) pairs that would be locked or stripped of a role."""
+        return {(a.target, a.account) for a in self.actions if a.takes_access}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "today": self.today.isoformat(),
+            "roster": {
+                "path": self.roster_path,
+                "sha256": self.roster_sha256,
+                "rows": self.roster_rows,
+            },
+            "matched": dict(self.matched),
+            "actions": [a.as_dict() for a in self.actions],
+            "findings": [f.as_dict() for f in self.findings],
+        }

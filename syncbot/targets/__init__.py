@@ -1,0 +1,1 @@
+"""Targets: the directories syncbot keeps in step (LDAP flavours, and Keycloak later)."""

@@ -1,0 +1,46 @@
+"""The small interface every target implements, in the manner of an octoDNS provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from syncbot.model import Action, Snapshot
+
+#: Called with (done, total) while a target fetches or applies; total may be None.
+Progress = Callable[[int, int | None], None]
+
+
+def no_progress(done: int, total: int | None) -> None:
+    """A progress callback that shows nothing (tests, non-terminals)."""
+
+
+class ApplyError(Exception):
+    """One step failed in the target; the executor records it and goes on with the others."""
+
+
+class Target(Protocol):
+    """A directory syncbot reads whole and changes one account at a time."""
+
+    name: str
+
+    def entitlement_key(self, ref: str) -> str:
+        """Turn a mapping reference (a group name or DN, a role) into the key snapshots use."""
+        ...
+
+    def fetch(self, managed: frozenset[str], progress: Progress = no_progress) -> Snapshot:
+        """Read every managed account and the membership of every managed entitlement.
+
+        Must be a handful of bulk reads, never a query per person.
+        """
+        ...
+
+    def apply(self, action: Action) -> None:
+        """Perform one action; raise `ApplyError` with a message on failure."""
+        ...
+
+    def describe(self) -> list[str]:
+        """Connect and say what was found (for `syncbot check-config`); raise TargetError."""
+        ...
+
+    def close(self) -> None: ...
