@@ -114,7 +114,8 @@ class LedgerEntry:
     target: str
     account: str
     employee_id: str | None
-    disabled_on: str
+    disabled_by_syncbot: bool
+    disabled_on: str | None
     run_id: str
     removed: tuple[str, ...] = ()
 
@@ -187,6 +188,7 @@ class Action:
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
     role: str | None = None
+    offboarding: bool = False  # part of a departure: the ledger keeps what it takes away
 
     def before(self) -> dict[str, Any]:
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
@@ -213,6 +215,7 @@ class Action:
             "username": self.username,
             "employee_id": self.employee_id,
             "role": self.role,
+            "offboarding": self.offboarding,
             "add": list(self.add),
             "remove": list(self.remove),
             "before": self.before(),
@@ -260,7 +263,7 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Everything one run would change, computed before anything is changed, then shown, then applied."""
+    """What one run would change, computed before anything changes, then shown, then applied."""
 
     today: date
     roster_path: str
@@ -269,14 +272,15 @@ class Plan:
     actions: tuple[Action, ...]
     findings: tuple[Finding, ...]
     matched: Mapping[str, int] = field(default_factory=dict)  # target -> matched accounts
+    matched_people: int = 0  # roster rows matched to an account in at least one target
 
     @property
     def empty(self) -> bool:
         return not self.actions
 
-    def people_losing_access(self) -> set[tuple[str, str]]:
-        """(target, account) pairs that would be locked or stripped of a role."""
-        return {(a.target, a.account) for a in self.actions if a.takes_access}
+    def people_losing_access(self) -> set[str]:
+        """People who would be locked out or stripped of a role, counted once across targets."""
+        return {a.employee_id or f"{a.target}:{a.account}" for a in self.actions if a.takes_access}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -287,6 +291,7 @@ class Plan:
                 "rows": self.roster_rows,
             },
             "matched": dict(self.matched),
+            "matched_people": self.matched_people,
             "actions": [a.as_dict() for a in self.actions],
             "findings": [f.as_dict() for f in self.findings],
         }

@@ -1,0 +1,308 @@
+"""The `syncbot` command: plan, apply, check-config, audit show|verify, demo.
+
+Exit codes (also in the README):
+  0  success (for `plan`: computed; for `audit verify`: the chain is whole)
+  1  unexpected internal error
+  2  command-line usage error
+  3  invalid config, mapping or roster: nothing was changed
+  4  refused by a safety threshold: nothing was changed (use --force after review)
+  5  a target could not be reached or read: nothing was changed
+  6  apply finished, but some steps failed (they are in the audit log; the next run retries)
+  7  apply not confirmed (answered no, or no terminal and no --yes)
+  8  another syncbot run holds the lock
+  9  audit verify: the chain is broken (the message names the first bad line)
+ 10  plan --detailed-exitcode: the plan has changes
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+from syncbot import __version__
+from syncbot.config import DEFAULT_PATH, Config, load_config
+from syncbot.errors import SyncbotError
+from syncbot.logs import configure_logging
+from syncbot.progress import progress_bar
+from syncbot.reconcile import (
+    actor,
+    apply_prepared,
+    close_targets,
+    load_inputs,
+    new_run_id,
+    open_targets,
+    prepare,
+    violations,
+)
+from syncbot.render import plan_json, render_plan, summary
+from syncbot.state import StateDir
+
+EXIT_OK, EXIT_STEPS_FAILED, EXIT_NOT_CONFIRMED, EXIT_CHAIN_BROKEN, EXIT_CHANGES = 0, 6, 7, 9, 10
+log = structlog.get_logger("syncbot.cli")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncbot",
+        description="Giữ tài khoản LDAP/Keycloak khớp với hồ sơ nhân sự. "
+        "Keeps directory accounts in step with the HR roster.",
+    )
+    parser.add_argument("--version", action="version", version=f"syncbot {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("SYNCBOT_CONFIG", DEFAULT_PATH)),
+        help=f"config file (default: $SYNCBOT_CONFIG or {DEFAULT_PATH})",
+    )
+    parser.add_argument(
+        "--lang",
+        choices=("vi", "en", "both"),
+        default="vi",
+        help="language of reasons in plans and reports (default vi)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = commands.add_parser("plan", help="show what would change and why; changes nothing")
+    plan.add_argument("--json", action="store_true", help="machine-readable plan on stdout")
+    plan.add_argument("--today", type=_date, help="plan as if today were this date (what-if)")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help=f"exit {EXIT_CHANGES} when the plan has changes",
+    )
+
+    apply = commands.add_parser("apply", help="show the plan, confirm, apply it and audit it")
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument(
+        "--force",
+        action="store_true",
+        help="apply even past the safety thresholds (after human review)",
+    )
+
+    commands.add_parser("check-config", help="validate config, mappings, roster; try targets")
+
+    audit = commands.add_parser("audit", help="read and verify the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = audit_commands.add_parser("verify", help="check the hash chain")
+    verify.add_argument("--file", type=Path, help="audit file (default: from the config)")
+    show = audit_commands.add_parser("show", help="list audit records, filtered")
+    show.add_argument("--file", type=Path, help="audit file (default: from the config)")
+    show.add_argument("--employee", help="employee id")
+    show.add_argument("--account", help="account (substring of DN or id, case-insensitive)")
+    show.add_argument("--action", help="disable, enable, grant, revoke, change_unit")
+    show.add_argument("--run", help="run id")
+    show.add_argument("--target", help="target name")
+    show.add_argument("--since", type=_date, help="from this date (UTC, inclusive)")
+    show.add_argument("--until", type=_date, help="to this date (UTC, inclusive)")
+    show.add_argument("--runs", action="store_true", help="include run start/finish records")
+    show.add_argument("--json", action="store_true", help="JSON lines as stored")
+
+    demo = commands.add_parser(
+        "demo", help="start a throwaway local slapd with sample data and reconcile it"
+    )
+    demo.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(".demo"),
+        help="folder for the demo's server, config and logs (default .demo)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(
+        os.environ.get("SYNCBOT_LOG_FORMAT", "auto"), os.environ.get("SYNCBOT_LOG_LEVEL", "warning")
+    )
+    try:
+        return _dispatch(args)
+    except SyncbotError as exc:
+        print(f"syncbot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("syncbot: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from syncbot.localdev.demo import run_demo
+
+        return run_demo(args.workdir, lang=args.lang)
+    if args.command == "audit" and args.file:
+        return _audit(args, args.file, anchor=None)
+    config = load_config(args.config)
+    configure_logging(config.log_format, os.environ.get("SYNCBOT_LOG_LEVEL", config.log_level))
+    if args.command == "plan":
+        return _plan(args, config)
+    if args.command == "apply":
+        return _apply(args, config)
+    if args.command == "check-config":
+        return _check_config(config)
+    last = StateDir(config.state_dir).last_run()
+    anchor = (last["audit_seq"], last["audit_hash"]) if "audit_hash" in last else None
+    return _audit(args, config.audit_path, anchor=anchor)
+
+
+def _plan(args: argparse.Namespace, config: Config) -> int:
+    prepared = prepare(config, args.today or date.today(), progress=progress_bar)
+    close_targets(prepared.targets)
+    if args.json:
+        print(plan_json(prepared.plan))
+    else:
+        for line in render_plan(prepared.plan, lang=args.lang):
+            print(line)
+        for problem in violations(prepared):
+            print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
+    return EXIT_CHANGES if args.detailed_exitcode and not prepared.plan.empty else EXIT_OK
+
+
+class _StopFlag:
+    """SIGTERM during apply finishes the current step, audits it, then stops cleanly."""
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.raised = True
+
+    def __bool__(self) -> bool:
+        return self.raised
+
+
+def _confirmed(count: int) -> bool:
+    if not sys.stdin.isatty():
+        print("syncbot: not a terminal: pass --yes to apply without a question", file=sys.stderr)
+        return False
+    answer = input(f"Áp dụng {count} thay đổi? / Apply {count} changes? [y/N] ")
+    return answer.strip().casefold() in {"y", "yes", "c", "có", "co"}
+
+
+def _apply(args: argparse.Namespace, config: Config) -> int:
+    from syncbot.errors import SafetyError
+
+    with StateDir(config.state_dir).lock():
+        prepared = prepare(config, date.today(), progress=progress_bar)
+        try:
+            for line in render_plan(prepared.plan, lang=args.lang):
+                print(line)
+            problems = violations(prepared)
+            if problems and not args.force:
+                raise SafetyError(
+                    "refused, nothing was changed / từ chối, không thay đổi gì:\n  - "
+                    + "\n  - ".join(problems)
+                    + "\nReview the roster; if the plan is right, run again with --force."
+                )
+            if prepared.plan.empty:
+                apply_prepared(
+                    prepared,
+                    run_id=new_run_id(),
+                    actor_name=actor("syncbot apply"),
+                    forced=problems,
+                )
+                return EXIT_OK
+            if not args.yes and not _confirmed(len(prepared.plan.actions)):
+                return EXIT_NOT_CONFIRMED
+            stop = _StopFlag()
+            previous = signal.signal(signal.SIGTERM, stop)
+            try:
+                with progress_bar("Áp dụng") as bar:
+                    report = apply_prepared(
+                        prepared,
+                        run_id=new_run_id(),
+                        actor_name=actor("syncbot apply"),
+                        forced=problems,
+                        progress=bar,
+                        should_stop=lambda: bool(stop),
+                    )
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+        finally:
+            close_targets(prepared.targets)
+    print(f"Đã áp dụng / applied: {report.succeeded} ok, {len(report.failed)} lỗi / failed.")
+    for failed in report.failed:
+        a = failed.action
+        print(f"  ✗ {a.target} {a.username} {a.kind.value}: {failed.error}", file=sys.stderr)
+    if report.interrupted:
+        print("syncbot: stopped early on SIGTERM; the next run continues", file=sys.stderr)
+    return EXIT_STEPS_FAILED if report.failed or report.interrupted else EXIT_OK
+
+
+def _check_config(config: Config) -> int:
+    print(f"config: {config.path} OK")
+    mappings, roster = load_inputs(config)
+    print(
+        f"mappings: {len(mappings.positions)} positions, {len(mappings.roles)} roles, "
+        f"{len(mappings.statuses)} status words, {len(mappings.units)} units "
+        f"({config.mappings_dir})"
+    )
+    print(f"roster: {roster.path}: {len(roster.rows)} rows, sha256 {roster.sha256}")
+    targets = open_targets(config)
+    try:
+        for name, target in targets.items():
+            for line in target.describe():
+                print(f"{name}: {line}")
+            mapping = mappings.for_target(name, target.entitlement_key)
+            snapshot = target.fetch(mapping.managed)
+            with_id = sum(1 for a in snapshot.accounts if a.employee_id)
+            print(f"{name}: {len(snapshot.accounts)} accounts, {with_id} with an employee id")
+            missing = sorted(mapping.managed - snapshot.entitlements)
+            print(
+                f"{name}: {len(snapshot.entitlements)} of {len(mapping.managed)} mapped groups "
+                "exist" + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+    finally:
+        close_targets(targets)
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace, path: Path, anchor: tuple[int, str] | None) -> int:
+    from syncbot.audit import iter_records, render_records, verify_chain
+
+    if args.audit_command == "verify":
+        result = verify_chain(path, anchor=anchor)
+        if result.ok:
+            print(
+                f"{path}: OK, {result.records} records, chain whole (last hash {result.last_hash})"
+            )
+            return EXIT_OK
+        print(f"{path}: BROKEN: {result.problem}", file=sys.stderr)
+        return EXIT_CHAIN_BROKEN
+    since = datetime.combine(args.since, time.min, UTC) if args.since else None
+    until = (
+        datetime.combine(args.until + timedelta(days=1), time.min, UTC) - timedelta(microseconds=1)
+        if args.until
+        else None
+    )
+    records = iter_records(
+        path,
+        employee_id=args.employee,
+        account=args.account,
+        action=args.action,
+        run_id=args.run,
+        target=args.target,
+        since=since,
+        until=until,
+        include_runs=args.runs,
+    )
+    for line in render_records(records, fmt="json" if args.json else "text"):
+        print(line)
+    return EXIT_OK
+
+
+__all__ = ["main", "summary"]

@@ -1,0 +1,284 @@
+"""The one TOML configuration file, validated on load with errors that name the key.
+
+Relative paths are taken from the config file's folder, so a deployment folder
+(/etc/syncbot with its mappings/) can be moved or copied whole.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncbot.errors import ConfigError
+from syncbot.mappings import MAPPING_FILES
+from syncbot.matching import Fallback
+from syncbot.secrets import resolve_secret, secret_keys
+from syncbot.targets.ldap.settings import LdapSettings
+
+DEFAULT_PATH = Path("/etc/syncbot/syncbot.toml")
+ROSTER_FIELDS = (
+    "employee_id", "full_name", "email", "unit", "position", "status", "effective_date",
+    "username", "role",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RosterConfig:
+    path: Path
+    format: str = "auto"
+    sheet: str | None = None
+    delimiter: str = "auto"
+    encoding: str = "auto"
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyConfig:
+    """octoDNS-style brakes: a roster that would lock out many people needs a human."""
+
+    max_disable_share: float = 0.10
+    min_roster_rows: int = 1
+    max_shrink_share: float = 0.20
+    # Below this many people losing access the share rule does not apply: in an office of
+    # twelve, one retirement is already 8 %.
+    min_people_for_share: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectedConfig:
+    usernames: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    roster: RosterConfig
+    mappings_dir: Path
+    mapping_overrides: Mapping[str, Path]
+    fallback: Fallback
+    safety: SafetyConfig
+    protected: ProtectedConfig
+    state_dir: Path
+    audit_path: Path
+    log_format: str
+    log_level: str
+    targets: Mapping[str, LdapSettings]
+
+
+class _Table:
+    """A config table that remembers which keys were read, so typos are reported, not ignored."""
+
+    def __init__(self, data: Any, name: str, source: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError("must be a table", source=source, key=name)
+        self.data: dict[str, Any] = data
+        self.name = name
+        self.source = source
+        self.used: set[str] = set()
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, source=self.source, key=self.key(key))
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.error(key, f"must be a {names}, got {type(value).__name__}")
+        return value
+
+    def require(self, key: str, kind: type) -> Any:
+        value = self.get(key, kind)
+        if value is None or value == "":
+            raise self.error(key, "is required")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value: str = self.get(key, str, default)
+        if value not in choices:
+            raise self.error(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.get(key, list, [])
+        if not all(isinstance(v, str) and v for v in value):
+            raise self.error(key, "must be a list of non-empty strings")
+        return tuple(value)
+
+    def table(self, key: str) -> _Table:
+        self.used.add(key)
+        return _Table(self.data.get(key, {}), self.key(key), self.source)
+
+    def share(self, key: str, default: float) -> float:
+        value: float = self.get(key, float, default)
+        if not 0.0 <= value <= 1.0:
+            raise self.error(key, f"must be a share between 0 and 1 (0.1 = 10 %), got {value}")
+        return value
+
+    def done(self) -> None:
+        unknown = set(self.data) - self.used
+        if unknown:
+            raise self.error(sorted(unknown)[0], "unknown setting (misspelt?)")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config; secrets are read now so a bad reference fails early."""
+    source = str(path)
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError("config file not found (use --config PATH)", source=source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=source) from None
+    base = path.resolve().parent
+    top = _Table(raw, "", source)
+
+    def resolve(value: str) -> Path:
+        return (base / Path(value).expanduser()).resolve()
+
+    sections = ("mappings", "matching", "state", "audit", "log")
+    mappings, matching, state, audit, log = (top.table(n) for n in sections)
+    config = Config(
+        path=path,
+        roster=_roster(top.table("roster"), resolve),
+        mappings_dir=resolve(mappings.get("dir", str, "mappings")),
+        mapping_overrides=_mapping_overrides(mappings, resolve),
+        fallback=Fallback(matching.choice("fallback", tuple(f.value for f in Fallback), "none")),
+        safety=_safety(top.table("safety")),
+        protected=_protected(top.table("protected")),
+        state_dir=resolve(state.get("dir", str, "/var/lib/syncbot")),
+        audit_path=resolve(audit.get("path", str, "/var/log/syncbot/audit.jsonl")),
+        log_format=log.choice("format", ("auto", "console", "json"), "auto"),
+        log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
+        targets=_targets(top.table("targets"), resolve),
+    )
+    for table in (mappings, matching, state, audit, log):
+        table.done()
+    top.done()
+    return config
+
+
+def _roster(table: _Table, resolve: Any) -> RosterConfig:
+    headers_table = table.table("headers")
+    headers: dict[str, tuple[str, ...]] = {}
+    for name, value in headers_table.data.items():
+        if name not in ROSTER_FIELDS:
+            raise headers_table.error(
+                name, f"unknown roster field; fields: {', '.join(ROSTER_FIELDS)}"
+            )
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
+            raise headers_table.error(name, "must be a header name or a list of header names")
+        headers[name] = tuple(values)
+    config = RosterConfig(
+        path=resolve(table.require("path", str)),
+        format=table.choice("format", ("auto", "csv", "xlsx", "json"), "auto"),
+        sheet=table.get("sheet", str),
+        delimiter=table.choice("delimiter", ("auto", ",", ";", "\t"), "auto"),
+        encoding=table.choice("encoding", ("auto", "utf-8", "utf-8-sig", "utf-16"), "auto"),
+        headers=headers,
+    )
+    table.done()
+    return config
+
+
+def _mapping_overrides(table: _Table, resolve: Any) -> dict[str, Path]:
+    overrides = {
+        name: resolve(table.get(name, str)) for name in MAPPING_FILES if table.get(name, str)
+    }
+    return overrides
+
+
+def _safety(table: _Table) -> SafetyConfig:
+    defaults = SafetyConfig()
+    min_rows = table.get("min_roster_rows", int, defaults.min_roster_rows)
+    min_people = table.get("min_people_for_share", int, defaults.min_people_for_share)
+    if min_rows < 0 or min_people < 0:
+        key = "min_roster_rows" if min_rows < 0 else "min_people_for_share"
+        raise table.error(key, "must not be negative")
+    safety = SafetyConfig(
+        max_disable_share=table.share("max_disable_share", defaults.max_disable_share),
+        min_roster_rows=min_rows,
+        max_shrink_share=table.share("max_shrink_share", defaults.max_shrink_share),
+        min_people_for_share=min_people,
+    )
+    table.done()
+    return safety
+
+
+def _protected(table: _Table) -> ProtectedConfig:
+    protected = ProtectedConfig(
+        usernames=table.strings("usernames"),
+        patterns=table.strings("patterns"),
+        groups=table.strings("groups"),
+    )
+    table.done()
+    return protected
+
+
+def _targets(table: _Table, resolve: Any) -> dict[str, LdapSettings]:
+    if not table.data:
+        raise table.error("", "at least one [targets.NAME] table is required")
+    targets: dict[str, LdapSettings] = {}
+    for name in table.data:
+        target = table.table(name)
+        kind = target.choice("type", ("ldap",), "ldap")
+        if kind == "ldap":
+            targets[name] = _ldap(name, target, resolve)
+    return targets
+
+
+def _ldap(name: str, table: _Table, resolve: Any) -> LdapSettings:
+    defaults = LdapSettings.__dataclass_fields__
+    ca_file = table.get("ca_file", str)
+    settings = LdapSettings(
+        name=name,
+        flavour=table.choice("flavour", ("openldap", "ad", "389ds", "zimbra"), "openldap"),
+        url=_ldap_url(table),
+        bind_dn=table.require("bind_dn", str),
+        bind_password=resolve_secret(
+            table.data, "bind_password", source=table.source, section=table.name
+        ),
+        users_base=table.require("users_base", str),
+        groups_base=table.require("groups_base", str),
+        users_filter=table.get("users_filter", str),
+        match_attribute=table.get("match_attribute", str, defaults["match_attribute"].default),
+        username_attribute=table.get("username_attribute", str),
+        email_attribute=table.get("email_attribute", str, defaults["email_attribute"].default),
+        start_tls=table.get("start_tls", bool, False),
+        ca_file=str(resolve(ca_file)) if ca_file else None,
+        tls_verify=table.get("tls_verify", bool, True),
+        page_size=_positive(table, "page_size", int, defaults["page_size"].default),
+        timeout=_positive(table, "timeout", float, defaults["timeout"].default),
+        empty_group_member=table.get("empty_group_member", str),
+    )
+    table.used |= secret_keys("bind_password")
+    table.done()
+    return settings
+
+
+def _ldap_url(table: _Table) -> str:
+    url: str = table.require("url", str)
+    if not url.startswith(("ldap://", "ldaps://")):
+        raise table.error("url", f"must start with ldap:// or ldaps://, got {url!r}")
+    return url
+
+
+def _positive(table: _Table, key: str, kind: type, default: Any) -> Any:
+    value = table.get(key, kind, default)
+    if value <= 0:
+        raise table.error(key, "must be positive")
+    return value

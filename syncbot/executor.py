@@ -1,0 +1,121 @@
+"""Apply a plan step by step, each step on the audit log's disk before the next begins.
+
+Steps are independent at the directory level (locking an account does not depend on its
+group removals succeeding), so a failed step is recorded and the others go on; the next
+run re-plans from the directory's actual state and retries whatever is still needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import groupby
+
+import structlog
+
+from syncbot.audit import AuditLog
+from syncbot.model import Action, ActionKind, Plan
+from syncbot.state import Ledger
+from syncbot.targets.base import ApplyError, Progress, Target, no_progress
+
+log = structlog.get_logger("syncbot.executor")
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    action: Action
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(slots=True)
+class ApplyReport:
+    results: list[StepResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[StepResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for r in self.results if r.ok)
+
+
+def _by_person(plan: Plan) -> Iterator[list[Action]]:
+    """Consecutive actions on one account: the planner already sorted them into safe order."""
+    for _, steps in groupby(plan.actions, key=lambda a: (a.target, a.account)):
+        yield list(steps)
+
+
+def _note_intent(ledger: Ledger, action: Action, run_id: str) -> None:
+    """Write the ledger ahead of the change, so a crash can only make it say too much."""
+    if action.kind is ActionKind.DISABLE:
+        ledger.will_disable(action.target, action.account, action.employee_id, run_id)
+    elif action.offboarding and action.remove:
+        ledger.will_remove(action.target, action.account, action.employee_id, run_id, action.remove)
+
+
+def _perform(target: Target, action: Action) -> str | None:
+    try:
+        target.apply(action)
+    except ApplyError as exc:
+        return str(exc) or type(exc).__name__
+    except Exception as exc:  # an adapter bug must not stop the other people's steps
+        log.exception("step_crashed", target=action.target, account=action.account)
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def apply_plan(
+    plan: Plan,
+    targets: Mapping[str, Target],
+    audit: AuditLog,
+    ledger: Ledger,
+    run_id: str,
+    *,
+    progress: Progress = no_progress,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ApplyReport:
+    """Apply every action of `plan`; audit each attempt before starting the next."""
+    report = ApplyReport()
+    total = len(plan.actions)
+    for steps in _by_person(plan):
+        if should_stop():
+            report.interrupted = True
+            log.warning("apply_interrupted", done=len(report.results), total=total)
+            break
+        person_ok = True
+        for action in steps:
+            _note_intent(ledger, action, run_id)
+            error = _perform(targets[action.target], action)
+            audit.change(
+                target=action.target,
+                account=action.account,
+                employee_id=action.employee_id,
+                action=action.kind.value,
+                before=action.before(),
+                after=action.after(),
+                reason=action.reason.as_dict(),
+                evidence=action.evidence.as_dict() if action.evidence else None,
+                result="ok" if error is None else "failed",
+                error=error,
+            )
+            report.results.append(StepResult(action, error))
+            person_ok = person_ok and error is None
+            log.info(
+                "step_applied" if error is None else "step_failed",
+                target=action.target,
+                account=action.username,
+                action=action.kind.value,
+                error=error,
+            )
+            progress(len(report.results), total)
+        if person_ok and any(a.kind is ActionKind.ENABLE for a in steps):
+            # Only once the whole rehire went through: until then the ledger still holds
+            # the roles to restore.
+            ledger.enabled(steps[0].target, steps[0].account)
+    return report

@@ -1,0 +1,368 @@
+"""The planning core: (roster, mappings, snapshots, ledger, today) → `Plan`.
+
+A pure function with no I/O, so every scenario is a fast unit test and a plan can be
+recomputed at any time: each run compares whole desired with whole actual state, and a
+missed trigger costs latency, never correctness.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from syncbot import reasons
+from syncbot.mappings import Mappings
+from syncbot.matching import Fallback, MatchResult, match
+from syncbot.model import (
+    KIND_ORDER,
+    Account,
+    Action,
+    ActionKind,
+    Evidence,
+    Finding,
+    FindingKind,
+    LedgerEntry,
+    Plan,
+    Reason,
+    Roster,
+    RosterRow,
+    Snapshot,
+    Status,
+    TargetMapping,
+)
+from syncbot.protection import Protection
+from syncbot.text import fold
+
+LedgerView = Mapping[tuple[str, str], LedgerEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """What the planner knows of one target: its snapshot and how roles map onto it."""
+
+    snapshot: Snapshot
+    mapping: TargetMapping
+    protection: Protection
+
+    @property
+    def name(self) -> str:
+        return self.snapshot.target
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    """One matched pair, with the derived facts every rule below needs."""
+
+    row: RosterRow
+    account: Account
+    evidence: Evidence
+    state: TargetState
+    ledger: LedgerEntry | None
+
+    def action(self, kind: ActionKind, reason: Reason, **fields: object) -> Action:
+        return Action(
+            target=self.state.name,
+            kind=kind,
+            account=self.account.key,
+            username=self.account.username,
+            employee_id=self.row.employee_id,
+            reason=reason,
+            evidence=self.evidence,
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+def plan(
+    roster: Roster,
+    mappings: Mappings,
+    targets: Sequence[TargetState],
+    ledger: LedgerView,
+    today: date,
+    fallback: Fallback = Fallback.NONE,
+) -> Plan:
+    """Compute every action and finding for one run; never reads or writes anything."""
+    actions: list[Action] = []
+    findings: list[Finding] = _roster_findings(roster, mappings, today)
+    matched: dict[str, int] = {}
+    matched_people: set[str] = set()
+    for state in targets:
+        accounts = [a for a in state.snapshot.accounts if not state.protection.covers(a)]
+        result = match(roster.rows, accounts, fallback)
+        matched[state.name] = len(result.pairs)
+        for row, account in result.pairs:
+            matched_people.add(row.employee_id)
+            person = _Person(
+                row=row,
+                account=account,
+                evidence=_evidence(roster, row),
+                state=state,
+                ledger=ledger.get((state.name, account.key)),
+            )
+            person_actions, person_findings = _plan_person(person, mappings, today)
+            actions.extend(person_actions)
+            findings.extend(person_findings)
+        findings.extend(_match_findings(state.name, result))
+    actions.sort(key=_action_order)
+    return Plan(
+        today=today,
+        roster_path=roster.path,
+        roster_sha256=roster.sha256,
+        roster_rows=len(roster.rows),
+        actions=tuple(actions),
+        findings=tuple(_dedupe(findings)),
+        matched=matched,
+        matched_people=len(matched_people),
+    )
+
+
+def _action_order(action: Action) -> tuple[str, str, int, tuple[str, ...]]:
+    person = action.employee_id or action.account
+    return (person, action.target, KIND_ORDER[action.kind], action.add + action.remove)
+
+
+def _evidence(roster: Roster, row: RosterRow) -> Evidence:
+    return Evidence(
+        roster_file=roster.path,
+        roster_sha256=roster.sha256,
+        row=row.row,
+        status=row.status_word,
+        effective_date=row.effective_date,
+        position=row.position,
+        unit=row.unit,
+    )
+
+
+def _is_leaving(row: RosterRow) -> bool:
+    return row.status in (Status.DEPARTED, Status.TRANSFERRED)
+
+
+def _in_force(row: RosterRow, today: date) -> bool:
+    return row.effective_date is None or row.effective_date <= today
+
+
+def _plan_person(
+    person: _Person, mappings: Mappings, today: date
+) -> tuple[list[Action], list[Finding]]:
+    row = person.row
+    if _is_leaving(row) and _in_force(row, today):
+        return _offboard(person, mappings), []
+    if not _is_leaving(row) and not _in_force(row, today):
+        return [], [_finding(person, FindingKind.FUTURE_CHANGE, reasons.future_change(row))]
+    # Active, or leaving on a future date: until then the person keeps working normally.
+    return _keep_in_step(person, mappings)
+
+
+def _offboard(person: _Person, mappings: Mappings) -> list[Action]:
+    """Lock the account and take away every managed group; the ledger records what went."""
+    row, account, mapping = person.row, person.account, person.state.mapping
+    actions: list[Action] = []
+    if account.enabled:
+        actions.append(person.action(ActionKind.DISABLE, reasons.disable(row), offboarding=True))
+    for entitlement in sorted(account.entitlements & mapping.managed):
+        role = _role_of(mapping, entitlement)
+        what_vi, what_en = (
+            (f"vai trò {role}", f"role {role}")
+            if role
+            else (f"nhóm đơn vị {_unit_of(mappings, mapping, entitlement)}", "unit group")
+        )
+        actions.append(
+            person.action(
+                ActionKind.REVOKE,
+                reasons.offboard_revoke(row, what_vi, what_en),
+                remove=(entitlement,),
+                role=role,
+                offboarding=True,
+            )
+        )
+    return actions
+
+
+def _keep_in_step(person: _Person, mappings: Mappings) -> tuple[list[Action], list[Finding]]:
+    row, account, state = person.row, person.account, person.state
+    actions: list[Action] = []
+    findings: list[Finding] = []
+    restoring = False
+    if not account.enabled:
+        entry = person.ledger
+        if entry is None or not entry.disabled_by_syncbot:
+            reason = reasons.locked_by_others(row, account.username)
+            return [], [_finding(person, FindingKind.LOCKED_BY_OTHERS, reason)]
+        actions.append(person.action(ActionKind.ENABLE, reasons.enable(row, entry.disabled_on)))
+        restoring = True
+
+    desired, source = _desired_roles(person, mappings, restoring)
+    if desired is not None:
+        actions.extend(_role_changes(person, desired, source))
+        findings.extend(
+            _finding(person, FindingKind.MISSING_ENTITLEMENT, reasons.missing_entitlement(e))
+            for e in sorted(desired - state.snapshot.entitlements)
+        )
+
+    unit_key = state.mapping.units.get(fold(row.unit))
+    if unit_key is not None:
+        if unit_key not in state.snapshot.entitlements:
+            reason = reasons.missing_entitlement(unit_key)
+            findings.append(_finding(person, FindingKind.MISSING_ENTITLEMENT, reason))
+        else:
+            actions.extend(_unit_change(person, mappings, unit_key))
+    return actions, findings
+
+
+def _desired_roles(
+    person: _Person, mappings: Mappings, restoring: bool
+) -> tuple[frozenset[str] | None, str]:
+    """The role entitlements HR justifies, or None when HR says nothing usable."""
+    row, mapping = person.row, person.state.mapping
+    role = row.role or mappings.role_for_position(row.position)
+    if role is not None:
+        return mapping.roles.get(role, frozenset()), "explicit" if row.role else "position"
+    if restoring and person.ledger and person.ledger.removed:
+        return frozenset(person.ledger.removed) & mapping.role_entitlements, "restored"
+    return None, ""
+
+
+def _role_changes(person: _Person, desired: frozenset[str], source: str) -> list[Action]:
+    row, account, state = person.row, person.account, person.state
+    mapping = state.mapping
+    held = account.entitlements & mapping.role_entitlements
+    expected = row.role or None
+    actions: list[Action] = []
+    for entitlement in sorted((desired - held) & state.snapshot.entitlements):
+        role = _role_of(mapping, entitlement) or entitlement
+        reason = reasons.grant(
+            row, role, explicit=source == "explicit", restored=source == "restored"
+        )
+        actions.append(person.action(ActionKind.GRANT, reason, add=(entitlement,), role=role))
+    for entitlement in sorted(held - desired):
+        role = _role_of(mapping, entitlement) or entitlement
+        wanted = sorted({_role_of(mapping, e) or e for e in desired})
+        reason = reasons.revoke_drift(row, role, expected or ", ".join(wanted) or None)
+        actions.append(person.action(ActionKind.REVOKE, reason, remove=(entitlement,), role=role))
+    return actions
+
+
+def _unit_change(person: _Person, mappings: Mappings, unit_key: str) -> list[Action]:
+    row, account, mapping = person.row, person.account, person.state.mapping
+    held = account.entitlements & mapping.unit_entitlements
+    if held == {unit_key}:
+        return []
+    old = sorted(held - {unit_key})
+    add = () if unit_key in held else (unit_key,)
+    reason = reasons.change_unit(
+        row,
+        [_unit_of(mappings, mapping, e) for e in old],
+        _unit_of(mappings, mapping, unit_key) if add else None,
+    )
+    return [person.action(ActionKind.CHANGE_UNIT, reason, add=add, remove=tuple(old))]
+
+
+def _role_of(mapping: TargetMapping, entitlement: str) -> str | None:
+    for role, keys in mapping.roles.items():
+        if entitlement in keys:
+            return role
+    return None
+
+
+def _unit_of(mappings: Mappings, mapping: TargetMapping, entitlement: str) -> str:
+    for folded, key in mapping.units.items():
+        if key == entitlement:
+            return mappings.units[folded].name
+    return entitlement
+
+
+def _finding(person: _Person, kind: FindingKind, reason: Reason) -> Finding:
+    return Finding(
+        kind=kind,
+        reason=reason,
+        target=person.state.name,
+        employee_id=person.row.employee_id,
+        account=person.account.key,
+        row=person.row.row,
+        due=person.row.effective_date if kind is FindingKind.FUTURE_CHANGE else None,
+    )
+
+
+def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Finding]:
+    """Findings about the roster itself, reported once however many targets there are."""
+    unknown_positions: dict[str, list[int]] = defaultdict(list)
+    unknown_units: dict[str, list[int]] = defaultdict(list)
+    findings: list[Finding] = []
+    for row in roster.rows:
+        if _is_leaving(row):
+            if not _in_force(row, today):
+                findings.append(
+                    Finding(
+                        kind=FindingKind.FUTURE_DEPARTURE,
+                        reason=reasons.future_departure(row),
+                        employee_id=row.employee_id,
+                        row=row.row,
+                        due=row.effective_date,
+                    )
+                )
+            continue
+        if row.role is None and mappings.role_for_position(row.position) is None:
+            unknown_positions[row.position].append(row.row)
+        if fold(row.unit) not in mappings.units:
+            unknown_units[row.unit].append(row.row)
+    findings.extend(
+        Finding(
+            kind=FindingKind.UNKNOWN_POSITION, reason=reasons.unknown_position(p, rows), row=rows[0]
+        )
+        for p, rows in unknown_positions.items()
+    )
+    findings.extend(
+        Finding(kind=FindingKind.UNKNOWN_UNIT, reason=reasons.unknown_unit(u, rows), row=rows[0])
+        for u, rows in unknown_units.items()
+    )
+    return findings
+
+
+def _match_findings(target: str, result: MatchResult) -> list[Finding]:
+    findings: list[Finding] = []
+    for amb in result.ambiguous:
+        ids = [r.employee_id for r in amb.rows]
+        names = [a.username for a in amb.accounts]
+        findings.append(
+            Finding(
+                kind=FindingKind.AMBIGUOUS,
+                reason=reasons.ambiguous(ids, names),
+                target=target,
+                employee_id=ids[0],
+                account=amb.accounts[0].key,
+                row=amb.rows[0].row,
+            )
+        )
+    for row in result.unmatched_rows:
+        if row.status is Status.ACTIVE:
+            findings.append(
+                Finding(
+                    kind=FindingKind.NO_ACCOUNT,
+                    reason=reasons.no_account(row),
+                    target=target,
+                    employee_id=row.employee_id,
+                    row=row.row,
+                )
+            )
+    for account in result.orphans:
+        if account.enabled:
+            findings.append(
+                Finding(
+                    kind=FindingKind.ORPHAN,
+                    reason=reasons.orphan(account.username),
+                    target=target,
+                    account=account.key,
+                )
+            )
+    return findings
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[Finding] = set()
+    unique: list[Finding] = []
+    for finding in findings:
+        if finding not in seen:
+            seen.add(finding)
+            unique.append(finding)
+    return unique

@@ -1,0 +1,192 @@
+"""One reconcile: read roster and targets whole, plan, and (when asked) apply and audit.
+
+The CLI and the worker both go through here, so a run means the same thing whoever
+starts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import secrets
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+
+from syncbot.audit import AuditLog
+from syncbot.config import Config
+from syncbot.errors import ConfigError, SyncbotError, TargetError
+from syncbot.executor import ApplyReport, apply_plan
+from syncbot.mappings import Mappings, load_mappings
+from syncbot.model import Plan, Roster
+from syncbot.planner import TargetState, plan
+from syncbot.protection import Protection
+from syncbot.roster import load_roster
+from syncbot.safety import threshold_violations
+from syncbot.state import StateDir
+from syncbot.targets.base import Progress, Target, no_progress
+from syncbot.targets.ldap import LdapTarget
+
+log = structlog.get_logger("syncbot.reconcile")
+
+ProgressFactory = Callable[[str], contextlib.AbstractContextManager[Progress]]
+
+
+@contextlib.contextmanager
+def _silent(_: str) -> Iterator[Progress]:
+    yield no_progress
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Inputs read and a plan computed: everything needed to show or apply it."""
+
+    config: Config
+    mappings: Mappings
+    roster: Roster
+    targets: Mapping[str, Target]
+    plan: Plan
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique enough to tell concurrent hosts apart."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def actor(via: str) -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()} via {via}"
+
+
+def load_inputs(config: Config) -> tuple[Mappings, Roster]:
+    """Mappings then roster: both are validated whole before any target is contacted."""
+    mappings = load_mappings(config.mappings_dir, config.mapping_overrides)
+    unknown = mappings.target_names() - set(config.targets)
+    if unknown:
+        raise ConfigError(
+            f"mappings name targets not in the config: {', '.join(sorted(unknown))}",
+            source=str(mappings.files["roles"]),
+        )
+    roster = load_roster(
+        config.roster.path,
+        mappings.vocabulary(),
+        format=config.roster.format,
+        sheet=config.roster.sheet,
+        headers=config.roster.headers,
+        delimiter=config.roster.delimiter,
+        encoding=config.roster.encoding,
+    )
+    return mappings, roster
+
+
+def open_targets(config: Config) -> dict[str, Target]:
+    return {name: LdapTarget(settings) for name, settings in config.targets.items()}
+
+
+def close_targets(targets: Mapping[str, Target]) -> None:
+    for target in targets.values():
+        with contextlib.suppress(Exception):
+            target.close()
+
+
+def _fetch_state(
+    name: str, target: Target, config: Config, mappings: Mappings, progress: Progress
+) -> TargetState:
+    mapping = mappings.for_target(name, target.entitlement_key)
+    protected_groups = frozenset(target.entitlement_key(g) for g in config.protected.groups)
+    try:
+        snapshot = target.fetch(mapping.managed, progress)
+    except SyncbotError:
+        raise
+    except Exception as exc:  # ldap3 raises its own hierarchy; callers want one kind
+        raise TargetError(f"{name}: cannot read the directory: {exc}") from exc
+    protection = Protection.build(
+        list(config.protected.usernames), list(config.protected.patterns), protected_groups
+    )
+    return TargetState(snapshot=snapshot, mapping=mapping, protection=protection)
+
+
+def prepare(config: Config, today: date, *, progress: ProgressFactory = _silent) -> Prepared:
+    """Read everything and compute the plan; changes nothing anywhere."""
+    mappings, roster = load_inputs(config)
+    targets = open_targets(config)
+    try:
+        states = []
+        for name, target in targets.items():
+            with progress(f"Đọc {name}") as bar:
+                states.append(_fetch_state(name, target, config, mappings, bar))
+        ledger = StateDir(config.state_dir).ledger().entries
+        computed = plan(roster, mappings, states, ledger, today, config.fallback)
+    except BaseException:
+        close_targets(targets)
+        raise
+    log.info(
+        "plan_computed",
+        roster_rows=len(roster.rows),
+        actions=len(computed.actions),
+        findings=len(computed.findings),
+    )
+    return Prepared(config, mappings, roster, targets, computed)
+
+
+def violations(prepared: Prepared) -> list[str]:
+    previous = StateDir(prepared.config.state_dir).last_run().get("roster_rows")
+    return threshold_violations(prepared.plan, prepared.config.safety, previous)
+
+
+def apply_prepared(
+    prepared: Prepared,
+    *,
+    run_id: str,
+    actor_name: str,
+    forced: list[str],
+    progress: Progress = no_progress,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> ApplyReport:
+    """Apply a computed plan; the caller holds the state lock and has checked thresholds."""
+    config, computed = prepared.config, prepared.plan
+    state = StateDir(config.state_dir)
+    audit = AuditLog(config.audit_path, run_id=run_id, actor=actor_name)
+    summary: dict[str, Any] = {
+        "roster_file": computed.roster_path,
+        "roster_sha256": computed.roster_sha256,
+        "roster_rows": computed.roster_rows,
+        "actions": len(computed.actions),
+        "forced_past": forced,
+    }
+    try:
+        if computed.actions:
+            audit.run_started(summary)
+        report = apply_plan(
+            computed,
+            prepared.targets,
+            audit,
+            state.ledger(),
+            run_id,
+            progress=progress,
+            should_stop=should_stop,
+        )
+        if computed.actions:
+            audit.run_finished(
+                {
+                    "succeeded": report.succeeded,
+                    "failed": len(report.failed),
+                    "interrupted": report.interrupted,
+                }
+            )
+    finally:
+        audit.close()
+    if not report.failed and not report.interrupted:
+        state.save_last_run(
+            {
+                "run_id": run_id,
+                "finished": datetime.now(UTC).isoformat(),
+                "roster_sha256": computed.roster_sha256,
+                "roster_rows": computed.roster_rows,
+                "actions": len(computed.actions),
+            }
+        )
+    return report

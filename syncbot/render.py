@@ -1,0 +1,114 @@
+"""Showing a plan to a person: grouped by action, with counts and the reason for each line."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+
+from syncbot.model import Action, ActionKind, Finding, FindingKind, Plan, Reason
+
+ACTION_TITLES = {
+    ActionKind.DISABLE: ("Khóa tài khoản", "Disable account"),
+    ActionKind.REVOKE: ("Thu hồi vai trò / nhóm", "Revoke role or group"),
+    ActionKind.CHANGE_UNIT: ("Chuyển nhóm đơn vị", "Change unit group"),
+    ActionKind.ENABLE: ("Mở lại tài khoản", "Re-enable account"),
+    ActionKind.GRANT: ("Cấp vai trò", "Grant role"),
+}
+FINDING_TITLES = {
+    FindingKind.ORPHAN: ("Tài khoản không có trong hồ sơ nhân sự", "Orphan accounts"),
+    FindingKind.NO_ACCOUNT: ("Cán bộ chưa có tài khoản", "Staff with no account"),
+    FindingKind.FUTURE_DEPARTURE: ("Sắp nghỉ / chuyển công tác", "Departures due later"),
+    FindingKind.FUTURE_CHANGE: ("Thay đổi chưa đến ngày hiệu lực", "Changes not yet in force"),
+    FindingKind.AMBIGUOUS: ("Không xác định được tài khoản", "Ambiguous matches"),
+    FindingKind.UNKNOWN_POSITION: ("Chức vụ chưa ánh xạ", "Unmapped positions"),
+    FindingKind.UNKNOWN_UNIT: ("Đơn vị chưa ánh xạ", "Unmapped units"),
+    FindingKind.MISSING_ENTITLEMENT: ("Nhóm được ánh xạ nhưng không tồn tại", "Missing groups"),
+    FindingKind.LOCKED_BY_OTHERS: ("Tài khoản bị khóa thủ công", "Locked by someone else"),
+}
+
+
+def short_name(key: str) -> str:
+    """The first RDN value of a DN ("cn=lanh-dao,ou=groups,…" → "lanh-dao"), else the key."""
+    head = key.split(",", 1)[0]
+    return head.split("=", 1)[1] if "=" in head else key
+
+
+def _say(reason: Reason, lang: str) -> str:
+    if lang == "en":
+        return reason.en
+    if lang == "both":
+        return f"{reason.vi} / {reason.en}"
+    return reason.vi
+
+
+def _title(titles: tuple[str, str], lang: str) -> str:
+    return titles[1] if lang == "en" else f"{titles[0]} / {titles[1]}"
+
+
+def _what(action: Action) -> str:
+    names = [short_name(k) for k in (*action.remove, *action.add)]
+    if action.kind is ActionKind.CHANGE_UNIT:
+        old = ", ".join(short_name(k) for k in action.remove) or "—"
+        new = ", ".join(short_name(k) for k in action.add) or "—"
+        return f"{old} → {new}"
+    if action.role:
+        return f"{action.role} ({', '.join(names)})"
+    return ", ".join(names)
+
+
+def _action_line(action: Action, lang: str) -> str:
+    who = f"{action.username} [{action.employee_id or '?'}]"
+    what = _what(action)
+    row = f", dòng {action.evidence.row}" if action.evidence else ""
+    head = f"  {action.target:<8} {who}" + (f"  {what}" if what else "")
+    return f"{head}\n      {_say(action.reason, lang)}{row}"
+
+
+def _finding_line(finding: Finding, lang: str) -> str:
+    where = f"{finding.target}: " if finding.target else ""
+    return f"  {where}{_say(finding.reason, lang)}"
+
+
+def render_plan(plan: Plan, *, lang: str = "vi") -> Iterator[str]:
+    """Lines for a terminal: a header, one section per action kind, findings, a summary."""
+    yield f"Hồ sơ nhân sự / Roster: {plan.roster_path}"
+    yield f"  sha256 {plan.roster_sha256}, {plan.roster_rows} dòng / rows, ngày {plan.today}"
+    matched = ", ".join(f"{t}: {n}" for t, n in plan.matched.items())
+    yield f"  Đã ghép / matched: {matched or '—'}"
+    by_kind: dict[ActionKind, list[Action]] = defaultdict(list)
+    for action in plan.actions:
+        by_kind[action.kind].append(action)
+    for kind in ACTION_TITLES:
+        if by_kind[kind]:
+            yield ""
+            yield f"{_title(ACTION_TITLES[kind], lang)} ({len(by_kind[kind])})"
+            yield from (_action_line(a, lang) for a in by_kind[kind])
+    by_finding: dict[FindingKind, list[Finding]] = defaultdict(list)
+    for finding in plan.findings:
+        by_finding[finding.kind].append(finding)
+    if plan.findings:
+        yield ""
+        yield "Cần xem xét (không tự động thay đổi) / For review (never changed automatically)"
+    for kind in FINDING_TITLES:
+        if by_finding[kind]:
+            yield f"- {_title(FINDING_TITLES[kind], lang)} ({len(by_finding[kind])})"
+            yield from (_finding_line(f, lang) for f in by_finding[kind])
+    yield ""
+    yield summary(plan)
+
+
+def summary(plan: Plan) -> str:
+    if plan.empty:
+        return "Không có thay đổi nào. / Nothing to change."
+    counts = Counter(a.kind for a in plan.actions)
+    people = len({a.employee_id or a.account for a in plan.actions})
+    parts = ", ".join(f"{kind.value} {counts[kind]}" for kind in ACTION_TITLES if counts[kind])
+    return (
+        f"Kế hoạch: {len(plan.actions)} thay đổi cho {people} người / "
+        f"Plan: {len(plan.actions)} changes for {people} people ({parts})."
+    )
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan.as_dict(), ensure_ascii=False, indent=2)

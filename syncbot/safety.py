@@ -1,0 +1,43 @@
+"""Safety thresholds: a roster that would lock out many people needs a human to say yes.
+
+A truncated export, a wrong sheet or a status column shifted by one would otherwise look
+like a mass departure. The checks run on the plan before anything is applied.
+"""
+
+from __future__ import annotations
+
+from syncbot.config import SafetyConfig
+from syncbot.model import Plan
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f} %"
+
+
+def threshold_violations(plan: Plan, safety: SafetyConfig, previous_rows: int | None) -> list[str]:
+    """Every threshold the plan crosses, each naming the setting and the numbers."""
+    problems: list[str] = []
+    if plan.roster_rows < safety.min_roster_rows:
+        problems.append(
+            f"the roster has {plan.roster_rows} rows, fewer than "
+            f"safety.min_roster_rows = {safety.min_roster_rows}"
+        )
+    if previous_rows and plan.roster_rows < previous_rows:
+        shrink = (previous_rows - plan.roster_rows) / previous_rows
+        if shrink > safety.max_shrink_share:
+            problems.append(
+                f"the roster shrank from {previous_rows} to {plan.roster_rows} rows "
+                f"({_pct(shrink)}) since the last successful run, above "
+                f"safety.max_shrink_share = {_pct(safety.max_shrink_share)}"
+            )
+    losing = len(plan.people_losing_access())
+    matched = plan.matched_people
+    if losing >= safety.min_people_for_share and matched:
+        share = losing / matched
+        if share > safety.max_disable_share:
+            problems.append(
+                f"the plan would lock or strip roles from {losing} of {matched} matched people "
+                f"({_pct(share)}), above safety.max_disable_share = "
+                f"{_pct(safety.max_disable_share)}"
+            )
+    return problems
