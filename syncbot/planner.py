@@ -7,7 +7,6 @@ missed trigger costs latency, never correctness.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -88,7 +87,7 @@ def plan(
     matched: dict[str, int] = {}
     matched_people: set[str] = set()
     for state in targets:
-        accounts = [a for a in state.snapshot.accounts if not state.protection.covers(a)]
+        accounts, protected_ids = _split_protected(state)
         result = match(roster.rows, accounts, fallback)
         matched[state.name] = len(result.pairs)
         for row, account in result.pairs:
@@ -103,7 +102,7 @@ def plan(
             person_actions, person_findings = _plan_person(person, mappings, today)
             actions.extend(person_actions)
             findings.extend(person_findings)
-        findings.extend(_match_findings(state.name, result))
+        findings.extend(_match_findings(state.name, result, protected_ids))
     actions.sort(key=_action_order)
     return Plan(
         today=today,
@@ -286,40 +285,53 @@ def _finding(person: _Person, kind: FindingKind, reason: Reason) -> Finding:
 
 def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Finding]:
     """Findings about the roster itself, reported once however many targets there are."""
-    unknown_positions: dict[str, list[int]] = defaultdict(list)
-    unknown_units: dict[str, list[int]] = defaultdict(list)
+    # Grouped by folded spelling: one mapping entry fixes every variant of a title.
+    unknown_positions: dict[str, tuple[str, list[int]]] = {}
+    unknown_units: dict[str, tuple[str, list[int]]] = {}
     findings: list[Finding] = []
     for row in roster.rows:
-        if _is_leaving(row):
-            if not _in_force(row, today):
-                findings.append(
-                    Finding(
-                        kind=FindingKind.FUTURE_DEPARTURE,
-                        reason=reasons.future_departure(row),
-                        employee_id=row.employee_id,
-                        row=row.row,
-                        due=row.effective_date,
-                    )
+        if _is_leaving(row) and not _in_force(row, today):
+            findings.append(
+                Finding(
+                    kind=FindingKind.FUTURE_DEPARTURE,
+                    reason=reasons.future_departure(row),
+                    employee_id=row.employee_id,
+                    row=row.row,
+                    due=row.effective_date,
                 )
-            continue
+            )
+        elif _is_leaving(row):
+            continue  # leaving now: the roles it would map to no longer matter
         if row.role is None and mappings.role_for_position(row.position) is None:
-            unknown_positions[row.position].append(row.row)
+            unknown_positions.setdefault(fold(row.position), (row.position, []))[1].append(row.row)
         if fold(row.unit) not in mappings.units:
-            unknown_units[row.unit].append(row.row)
+            unknown_units.setdefault(fold(row.unit), (row.unit, []))[1].append(row.row)
     findings.extend(
         Finding(
             kind=FindingKind.UNKNOWN_POSITION, reason=reasons.unknown_position(p, rows), row=rows[0]
         )
-        for p, rows in unknown_positions.items()
+        for p, rows in unknown_positions.values()
     )
     findings.extend(
         Finding(kind=FindingKind.UNKNOWN_UNIT, reason=reasons.unknown_unit(u, rows), row=rows[0])
-        for u, rows in unknown_units.items()
+        for u, rows in unknown_units.values()
     )
     return findings
 
 
-def _match_findings(target: str, result: MatchResult) -> list[Finding]:
+def _split_protected(state: TargetState) -> tuple[list[Account], set[str]]:
+    """Accounts syncbot may touch, and the employee ids that protected accounts carry."""
+    accounts: list[Account] = []
+    protected_ids: set[str] = set()
+    for account in state.snapshot.accounts:
+        if not state.protection.covers(account):
+            accounts.append(account)
+        elif account.employee_id:
+            protected_ids.add(account.employee_id.strip().casefold())
+    return accounts, protected_ids
+
+
+def _match_findings(target: str, result: MatchResult, protected_ids: set[str]) -> list[Finding]:
     findings: list[Finding] = []
     for amb in result.ambiguous:
         ids = [r.employee_id for r in amb.rows]
@@ -335,7 +347,8 @@ def _match_findings(target: str, result: MatchResult) -> list[Finding]:
             )
         )
     for row in result.unmatched_rows:
-        if row.status is Status.ACTIVE:
+        # A person whose only account is protected has one: creating another would be wrong.
+        if row.status is Status.ACTIVE and row.employee_id.casefold() not in protected_ids:
             findings.append(
                 Finding(
                     kind=FindingKind.NO_ACCOUNT,
