@@ -147,7 +147,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "audit" and args.file:
         return _audit(args, args.file, anchor=None)
     config = load_config(args.config)
-    configure_logging(config.log_format, os.environ.get("SYNCBOT_LOG_LEVEL", config.log_level))
+    # An unattended apply (the timer, the worker) logs at the configured level; commands a
+    # person reads on a terminal only warn, so their output stays readable.
+    level = config.log_level if args.command == "apply" else "warning"
+    configure_logging(config.log_format, os.environ.get("SYNCBOT_LOG_LEVEL", level))
     if args.command == "plan":
         return _plan(args, config)
     if args.command == "apply":
@@ -155,7 +158,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         return _check_config(config)
     last = StateDir(config.state_dir).last_run()
-    anchor = (last["audit_seq"], last["audit_hash"]) if "audit_hash" in last else None
+    anchor = (last["audit_seq"], last["audit_hash"]) if last.get("audit_hash") else None
     return _audit(args, config.audit_path, anchor=anchor)
 
 

@@ -250,7 +250,11 @@ def _ldap(name: str, table: _Table, resolve: Any) -> LdapSettings:
         url=_ldap_url(table),
         bind_dn=table.require("bind_dn", str),
         bind_password=resolve_secret(
-            table.data, "bind_password", source=table.source, section=table.name
+            table.data,
+            "bind_password",
+            source=table.source,
+            section=table.name,
+            base=resolve("."),
         ),
         users_base=table.require("users_base", str),
         groups_base=table.require("groups_base", str),

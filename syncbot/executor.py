@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
 import structlog
 
 from syncbot.audit import AuditLog
-from syncbot.model import Action, ActionKind, Plan
-from syncbot.state import Ledger
+from syncbot.model import Account, Action, ActionKind, Plan, Snapshot
+from syncbot.state import Ledger, StepJournal
 from syncbot.targets.base import ApplyError, Progress, Target, no_progress
 
 log = structlog.get_logger("syncbot.executor")
@@ -59,6 +60,20 @@ def _note_intent(ledger: Ledger, action: Action, run_id: str) -> None:
         ledger.will_remove(action.target, action.account, action.employee_id, run_id, action.remove)
 
 
+def _audit_fields(action: Action) -> dict[str, Any]:
+    """What the audit record of a step says apart from its result: also the journal's note."""
+    return {
+        "target": action.target,
+        "account": action.account,
+        "employee_id": action.employee_id,
+        "action": action.kind.value,
+        "before": action.before(),
+        "after": action.after(),
+        "reason": action.reason.as_dict(),
+        "evidence": action.evidence.as_dict() if action.evidence else None,
+    }
+
+
 def _perform(target: Target, action: Action) -> str | None:
     try:
         target.apply(action)
@@ -77,6 +92,7 @@ def apply_plan(
     ledger: Ledger,
     run_id: str,
     *,
+    journal: StepJournal,
     progress: Progress = no_progress,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> ApplyReport:
@@ -90,20 +106,13 @@ def apply_plan(
             break
         person_ok = True
         for action in steps:
+            number = len(report.results)
+            fields = _audit_fields(action)
             _note_intent(ledger, action, run_id)
+            journal.begin(number, {**fields, "add": action.add, "remove": action.remove})
             error = _perform(targets[action.target], action)
-            audit.change(
-                target=action.target,
-                account=action.account,
-                employee_id=action.employee_id,
-                action=action.kind.value,
-                before=action.before(),
-                after=action.after(),
-                reason=action.reason.as_dict(),
-                evidence=action.evidence.as_dict() if action.evidence else None,
-                result="ok" if error is None else "failed",
-                error=error,
-            )
+            audit.change(**fields, result="ok" if error is None else "failed", error=error)
+            journal.done(number)
             report.results.append(StepResult(action, error))
             person_ok = person_ok and error is None
             log.info(
@@ -119,3 +128,51 @@ def apply_plan(
             # the roles to restore.
             ledger.enabled(steps[0].target, steps[0].account)
     return report
+
+
+def _took_effect(step: dict[str, Any], account: Account | None) -> bool | None:
+    """Whether a journalled step is visible in the directory now; None if the account is gone."""
+    if account is None:
+        return None
+    held = account.entitlements
+    kind = ActionKind(step["action"])
+    if kind is ActionKind.DISABLE:
+        return not account.enabled
+    if kind is ActionKind.ENABLE:
+        return account.enabled
+    return set(step["add"]) <= held and not set(step["remove"]) & held
+
+
+def recover_interrupted(
+    journal: StepJournal, audit_path: Any, snapshots: Mapping[str, Snapshot], run_id: str
+) -> int:
+    """Audit the steps a killed run left unrecorded, judged by the directory's state now.
+
+    Returns how many records were written. The records carry the killed run's id, so the
+    audit log reads as if that run had recorded them itself, plus a note of who did.
+    """
+    started, steps = journal.pending()
+    if started is None:
+        journal.clear()
+        return 0
+    accounts = {(s.target, a.key): a for s in snapshots.values() for a in s.accounts}
+    note = f"recorded on recovery by run {run_id}"
+    audit = AuditLog(audit_path, run_id=started["run_id"], actor=f"{started['actor']}; {note}")
+    try:
+        for step in steps:
+            effect = _took_effect(step, accounts.get((step["target"], step["account"])))
+            fields = {k: v for k, v in step.items() if k not in ("add", "remove")}
+            error = (
+                None
+                if effect
+                else f"interrupted: the run was killed during this step and the change is "
+                f"{'not visible' if effect is False else 'unknown (account not found)'}; "
+                f"{note}"
+            )
+            audit.change(**fields, result="ok" if effect else "failed", error=error)
+            log.warning("step_recovered", account=step["account"], took_effect=effect)
+        audit.run_finished({"interrupted": True, "recovered_by": run_id, "steps": len(steps)})
+    finally:
+        audit.close()
+    journal.clear()
+    return len(steps) + 1

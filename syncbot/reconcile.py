@@ -20,9 +20,9 @@ import structlog
 from syncbot.audit import AuditLog
 from syncbot.config import Config
 from syncbot.errors import ConfigError, SyncbotError, TargetError
-from syncbot.executor import ApplyReport, apply_plan
+from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
 from syncbot.mappings import Mappings, load_mappings
-from syncbot.model import Plan, Roster
+from syncbot.model import Plan, Roster, Snapshot
 from syncbot.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.roster import load_roster
@@ -49,6 +49,7 @@ class Prepared:
     mappings: Mappings
     roster: Roster
     targets: Mapping[str, Target]
+    snapshots: Mapping[str, Snapshot]
     plan: Plan
 
 
@@ -129,7 +130,8 @@ def prepare(config: Config, today: date, *, progress: ProgressFactory = _silent)
         actions=len(computed.actions),
         findings=len(computed.findings),
     )
-    return Prepared(config, mappings, roster, targets, computed)
+    snapshots = {state.name: state.snapshot for state in states}
+    return Prepared(config, mappings, roster, targets, snapshots, computed)
 
 
 def violations(prepared: Prepared) -> list[str]:
@@ -149,6 +151,10 @@ def apply_prepared(
     """Apply a computed plan; the caller holds the state lock and has checked thresholds."""
     config, computed = prepared.config, prepared.plan
     state = StateDir(config.state_dir)
+    journal = state.journal()
+    # A killed run's last step is audited before anything new happens, judged by the
+    # snapshot this run just took.
+    recover_interrupted(journal, config.audit_path, prepared.snapshots, run_id)
     audit = AuditLog(config.audit_path, run_id=run_id, actor=actor_name)
     summary: dict[str, Any] = {
         "roster_file": computed.roster_path,
@@ -157,19 +163,21 @@ def apply_prepared(
         "actions": len(computed.actions),
         "forced_past": forced,
     }
+    report = ApplyReport()
     try:
         if computed.actions:
             audit.run_started(summary)
-        report = apply_plan(
-            computed,
-            prepared.targets,
-            audit,
-            state.ledger(),
-            run_id,
-            progress=progress,
-            should_stop=should_stop,
-        )
-        if computed.actions:
+            journal.start({"run_id": run_id, "actor": actor_name})
+            report = apply_plan(
+                computed,
+                prepared.targets,
+                audit,
+                state.ledger(),
+                run_id,
+                journal=journal,
+                progress=progress,
+                should_stop=should_stop,
+            )
             audit.run_finished(
                 {
                     "succeeded": report.succeeded,
@@ -177,9 +185,12 @@ def apply_prepared(
                     "interrupted": report.interrupted,
                 }
             )
+            journal.finish()
     finally:
         audit.close()
     if not report.failed and not report.interrupted:
+        last = state.last_run()
+        anchor = audit.last_written or (last.get("audit_seq"), last.get("audit_hash"))
         state.save_last_run(
             {
                 "run_id": run_id,
@@ -187,6 +198,8 @@ def apply_prepared(
                 "roster_sha256": computed.roster_sha256,
                 "roster_rows": computed.roster_rows,
                 "actions": len(computed.actions),
+                "audit_seq": anchor[0],
+                "audit_hash": anchor[1],
             }
         )
     return report

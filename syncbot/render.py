@@ -60,9 +60,9 @@ def _what(action: Action) -> str:
 def _action_line(action: Action, lang: str) -> str:
     who = f"{action.username} [{action.employee_id or '?'}]"
     what = _what(action)
-    row = f", dòng {action.evidence.row}" if action.evidence else ""
+    row = f"[dòng {action.evidence.row}] " if action.evidence else ""
     head = f"  {action.target:<8} {who}" + (f"  {what}" if what else "")
-    return f"{head}\n      {_say(action.reason, lang)}{row}"
+    return f"{head}\n      {row}{_say(action.reason, lang)}"
 
 
 def _finding_line(finding: Finding, lang: str) -> str:

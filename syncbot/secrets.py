@@ -20,8 +20,13 @@ def secret_keys(name: str) -> set[str]:
     return {name, *(name + suffix for suffix in SUFFIXES)}
 
 
-def resolve_secret(table: Mapping[str, Any], name: str, *, source: str, section: str) -> str:
-    """Read the secret `name` of a config table from exactly one of its references."""
+def resolve_secret(
+    table: Mapping[str, Any], name: str, *, source: str, section: str, base: Path
+) -> str:
+    """Read the secret `name` of a config table from exactly one of its references.
+
+    A relative `_file` path is taken from `base`, the config file's folder.
+    """
     where = f"{section}.{name}"
     if name in table:
         raise ConfigError(
@@ -57,7 +62,7 @@ def resolve_secret(table: Mapping[str, Any], name: str, *, source: str, section:
                 key=f"{section}.{key}",
             )
         return _read_secret_file(Path(directory) / ref, source, f"{section}.{key}")
-    return _read_secret_file(Path(ref), source, f"{section}.{key}")
+    return _read_secret_file(base / Path(ref).expanduser(), source, f"{section}.{key}")
 
 
 def _read_secret_file(path: Path, source: str, key: str) -> str:

@@ -168,6 +168,10 @@ class StateDir:
         self.prepare()
         return Ledger(self.path / "ledger.jsonl")
 
+    def journal(self) -> StepJournal:
+        self.prepare()
+        return StepJournal(self.path / "steps.jsonl")
+
     def last_run(self) -> dict[str, Any]:
         path = self.path / "last-run.json"
         if not path.exists():
@@ -178,3 +182,64 @@ class StateDir:
     def save_last_run(self, data: dict[str, Any]) -> None:
         self.prepare()
         write_json_atomic(self.path / "last-run.json", data)
+
+
+class StepJournal:
+    """Write-ahead note of the step being applied, so a killed run's last step gets audited.
+
+    A kill between a directory change and its audit record would otherwise leave a change
+    nobody recorded. Before each step its audit fields are appended here (fsynced); after
+    its audit record is written a `done` line follows. The next run finds a step without
+    `done`, looks at the directory to see whether it took effect, and audits it then.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def pending(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The interrupted run's start line (None if none) and its steps that lack `done`."""
+        if not self.path.exists():
+            return None, []
+        started: dict[str, Any] | None = None
+        open_steps: dict[int, dict[str, Any]] = {}
+        with self.path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if not line.endswith("\n"):
+                    break  # torn: that step had not started changing anything
+                record = json.loads(line)
+                if "run_started" in record:
+                    started = record["run_started"]
+                elif "begin" in record:
+                    open_steps[record["begin"]] = record["step"]
+                elif "done" in record:
+                    open_steps.pop(record["done"], None)
+        return started, list(open_steps.values())
+
+    def start(self, run: dict[str, Any]) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o640)
+        self._write({"run_started": run}, sync=True)
+
+    def begin(self, number: int, step: dict[str, Any]) -> None:
+        self._write({"begin": number, "step": step}, sync=True)
+
+    def done(self, number: int) -> None:
+        # Not fsynced: it only saves a duplicate record after a power cut, and a process
+        # killed after write() has already handed the line to the kernel.
+        self._write({"done": number}, sync=False)
+
+    def finish(self) -> None:
+        """The run ended normally: nothing is left to recover."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.clear()
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def _write(self, record: dict[str, Any], *, sync: bool) -> None:
+        assert self._fd is not None, "StepJournal.start() first"
+        os.write(self._fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        if sync:
+            os.fsync(self._fd)

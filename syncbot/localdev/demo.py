@@ -49,6 +49,9 @@ dir = "state"
 [audit]
 path = "audit/audit.jsonl"
 
+[log]
+level = "warning"
+
 [targets.ldap]
 type = "ldap"
 flavour = "openldap"

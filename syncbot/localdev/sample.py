@@ -224,7 +224,9 @@ def directory_ldif(today: date, people_base: str, groups_base: str) -> str:
     for group, dns in members.items():
         lines = [f"dn: cn={group},{groups_base}", "objectClass: groupOfNames", f"cn: {group}"]
         # groupOfNames needs a member; an empty group gets the placeholder the target uses.
-        lines += [f"member: {dn}" for dn in dns] or [f"member: cn=empty,{groups_base}"]
+        lines += [f"member: {dn}" for dn in dns] or [
+            f"member: cn=syncbot-empty-group-placeholder,{groups_base}"
+        ]
         entries.append("\n".join(lines))
     return "\n\n".join(entries) + "\n"
 
