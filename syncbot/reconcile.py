@@ -54,8 +54,8 @@ class Prepared:
 
 
 def new_run_id() -> str:
-    """Sortable by time, unique enough to tell concurrent hosts apart."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """Random first, so the 8-character short form shown in reports tells runs apart."""
+    return f"{secrets.token_hex(4)}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
 
 def actor(via: str) -> str:
