@@ -1,0 +1,148 @@
+"""JSON exports of HR systems: an array of staff objects, bare or under one well-known key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from syncbot.roster.fields import HeaderNames, header_text, report_missing
+from syncbot.roster.problems import ProblemList, say
+from syncbot.roster.records import Record, Table, all_blank
+from syncbot.text import fold
+
+#: Keys under which HR systems wrap the staff array ("nhân sự" is "staff").
+ARRAY_KEYS = ("rows", "staff", "nhan_su")
+
+_ARRAY_KEYS_FOLDED = frozenset(fold(k) for k in ARRAY_KEYS)
+
+
+class _Object(list[tuple[str, Any]]):
+    """A JSON object with keys in file order and repeats kept, so none is silently lost."""
+
+
+def read_json(data: bytes, names: HeaderNames, problems: ProblemList) -> Table:
+    """Read every record; object keys are matched to fields like spreadsheet headers."""
+    document = _parse(data, problems)
+    array = _staff_array(document, problems)
+    fields_seen: set[str] = set()
+    records = []
+    keys = _KeyFields(names)
+    for index, item in enumerate(array, start=1):
+        record = _record(index, item, keys, problems)
+        if record is not None:
+            fields_seen.update(record.columns)
+            records.append(record)
+    missing = report_missing(fields_seen, None, names, problems) if records else frozenset()
+    return Table(tuple(records), missing)
+
+
+def _parse(data: bytes, problems: ProblemList) -> Any:
+    try:
+        # bytes in: json finds UTF-8 (with or without BOM), UTF-16 or UTF-32 by itself.
+        return json.loads(data, object_pairs_hook=_Object)
+    except json.JSONDecodeError as error:
+        raise problems.fail(
+            None,
+            None,
+            say(
+                f"JSON không hợp lệ ở dòng {error.lineno}, cột {error.colno}: {error.msg}",
+                f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
+            ),
+        ) from None
+    except UnicodeDecodeError:
+        raise problems.fail(
+            None,
+            None,
+            say(
+                "tệp JSON không phải UTF-8; hãy xuất lại với bảng mã UTF-8",
+                "the JSON file is not UTF-8; export it again as UTF-8",
+            ),
+        ) from None
+    except RecursionError:
+        raise problems.fail(
+            None, None, say("JSON lồng nhau quá sâu", "JSON nested too deeply")
+        ) from None
+
+
+def _staff_array(document: Any, problems: ProblemList) -> list[Any]:
+    if _is_array(document):
+        return list(document)
+    if isinstance(document, _Object):
+        arrays = [value for key, value in document if fold(key) in _ARRAY_KEYS_FOLDED]
+        if len(arrays) == 1 and _is_array(arrays[0]):
+            return list(arrays[0])
+    raise problems.fail(
+        None,
+        None,
+        say(
+            "JSON phải là một mảng các đối tượng, hoặc một đối tượng có đúng một mảng "
+            "dưới khóa sau",
+            "JSON must be an array of objects, or an object with exactly one array under "
+            "one of these keys",
+            ARRAY_KEYS,
+        ),
+    )
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, list) and not isinstance(value, _Object)
+
+
+class _KeyFields:
+    """Key as written -> (column text, field); records repeat the same few keys."""
+
+    __slots__ = ("_known", "_names")
+
+    def __init__(self, names: HeaderNames) -> None:
+        self._names = names
+        self._known: dict[str, tuple[str, str | None]] = {}
+
+    def __call__(self, key: str) -> tuple[str, str | None]:
+        found = self._known.get(key)
+        if found is None:
+            column = header_text(key)
+            found = self._known[key] = (column, self._names.field_of(column))
+        return found
+
+
+def _record(index: int, item: Any, keys: _KeyFields, problems: ProblemList) -> Record | None:
+    if not isinstance(item, _Object):
+        problems.add(
+            index,
+            None,
+            say("phần tử không phải đối tượng JSON", "the element is not a JSON object"),
+        )
+        return None
+    if all_blank(value for _, value in item):
+        return None
+    values: dict[str, object] = {}
+    columns: dict[str, str] = {}
+    valid = True
+    for key, value in item:
+        column, name = keys(key)
+        if name is None:
+            continue
+        if name in columns:
+            problems.add(
+                index,
+                column,
+                say(
+                    f"khóa '{column}' trùng với khóa '{columns[name]}' (cùng là {name})",
+                    f"key '{column}' duplicates key '{columns[name]}' (both are {name})",
+                ),
+            )
+            valid = False
+            continue
+        if isinstance(value, list):
+            problems.add(
+                index,
+                column,
+                say(
+                    "giá trị phải là chuỗi, số hoặc null",
+                    "the value must be a string, a number or null",
+                ),
+            )
+            valid = False
+        columns[name] = column
+        values[name] = value
+    return Record(index, values, columns) if valid else None

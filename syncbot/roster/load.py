@@ -1,0 +1,117 @@
+"""Reading an HR export whole, validating every row, and returning it only if all are valid."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from syncbot.errors import ConfigError
+from syncbot.model import Roster, Vocabulary
+from syncbot.roster.csv_source import DELIMITERS, read_csv
+from syncbot.roster.fields import header_names
+from syncbot.roster.json_source import read_json
+from syncbot.roster.problems import ProblemList, say
+from syncbot.roster.records import Table
+from syncbot.roster.validate import validate
+from syncbot.roster.xlsx_source import read_xlsx
+
+FORMATS = ("csv", "xlsx", "json")
+
+#: File name endings and the format they mean when `format="auto"`.
+EXTENSIONS: Mapping[str, str] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".json": "json",
+}
+
+
+def load_roster(
+    path: Path,
+    vocabulary: Vocabulary,
+    *,
+    format: str = "auto",
+    sheet: str | None = None,
+    headers: Mapping[str, str | Sequence[str]] | None = None,
+    delimiter: str = "auto",
+    encoding: str = "auto",
+) -> Roster:
+    """The validated roster at `path`, or `RosterError` listing every problem in the file.
+
+    The file is read once into memory, so the sha256 recorded with every planned action
+    is the hash of exactly the bytes that were validated.
+    """
+    _check_options(format, delimiter, encoding)
+    names = header_names(headers)
+    file = str(path)
+    kind = format if format != "auto" else _format_of(path)
+    problems = ProblemList(file, records=kind == "json")
+    if kind is None:
+        raise problems.fail(None, None, _unknown_extension(path))
+    data = _read_bytes(path, problems)
+    table: Table
+    if kind == "csv":
+        table = read_csv(data, names, problems, delimiter=delimiter, encoding=encoding)
+    elif kind == "xlsx":
+        table = read_xlsx(data, names, problems, sheet=sheet)
+    else:
+        table = read_json(data, names, problems)
+    rows = validate(table, vocabulary, problems)
+    problems.raise_if_any()
+    return Roster(path=file, sha256=hashlib.sha256(data).hexdigest(), rows=rows)
+
+
+def _check_options(file_format: str, delimiter: str, encoding: str) -> None:
+    """Wrong options are a configuration mistake, reported against the setting, not the file."""
+    if file_format != "auto" and file_format not in FORMATS:
+        raise ConfigError(
+            f"unknown roster format {file_format!r}; use auto, {', '.join(FORMATS)}",
+            key="format",
+        )
+    if delimiter != "auto" and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise ConfigError(
+            f"the delimiter must be one character ({', '.join(map(repr, DELIMITERS))}) or auto",
+            key="delimiter",
+        )
+    if encoding != "auto":
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ConfigError(f"unknown encoding {encoding!r}", key="encoding") from None
+
+
+def _format_of(path: Path) -> str | None:
+    return EXTENSIONS.get(path.suffix.lower())
+
+
+def _unknown_extension(path: Path) -> str:
+    if path.suffix.lower() == ".xls":
+        return say(
+            "tệp Excel 97-2003 (.xls) không được hỗ trợ; hãy lưu lại dạng .xlsx hoặc CSV UTF-8",
+            "Excel 97-2003 files (.xls) are not supported; save as .xlsx or CSV UTF-8",
+        )
+    return say(
+        f"không nhận ra loại tệp '{path.suffix}'",
+        f"unrecognised file type '{path.suffix}'",
+        sorted(EXTENSIONS),
+    )
+
+
+def _read_bytes(path: Path, problems: ProblemList) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise problems.fail(
+            None, None, say("không tìm thấy tệp", "the file does not exist")
+        ) from None
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise problems.fail(
+            None,
+            None,
+            say(f"không đọc được tệp: {reason}", f"the file cannot be read: {reason}"),
+        ) from None

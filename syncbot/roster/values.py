@@ -1,0 +1,71 @@
+"""Turning raw cells (text, spreadsheet numbers, JSON numbers) into the text HR meant."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+
+from syncbot.text import nfc
+
+# One @, something before it, a dot inside the domain, no spaces. ASCII only: the LDAP
+# `mail` attribute is IA5String, and a diacritic in an address is always a typing slip.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.][^@\s]*\.[^@\s.]+")
+
+
+#: What Excel shows in a cell whose formula failed; exported, it reads like ordinary text.
+EXCEL_ERRORS = frozenset(
+    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA"}
+)
+
+
+class ValueProblem(ValueError):
+    """Why a cell cannot be read as text, in both languages of the problem report."""
+
+    def __init__(self, vi: str, en: str) -> None:
+        super().__init__(en)
+        self.vi = vi
+        self.en = en
+
+
+def cell_text(value: object) -> str:
+    """A cell as NFC text without surrounding spaces; numbers as written, 1001.0 as "1001"."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return nfc(value)
+    if isinstance(value, bool):
+        raise ValueProblem(
+            f"ô chứa giá trị đúng/sai '{value}', không phải văn bản",
+            f"cell holds the boolean '{value}', not text",
+        )
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return nfc(str(value))
+
+
+def _number_text(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueProblem(f"số không hợp lệ '{value}'", f"invalid number '{value}'")
+    if value.is_integer():
+        # Spreadsheets and JSON writers turn the text 1001 into the number 1001.0.
+        return str(int(value))
+    return repr(value)
+
+
+def identifier_text(value: object) -> str:
+    """An employee id: a fractional number is never one, whatever the cell shows."""
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        raise ValueProblem(
+            f"mã '{value}' là số lẻ, không phải mã cán bộ",
+            f"'{value}' is a fractional number, not an employee id",
+        )
+    return cell_text(value)
+
+
+def is_email(text: str) -> bool:
+    return text.isascii() and _EMAIL.fullmatch(text) is not None

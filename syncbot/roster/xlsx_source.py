@@ -1,0 +1,113 @@
+"""Excel workbooks (.xlsx), read as the values Excel last showed, with real sheet row numbers."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import openpyxl
+
+from syncbot.errors import RosterError
+from syncbot.roster.fields import HeaderNames, Layout, Row, locate_header, resolve_header
+from syncbot.roster.problems import ProblemList, say
+from syncbot.roster.records import Record, Table, all_blank
+from syncbot.text import fold
+
+
+def read_xlsx(
+    data: bytes, names: HeaderNames, problems: ProblemList, *, sheet: str | None = None
+) -> Table:
+    """Read one sheet whole; the header is its first row naming fields, below any titles."""
+    workbook = _open(data, problems)
+    try:
+        worksheet = _select_sheet(workbook, sheet, problems)
+        return _read_sheet(worksheet, names, problems)
+    except RosterError:
+        raise
+    except Exception as error:  # a damaged sheet fails in many ways inside openpyxl
+        raise _corrupt(problems, error) from None
+    finally:
+        workbook.close()
+
+
+def _open(data: bytes, problems: ProblemList) -> Any:
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about features it does not read (validation, styles): noise here.
+            warnings.simplefilter("ignore")
+            return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # not a zip, not a workbook, damaged XML: all one answer
+        raise _corrupt(problems, error) from None
+
+
+def _corrupt(problems: ProblemList, error: Exception) -> RosterError:
+    return problems.fail(
+        None,
+        None,
+        say(
+            "tệp không phải bảng tính Excel .xlsx hợp lệ (hỏng hoặc sai định dạng); "
+            "hãy mở bằng Excel và lưu lại dạng 'Excel Workbook (*.xlsx)'",
+            "not a valid .xlsx workbook (damaged or another format); "
+            f"open it in Excel and save as 'Excel Workbook (*.xlsx)' [{type(error).__name__}]",
+        ),
+    )
+
+
+def _select_sheet(workbook: Any, sheet: str | None, problems: ProblemList) -> Any:
+    worksheets = list(workbook.worksheets)
+    found = _find_sheet(worksheets, sheet)
+    if found is not None:
+        return found
+    raise problems.fail(
+        None,
+        None,
+        say(
+            f"không có trang tính '{sheet}'" if sheet else "bảng tính không có trang tính nào",
+            f"no sheet named '{sheet}'" if sheet else "the workbook has no worksheet",
+            [ws.title for ws in worksheets] if sheet else None,
+        ),
+    )
+
+
+def _find_sheet(worksheets: list[Any], sheet: str | None) -> Any:
+    """The named sheet, matched exactly first, then ignoring case and spacing."""
+    if sheet is None:
+        return worksheets[0] if worksheets else None
+    for worksheet in worksheets:
+        if worksheet.title == sheet:
+            return worksheet
+    wanted = fold(sheet)
+    return next((ws for ws in worksheets if fold(ws.title) == wanted), None)
+
+
+def _read_sheet(worksheet: Any, names: HeaderNames, problems: ProblemList) -> Table:
+    # Dimensions written by some exporters are wrong; trusting them would cut rows off.
+    worksheet.reset_dimensions()
+    header = locate_header(_numbered_rows(worksheet), names)
+    if header is None:
+        raise problems.fail(
+            None,
+            None,
+            say(
+                f"trang tính '{worksheet.title}' trống, không có dòng tiêu đề",
+                f"sheet '{worksheet.title}' is empty: no header row",
+            ),
+        )
+    (header_row, header_cells), rows = header
+    layout = resolve_header(header_cells, header_row, names, problems)
+    records = tuple(_record(row, cells, layout) for row, cells in rows)
+    return Table(records, layout.missing)
+
+
+def _numbered_rows(worksheet: Any) -> Iterator[Row]:
+    """Non-blank rows with their sheet row numbers (openpyxl fills in rows the file skips)."""
+    cells_by_row = worksheet.iter_rows(min_row=1, min_col=1, values_only=True)
+    for row, cells in enumerate(cells_by_row, start=1):
+        if not all_blank(cells):
+            yield row, cells
+
+
+def _record(row: int, cells: Sequence[object], layout: Layout) -> Record:
+    return Record(row, layout.values_of(cells), layout.columns)
