@@ -7,14 +7,18 @@ run re-plans from the directory's actual state and retries whatever is still nee
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from syncbot.audit import AuditLog
+from syncbot.audit.tail import read_tail
 from syncbot.model import Account, Action, ActionKind, Plan, Snapshot
 from syncbot.state import Ledger, StepJournal
 from syncbot.targets.base import ApplyError, Progress, Target, no_progress
@@ -143,8 +147,29 @@ def _took_effect(step: dict[str, Any], account: Account | None) -> bool | None:
     return set(step["add"]) <= held and not set(step["remove"]) & held
 
 
+def _last_audit_record(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        line = read_tail(fd, os.fstat(fd).st_size).last_line
+    finally:
+        os.close(fd)
+    try:
+        record: dict[str, Any] | None = json.loads(line) if line else None
+    except ValueError:
+        return None  # a damaged tail: the writer refuses it and `audit verify` names it
+    return record
+
+
+def _is_record_of(record: dict[str, Any] | None, run_id: str, step: dict[str, Any]) -> bool:
+    if record is None or record.get("run_id") != run_id or record.get("event") != "change":
+        return False
+    return all(record.get(k) == step[k] for k in ("target", "account", "action"))
+
+
 def recover_interrupted(
-    journal: StepJournal, audit_path: Any, snapshots: Mapping[str, Snapshot], run_id: str
+    journal: StepJournal, audit_path: Path, snapshots: Mapping[str, Snapshot], run_id: str
 ) -> int:
     """Audit the steps a killed run left unrecorded, judged by the directory's state now.
 
@@ -156,10 +181,13 @@ def recover_interrupted(
         journal.clear()
         return 0
     accounts = {(s.target, a.key): a for s in snapshots.values() for a in s.accounts}
+    last = _last_audit_record(audit_path)
     note = f"recorded on recovery by run {run_id}"
     audit = AuditLog(audit_path, run_id=started["run_id"], actor=f"{started['actor']}; {note}")
     try:
         for step in steps:
+            if _is_record_of(last, started["run_id"], step):
+                continue  # killed after its record was written, before the journal knew
             effect = _took_effect(step, accounts.get((step["target"], step["account"])))
             fields = {k: v for k, v in step.items() if k not in ("add", "remove")}
             error = (

@@ -90,10 +90,10 @@ def render_plan(plan: Plan, *, lang: str = "vi") -> Iterator[str]:
     if plan.findings:
         yield ""
         yield "Cần xem xét (không tự động thay đổi) / For review (never changed automatically)"
-    for kind in FINDING_TITLES:
-        if by_finding[kind]:
-            yield f"- {_title(FINDING_TITLES[kind], lang)} ({len(by_finding[kind])})"
-            yield from (_finding_line(f, lang) for f in by_finding[kind])
+    for finding_kind, titles in FINDING_TITLES.items():
+        if by_finding[finding_kind]:
+            yield f"- {_title(titles, lang)} ({len(by_finding[finding_kind])})"
+            yield from (_finding_line(f, lang) for f in by_finding[finding_kind])
     yield ""
     yield summary(plan)
 

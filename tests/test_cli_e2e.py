@@ -395,3 +395,63 @@ def test_step_cut_off_by_a_kill_is_audited_on_recovery(
     assert not (sample.parent / "state" / "steps.jsonl").exists()
     capsys.readouterr()
     assert run(sample, "audit", "verify") == 0
+
+
+def test_failed_step_is_audited_and_the_others_go_on(
+    sample: Path, slapd_server: SlapdServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from syncbot.config import load_config
+    from syncbot.reconcile import apply_prepared, close_targets, prepare
+
+    prepared = prepare(load_config(sample), TODAY)
+    conn = ldap3.Connection(
+        ldap3.Server(slapd_server.url.rstrip("/")),
+        slapd_server.admin_dn,
+        slapd_server.admin_password,
+        auto_bind=True,
+    )
+    assert conn.delete(f"cn=don-vi-thanh-tra,{slapd_server.groups_base}")  # gone mid-run
+    conn.unbind()
+    report = apply_prepared(prepared, run_id="r1", actor_name="test", forced=[])
+    close_targets(prepared.targets)
+    failed = {(f.action.username, f.action.kind.value) for f in report.failed}
+    assert failed == {("hunglv", "revoke"), ("trangdt", "change_unit")}
+    assert report.succeeded == len(EXPECTED) - 2
+    assert not can_bind(slapd_server, "hunglv")  # its lock went through all the same
+    records = [json.loads(line) for line in audit_lines(sample)]
+    bad = [r for r in records if r.get("result") == "failed"]
+    assert len(bad) == 2 and all(r["error"] for r in bad)
+    assert records[-1]["details"] == {"failed": 2, "interrupted": False, "succeeded": 13}
+    # A run with failures is not a "last successful run" for the shrink threshold.
+    assert not (sample.parent / "state" / "last-run.json").exists()
+
+
+def test_step_recorded_just_before_a_kill_is_not_recorded_twice(
+    sample: Path, slapd_server: SlapdServer
+) -> None:
+    from syncbot.audit import AuditLog
+    from syncbot.config import load_config
+    from syncbot.reconcile import close_targets, prepare
+    from syncbot.state import StateDir
+
+    prepared = prepare(load_config(sample), TODAY)
+    action = next(a for a in prepared.plan.actions if a.username == "hattt")
+    fields = {
+        "target": action.target, "account": action.account, "employee_id": action.employee_id,
+        "action": action.kind.value, "before": action.before(), "after": action.after(),
+        "reason": action.reason.as_dict(),
+        "evidence": action.evidence.as_dict() if action.evidence else None,
+    }  # fmt: skip
+    journal = StateDir(sample.parent / "state").journal()
+    journal.start({"run_id": "killed-run", "actor": "root@host via syncbot apply"})
+    journal.begin(0, {**fields, "add": [], "remove": []})
+    prepared.targets["ldap"].apply(action)
+    with AuditLog(sample.parent / "audit" / "audit.jsonl", run_id="killed-run", actor="x") as log:
+        log.change(**fields, result="ok", error=None)
+    # ...and the process died before writing the journal's `done` line.
+    close_targets(prepared.targets)
+    assert run(sample, "apply", "--yes") == 0
+    records = [json.loads(line) for line in audit_lines(sample)]
+    hattt = [r for r in records if r.get("action") == "disable" and "hattt" in r["account"]]
+    assert len(hattt) == 1
+    assert records[1]["event"] == "run_finished" and records[1]["run_id"] == "killed-run"

@@ -64,13 +64,22 @@ def test_password_from_systemd_credential(tmp_path: Path, monkeypatch: pytest.Mo
     [
         ('bind_password = "inline"', "targets.ldap.bind_password", "not accepted inline"),
         ("", "targets.ldap.bind_password", "is required"),
-        ('bind_password_file = "a"\nbind_password_env = "B"', "targets.ldap.bind_password",
-         "more than one way"),
-        ('bind_password_env = "SYNCBOT_SURELY_UNSET"', "targets.ldap.bind_password_env",
-         "SYNCBOT_SURELY_UNSET is not set"),
+        (
+            'bind_password_file = "a"\nbind_password_env = "B"',
+            "targets.ldap.bind_password",
+            "more than one way",
+        ),
+        (
+            'bind_password_env = "SYNCBOT_SURELY_UNSET"',
+            "targets.ldap.bind_password_env",
+            "SYNCBOT_SURELY_UNSET is not set",
+        ),
         ('bind_password_file = "missing"', "targets.ldap.bind_password_file", "cannot read"),
-        ('bind_password_credential = "x"', "targets.ldap.bind_password_credential",
-         "CREDENTIALS_DIRECTORY"),
+        (
+            'bind_password_credential = "x"',
+            "targets.ldap.bind_password_credential",
+            "CREDENTIALS_DIRECTORY",
+        ),
     ],
 )
 def test_secret_mistakes_name_the_key(
@@ -90,9 +99,9 @@ def test_secret_mistakes_name_the_key(
         ("\n[safety]\nmax_disable_share = 10\n", "safety.max_disable_share", "between 0 and 1"),
         ("\n[safety]\nmin_roster_rows = -1\n", "safety.min_roster_rows", "negative"),
         ("\n[safety]\nmax_disabel_share = 0.1\n", "safety.max_disabel_share", "unknown setting"),
-        ("\n[matching]\nfallback = \"phone\"\n", "matching.fallback", "one of"),
-        ("\n[roster.headers]\nsalary = \"Lương\"\n", "roster.headers.salary", "unknown roster"),
-        ("\n[log]\nlevel = \"loud\"\n", "log.level", "one of"),
+        ('\n[matching]\nfallback = "phone"\n', "matching.fallback", "one of"),
+        ('\n[roster.headers]\nsalary = "Lương"\n', "roster.headers.salary", "unknown roster"),
+        ('\n[log]\nlevel = "loud"\n', "log.level", "one of"),
         ("\n[colour]\nx = 1\n", "colour", "unknown setting"),
     ],
 )
@@ -113,7 +122,7 @@ def test_target_mistakes(tmp_path: Path) -> None:
         (text.replace('users_base = "ou=people,dc=example"\n', ""), "targets.ldap.users_base"),
         (text + 'flavour = "novell"\n', "targets.ldap.flavour"),
         (text + "page_size = 0\n", "targets.ldap.page_size"),
-        (text + "start_tls = \"yes\"\n", "targets.ldap.start_tls"),
+        (text + 'start_tls = "yes"\n', "targets.ldap.start_tls"),
         (text + "colour = 1\n", "targets.ldap.colour"),
     ]
     for body, key in cases:

@@ -1,0 +1,558 @@
+"""The LDAP target: reads a whole directory in two paged searches and changes one account.
+
+Not thread-safe: one `LdapTarget` holds one connection, used by one thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+import ldap3
+import structlog
+from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
+
+from syncbot.errors import ConfigError, TargetError
+from syncbot.model import Account, Action, ActionKind, Snapshot
+from syncbot.targets.base import ApplyError, Progress, no_progress
+from syncbot.targets.ldap.connection import connect, error_text, result_text
+from syncbot.targets.ldap.dn import (
+    InvalidDnError,
+    child_dn,
+    first_rdn_value,
+    normalise_dn,
+    normalise_server_dn,
+)
+from syncbot.targets.ldap.flavours import (
+    Attributes,
+    Changes,
+    Flavour,
+    FlavourError,
+    MemberKind,
+    first,
+    get_flavour,
+    values,
+)
+from syncbot.targets.ldap.settings import LdapSettings
+
+log = structlog.get_logger("syncbot.ldap")
+
+T = TypeVar("T")
+
+_PAGED_RESULTS = "1.2.840.113556.1.4.319"
+_SUCCESS = 0
+_SIZE_LIMIT_EXCEEDED = 4
+_COMPARE_FALSE = 5
+_COMPARE_TRUE = 6
+_NO_SUCH_ATTRIBUTE = 16
+_ATTRIBUTE_OR_VALUE_EXISTS = 20
+_NO_SUCH_OBJECT = 32
+_OBJECT_CLASS_VIOLATION = 65
+_NO_ATTRIBUTES = "1.1"  # RFC 4511: "return no attributes"
+
+
+@dataclass(frozen=True, slots=True)
+class _KnownAccount:
+    """What apply needs about an account seen by the last fetch, keyed by its DN key."""
+
+    dn: str
+    username: str
+    emails: tuple[str, ...]
+
+
+class _OperationFailed(Exception):
+    """An LDAP operation returned an unexpected result; carries the message for ApplyError."""
+
+
+class LdapTarget:
+    """A `syncbot.targets.base.Target` for OpenLDAP, Active Directory, 389 DS and Zimbra."""
+
+    def __init__(self, settings: LdapSettings) -> None:
+        self.flavour: Flavour = get_flavour(settings.flavour)  # LdapSettings checked the name
+        self.name = settings.name
+        self.settings = settings
+        self._users_filter = settings.users_filter or self.flavour.users_filter
+        self._username_attribute = settings.username_attribute or self.flavour.username_attribute
+        self._placeholder = self._resolve_placeholder()
+        self._placeholder_key = (
+            normalise_server_dn(self._placeholder) if self._placeholder else None
+        )
+        self._conn: ldap3.Connection | None = None
+        self._accounts: dict[str, _KnownAccount] = {}
+        self._group_dns: dict[str, str] = {}
+        self._groups_with_placeholder: set[str] = set()
+
+    def __repr__(self) -> str:
+        return (
+            f"LdapTarget(name={self.name!r}, flavour={self.flavour.name!r}, "
+            f"url={self.settings.url!r})"
+        )
+
+    # -- Target protocol -------------------------------------------------------------------
+
+    def entitlement_key(self, ref: str) -> str:
+        """A group DN, or a bare group name under groups_base, as a normalised DN key."""
+        text = ref.strip()
+        if not text:
+            raise ConfigError("empty group reference", source=f"targets.{self.name}")
+        try:
+            dn = text if "=" in text else self._group_dn_for_name(text)
+            return normalise_dn(dn)
+        except InvalidDnError as error:
+            raise ConfigError(str(error), source=f"targets.{self.name}") from None
+
+    def fetch(self, managed: frozenset[str], progress: Progress = no_progress) -> Snapshot:
+        """Read every account and every group in two paged searches (pages, not per person)."""
+        started = time.perf_counter()
+        try:
+            snapshot = self._retrying(lambda conn: self._fetch(conn, managed, progress))
+        except _OperationFailed as error:
+            raise TargetError(f"{self.name}: {error}") from None
+        except LDAPException as error:
+            raise TargetError(
+                f"{self.name}: reading {self.settings.url} failed: {self._safe(error)}"
+            ) from None
+        log.info(
+            "ldap.fetch.done",
+            target=self.name,
+            accounts=len(snapshot.accounts),
+            groups=len(self._group_dns),
+            managed_found=len(snapshot.entitlements),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return snapshot
+
+    def apply(self, action: Action) -> None:
+        """Carry out one action; repeating it is harmless. Raises `ApplyError` on failure."""
+        if action.target != self.name:
+            raise ApplyError(f"action for target {action.target!r} sent to {self.name!r}")
+        log.info(
+            "ldap.apply",
+            target=self.name,
+            action=action.kind.value,
+            account=action.account,
+            add=list(action.add),
+            remove=list(action.remove),
+        )
+        try:
+            self._apply(action)
+        except _OperationFailed as error:
+            raise ApplyError(str(error)) from None
+        except TargetError as error:
+            raise ApplyError(str(error)) from None
+        except LDAPException as error:
+            raise ApplyError(f"{action.kind.value} {action.account}: {self._safe(error)}") from None
+
+    def describe(self) -> list[str]:
+        """Bind and count what is there, for `syncbot check-config`; raise `TargetError`."""
+        security = " over StartTLS" if self.settings.start_tls else ""
+        try:
+            accounts, groups = self._retrying(self._counts)
+        except _OperationFailed as error:
+            raise TargetError(f"{self.name}: {error}") from None
+        except LDAPException as error:
+            raise TargetError(f"{self.name}: {self._safe(error)}") from None
+        return [
+            f"{self.settings.url} bound as {self.settings.bind_dn}{security} "
+            f"(flavour {self.flavour.name})",
+            f"accounts under {self.settings.users_base}: {accounts}",
+            f"groups under {self.settings.groups_base}: {groups}",
+        ]
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(LDAPException):  # a dead connection has nothing to release
+                conn.unbind()
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _connection(self) -> ldap3.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.settings)
+        return self._conn
+
+    def _retrying(self, operation: Callable[[ldap3.Connection], T]) -> T:
+        """Run `operation`; if the connection dropped, reconnect once and run it again.
+
+        Safe because every operation here is idempotent (adds tolerate "exists", locks
+        re-read the entry first).
+        """
+        try:
+            return operation(self._connection())
+        except LDAPCommunicationError as error:
+            log.warning("ldap.reconnect", target=self.name, reason=self._safe(error))
+            self.close()
+            return operation(self._connection())
+
+    def _safe(self, error: BaseException) -> str:
+        return error_text(error, self.settings.bind_password)
+
+    # -- fetch -----------------------------------------------------------------------------
+
+    def _fetch(
+        self, conn: ldap3.Connection, managed: frozenset[str], progress: Progress
+    ) -> Snapshot:
+        flavour = self.flavour
+        seen = 0
+
+        def count(entries: int) -> None:
+            nonlocal seen
+            seen += entries
+            progress(seen, None)
+
+        accounts: list[_RawAccount] = [
+            self._read_account(entry)
+            for entry in self._paged(
+                conn, self.settings.users_base, self._users_filter, self._user_attributes(), count
+            )
+        ]
+        group_dns: dict[str, str] = {}
+        with_placeholder: set[str] = set()
+        groups_of: dict[str, list[str]] = {}  # member key -> group keys
+        member_key = self._member_key_function()
+        for entry in self._paged(
+            conn, self.settings.groups_base, flavour.group_filter, [flavour.member_attribute], count
+        ):
+            group_key = normalise_server_dn(entry["dn"])
+            group_dns[group_key] = entry["dn"]
+            for raw in values(entry["attributes"], flavour.member_attribute):
+                key = member_key(raw)
+                if key == self._placeholder_key:
+                    with_placeholder.add(group_key)
+                else:
+                    groups_of.setdefault(key, []).append(group_key)
+
+        managed_keys = frozenset(normalise_server_dn(m) for m in managed)
+        result: list[Account] = []
+        known: dict[str, _KnownAccount] = {}
+        for raw_account in accounts:
+            groups = frozenset(
+                group
+                for member in self._membership_keys(raw_account)
+                for group in groups_of.get(member, ())
+            )
+            result.append(raw_account.account(self.name, groups, groups & managed_keys))
+            known[raw_account.key] = _KnownAccount(
+                raw_account.dn, raw_account.username, raw_account.emails
+            )
+        self._accounts = known
+        self._group_dns = group_dns
+        self._groups_with_placeholder = with_placeholder
+        return Snapshot(
+            target=self.name,
+            accounts=tuple(result),
+            entitlements=frozenset(managed_keys & group_dns.keys()),
+        )
+
+    def _user_attributes(self) -> list[str]:
+        wanted = [
+            self._username_attribute,
+            self.settings.match_attribute,
+            self.settings.email_attribute,
+            "displayName",
+            "cn",
+            *self.flavour.lock_attributes,
+        ]
+        return list(dict.fromkeys(wanted))
+
+    def _read_account(self, entry: dict[str, Any]) -> _RawAccount:
+        dn: str = entry["dn"]
+        # A plain dict with lower-case names: ldap3's case-insensitive dict costs more per
+        # lookup than the rest of this function.
+        attributes: Attributes = {k.lower(): v for k, v in entry["attributes"].items()}
+        employee_id = (first(attributes, self.settings.match_attribute) or "").strip() or None
+        emails = tuple(
+            address
+            for address in (
+                v.strip().lower() for v in values(attributes, self.settings.email_attribute)
+            )
+            if address
+        )
+        try:
+            enabled = not self.flavour.is_disabled(attributes)
+        except FlavourError as error:
+            raise _OperationFailed(f"account {dn}: {error}") from None
+        return _RawAccount(
+            dn=dn,
+            key=normalise_server_dn(dn),
+            username=first(attributes, self._username_attribute) or first_rdn_value(dn),
+            employee_id=employee_id,
+            emails=emails,
+            enabled=enabled,
+            display_name=first(attributes, "displayName") or first(attributes, "cn"),
+        )
+
+    def _member_key_function(self) -> Callable[[str], str]:
+        if self.flavour.member_kind is MemberKind.DN:
+            cache: dict[str, str] = {}
+
+            def dn_key(value: str) -> str:
+                key = cache.get(value)
+                if key is None:
+                    key = cache[value] = normalise_server_dn(value)
+                return key
+
+            return dn_key
+        return lambda value: value.strip().lower()
+
+    def _membership_keys(self, account: _RawAccount) -> tuple[str, ...]:
+        """The member keys that stand for this account in the flavour's groups."""
+        kind = self.flavour.member_kind
+        if kind is MemberKind.DN:
+            return (account.key,)
+        if kind is MemberKind.MAIL:
+            return account.emails  # Zimbra lists may hold an alias rather than the primary
+        return (account.username.strip().lower(),)
+
+    def _paged(
+        self,
+        conn: ldap3.Connection,
+        base: str,
+        search_filter: str,
+        attributes: list[str],
+        count: Callable[[int], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Entries of one paged subtree search, page by page; raises `_OperationFailed`."""
+        cookie: bytes | None = None
+        while True:
+            conn.search(
+                base,
+                search_filter,
+                search_scope=ldap3.SUBTREE,
+                attributes=attributes,
+                paged_size=self.settings.page_size,
+                paged_cookie=cookie,
+            )
+            result = conn.result
+            code = result.get("result") if isinstance(result, dict) else None
+            if code != _SUCCESS:
+                raise _OperationFailed(self._search_failure(base, search_filter, result))
+            entries = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
+            yield from entries
+            if count is not None:
+                count(len(entries))
+            control = (result.get("controls") or {}).get(_PAGED_RESULTS)
+            cookie = control["value"]["cookie"] if control else None
+            if not cookie:
+                return
+
+    def _search_failure(self, base: str, search_filter: str, result: object) -> str:
+        text = f"search under {base} with {search_filter} failed: {result_text(result)}"
+        code = result.get("result") if isinstance(result, dict) else None
+        if code == _SIZE_LIMIT_EXCEEDED:
+            text += f" (give {self.settings.bind_dn} an unlimited size limit on the server)"
+        elif code == _NO_SUCH_OBJECT:
+            text += " (check users_base / groups_base)"
+        return text
+
+    def _counts(self, conn: ldap3.Connection) -> tuple[int, int]:
+        """How many accounts and groups the target's searches see."""
+        accounts = self._paged(conn, self.settings.users_base, self._users_filter, [_NO_ATTRIBUTES])
+        groups = self._paged(
+            conn, self.settings.groups_base, self.flavour.group_filter, [_NO_ATTRIBUTES]
+        )
+        return sum(1 for _ in accounts), sum(1 for _ in groups)
+
+    # -- apply -----------------------------------------------------------------------------
+
+    def _apply(self, action: Action) -> None:
+        kind = action.kind
+        if kind is ActionKind.DISABLE:
+            self._retrying(lambda conn: self._set_enabled(conn, action.account, enabled=False))
+        elif kind is ActionKind.ENABLE:
+            self._retrying(lambda conn: self._set_enabled(conn, action.account, enabled=True))
+        elif kind is ActionKind.GRANT:
+            self._add_to_groups(action.account, action.add)
+        elif kind is ActionKind.REVOKE:
+            self._remove_from_groups(action.account, action.remove)
+        elif kind is ActionKind.CHANGE_UNIT:
+            # Into the new unit first: a failure half-way leaves the person in two units,
+            # which is visible and harmless, never in none.
+            self._add_to_groups(action.account, action.add)
+            self._remove_from_groups(action.account, action.remove)
+        else:  # pragma: no cover - ActionKind is closed
+            raise ApplyError(f"unsupported action {kind!r}")
+
+    def _add_to_groups(self, account: str, groups: tuple[str, ...]) -> None:
+        for group in groups:
+            self._retrying(partial(self._add_member, group=group, account=account))
+
+    def _remove_from_groups(self, account: str, groups: tuple[str, ...]) -> None:
+        for group in groups:
+            self._retrying(partial(self._remove_member, group=group, account=account))
+
+    def _set_enabled(self, conn: ldap3.Connection, account: str, *, enabled: bool) -> None:
+        dn = self._account_dn(account)
+        # Read just before writing: AD's flag word holds other bits that may have changed
+        # since the fetch, and an entry already in the wanted state needs no write at all.
+        attributes = self._read_entry(conn, dn, list(self.flavour.lock_attributes))
+        build = self.flavour.enable_changes if enabled else self.flavour.disable_changes
+        try:
+            changes = build(attributes)
+        except FlavourError as error:
+            raise _OperationFailed(f"{'enable' if enabled else 'disable'} {dn}: {error}") from None
+        if not changes:
+            log.info("ldap.apply.already_done", target=self.name, account=dn, enabled=enabled)
+            return
+        # Deleting a lock attribute that vanished meanwhile still leaves the account enabled.
+        self._modify(conn, dn, changes, tolerated={_NO_SUCH_ATTRIBUTE} if enabled else set())
+
+    def _add_member(self, conn: ldap3.Connection, group: str, account: str) -> None:
+        group_dn = self._group_dns.get(group, group)
+        value = self._member_values(conn, account)[0]
+        code = self._modify(
+            conn,
+            group_dn,
+            self.flavour.add_member_changes(value),
+            tolerated={_ATTRIBUTE_OR_VALUE_EXISTS},
+            confirm=self.flavour.member_exists_codes,
+        )
+        if code in self.flavour.member_exists_codes and not self._is_member(conn, group_dn, value):
+            raise _OperationFailed(f"add {value} to {group_dn}: refused ({code})")
+        if self._placeholder and group in self._groups_with_placeholder:
+            self._modify(
+                conn,
+                group_dn,
+                self.flavour.remove_member_changes(self._placeholder),
+                tolerated={_NO_SUCH_ATTRIBUTE},
+            )
+            self._groups_with_placeholder.discard(group)
+
+    def _remove_member(self, conn: ldap3.Connection, group: str, account: str) -> None:
+        group_dn = self._group_dns.get(group, group)
+        for value in self._member_values(conn, account):
+            self._remove_value(conn, group, group_dn, value)
+
+    def _remove_value(self, conn: ldap3.Connection, group: str, group_dn: str, value: str) -> None:
+        tolerated = {_NO_SUCH_ATTRIBUTE}
+        if self._placeholder:
+            tolerated.add(_OBJECT_CLASS_VIOLATION)
+        code = self._modify(
+            conn,
+            group_dn,
+            self.flavour.remove_member_changes(value),
+            tolerated=tolerated,
+            confirm=self.flavour.member_absent_codes,
+        )
+        if code in self.flavour.member_absent_codes and self._is_member(conn, group_dn, value):
+            raise _OperationFailed(f"remove {value} from {group_dn}: refused ({code})")
+        if code == _OBJECT_CLASS_VIOLATION and self._placeholder:
+            # The group's class requires a member and this was the last one.
+            self._modify(
+                conn,
+                group_dn,
+                self.flavour.remove_last_member_changes(value, self._placeholder),
+                tolerated={_NO_SUCH_ATTRIBUTE},
+            )
+            self._groups_with_placeholder.add(group)
+            log.info("ldap.group.placeholder_added", target=self.name, group=group_dn)
+
+    def _modify(
+        self,
+        conn: ldap3.Connection,
+        dn: str,
+        changes: Changes,
+        *,
+        tolerated: set[int],
+        confirm: frozenset[int] = frozenset(),
+    ) -> int:
+        """Send one modify; return its result code if success, tolerated or to be confirmed."""
+        conn.modify(dn, changes)
+        result = conn.result
+        code = result.get("result") if isinstance(result, dict) else None
+        if code == _SUCCESS or code in tolerated or code in confirm:
+            log.debug(
+                "ldap.modify", target=self.name, dn=dn, attributes=sorted(changes), result=code
+            )
+            return int(code)
+        attributes = ", ".join(sorted(changes))
+        raise _OperationFailed(f"modify {attributes} of {dn} failed: {result_text(result)}")
+
+    def _is_member(self, conn: ldap3.Connection, group_dn: str, value: str) -> bool:
+        conn.compare(group_dn, self.flavour.member_attribute, value)
+        code = conn.result.get("result") if isinstance(conn.result, dict) else None
+        if code not in (_COMPARE_TRUE, _COMPARE_FALSE):
+            raise _OperationFailed(
+                f"compare membership in {group_dn} failed: {result_text(conn.result)}"
+            )
+        return bool(code == _COMPARE_TRUE)
+
+    def _read_entry(self, conn: ldap3.Connection, dn: str, attributes: list[str]) -> Attributes:
+        conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=attributes)
+        result = conn.result
+        code = result.get("result") if isinstance(result, dict) else None
+        entries = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
+        if code != _SUCCESS or not entries:
+            raise _OperationFailed(f"read {dn} failed: {result_text(result)}")
+        found: Attributes = entries[0]["attributes"]
+        return found
+
+    def _account_dn(self, account: str) -> str:
+        known = self._accounts.get(account)
+        return known.dn if known else account
+
+    def _member_values(self, conn: ldap3.Connection, account: str) -> tuple[str, ...]:
+        """What the flavour's groups may store for this account: DN, username or mails.
+
+        The first value is the one added; removal takes out every one of them.
+        """
+        kind = self.flavour.member_kind
+        known = self._accounts.get(account)
+        if kind is MemberKind.DN:
+            return (known.dn if known else account,)
+        if known is not None:
+            found = known.emails if kind is MemberKind.MAIL else (known.username,)
+        else:
+            attribute = (
+                self.settings.email_attribute
+                if kind is MemberKind.MAIL
+                else self._username_attribute
+            )
+            found = tuple(values(self._read_entry(conn, account, [attribute]), attribute))
+        found = tuple(v for v in found if v)
+        if not found:
+            raise _OperationFailed(f"{account} has no {kind.value} to list as a group member")
+        return found
+
+    # -- naming ----------------------------------------------------------------------------
+
+    def _group_dn_for_name(self, name: str) -> str:
+        return child_dn(self.flavour.group_rdn_attribute, name, self.settings.groups_base)
+
+    def _resolve_placeholder(self) -> str | None:
+        if self.settings.empty_group_member:
+            return self.settings.empty_group_member
+        if self.flavour.groups_may_be_empty or self.flavour.placeholder_rdn is None:
+            return None
+        return f"{self.flavour.placeholder_rdn},{self.settings.groups_base}"
+
+
+@dataclass(frozen=True, slots=True)
+class _RawAccount:
+    """One user entry as read, before group membership is joined in."""
+
+    dn: str
+    key: str
+    username: str
+    employee_id: str | None
+    emails: tuple[str, ...]  # lower-cased; the first is the one reported
+    enabled: bool
+    display_name: str | None
+
+    def account(self, target: str, groups: frozenset[str], entitlements: frozenset[str]) -> Account:
+        return Account(
+            target=target,
+            key=self.key,
+            username=self.username,
+            employee_id=self.employee_id,
+            email=self.emails[0] if self.emails else None,
+            enabled=self.enabled,
+            entitlements=entitlements,
+            display_name=self.display_name,
+            groups=groups,
+        )
