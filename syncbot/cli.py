@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         default="vi",
         help="language of reasons in plans and reports (default vi)",
     )
+    parser.add_argument(
+        "--by",
+        choices=("person", "action"),
+        help="group the plan by person or by kind of action "
+        "(default: by person when several targets are configured)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="show what would change and why; changes nothing")
@@ -168,11 +174,15 @@ def _plan(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print(plan_json(prepared.plan))
     else:
-        for line in render_plan(prepared.plan, lang=args.lang):
+        for line in render_plan(prepared.plan, lang=args.lang, by=_grouping(args, config)):
             print(line)
         for problem in violations(prepared):
             print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
     return EXIT_CHANGES if args.detailed_exitcode and not prepared.plan.empty else EXIT_OK
+
+
+def _grouping(args: argparse.Namespace, config: Config) -> str:
+    return str(args.by or ("person" if len(config.targets) > 1 else "action"))
 
 
 class _StopFlag:
@@ -202,7 +212,7 @@ def _apply(args: argparse.Namespace, config: Config) -> int:
     with StateDir(config.state_dir).lock():
         prepared = prepare(config, date.today(), progress=progress_bar)
         try:
-            for line in render_plan(prepared.plan, lang=args.lang):
+            for line in render_plan(prepared.plan, lang=args.lang, by=_grouping(args, config)):
                 print(line)
             problems = violations(prepared)
             if problems and not args.force:

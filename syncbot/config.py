@@ -16,7 +16,10 @@ from syncbot.errors import ConfigError
 from syncbot.mappings import MAPPING_FILES
 from syncbot.matching import Fallback
 from syncbot.secrets import resolve_secret, secret_keys
+from syncbot.targets.keycloak.settings import KeycloakSettings
 from syncbot.targets.ldap.settings import LdapSettings
+
+TargetSettings = LdapSettings | KeycloakSettings
 
 DEFAULT_PATH = Path("/etc/syncbot/syncbot.toml")
 ROSTER_FIELDS = (
@@ -51,7 +54,13 @@ class SafetyConfig:
 class ProtectedConfig:
     usernames: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # references valid in every target
+    target_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def groups_for(self, target: str) -> tuple[str, ...]:
+        """Group references shielding accounts of one target: a group means a different
+        thing in LDAP and in Keycloak, so each target can name its own."""
+        return self.groups + self.target_groups.get(target, ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +76,7 @@ class Config:
     audit_path: Path
     log_format: str
     log_level: str
-    targets: Mapping[str, LdapSettings]
+    targets: Mapping[str, TargetSettings]
 
 
 class _Table:
@@ -165,6 +174,11 @@ def load_config(path: Path) -> Config:
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
         targets=_targets(top.table("targets"), resolve),
     )
+    unknown = set(config.protected.target_groups) - set(config.targets)
+    if unknown:
+        raise ConfigError(
+            "not a target name", source=source, key=f"protected.groups.{sorted(unknown)[0]}"
+        )
     for table in (mappings, matching, state, audit, log):
         table.done()
     top.done()
@@ -220,25 +234,61 @@ def _safety(table: _Table) -> SafetyConfig:
 
 
 def _protected(table: _Table) -> ProtectedConfig:
+    groups: tuple[str, ...] = ()
+    target_groups: dict[str, tuple[str, ...]] = {}
+    if isinstance(table.data.get("groups"), dict):
+        by_target = table.table("groups")
+        target_groups = {name: by_target.strings(name) for name in by_target.data}
+    else:
+        groups = table.strings("groups")
     protected = ProtectedConfig(
         usernames=table.strings("usernames"),
         patterns=table.strings("patterns"),
-        groups=table.strings("groups"),
+        groups=groups,
+        target_groups=target_groups,
     )
     table.done()
     return protected
 
 
-def _targets(table: _Table, resolve: Any) -> dict[str, LdapSettings]:
+def _targets(table: _Table, resolve: Any) -> dict[str, TargetSettings]:
     if not table.data:
         raise table.error("", "at least one [targets.NAME] table is required")
-    targets: dict[str, LdapSettings] = {}
+    targets: dict[str, TargetSettings] = {}
     for name in table.data:
         target = table.table(name)
-        kind = target.choice("type", ("ldap",), "ldap")
-        if kind == "ldap":
-            targets[name] = _ldap(name, target, resolve)
+        kind = target.choice("type", ("ldap", "keycloak"), "ldap")
+        targets[name] = (_ldap if kind == "ldap" else _keycloak)(name, target, resolve)
     return targets
+
+
+def _keycloak(name: str, table: _Table, resolve: Any) -> KeycloakSettings:
+    defaults = KeycloakSettings.__dataclass_fields__
+    url: str = table.require("server_url", str)
+    if not url.startswith(("https://", "http://")):
+        raise table.error("server_url", f"must start with https:// or http://, got {url!r}")
+    ca_file = table.get("ca_file", str)
+    settings = KeycloakSettings(
+        name=name,
+        server_url=url.rstrip("/"),
+        realm=table.require("realm", str),
+        client_id=table.require("client_id", str),
+        client_secret=resolve_secret(
+            table.data,
+            "client_secret",
+            source=table.source,
+            section=table.name,
+            base=resolve("."),
+        ),
+        match_attribute=table.get("match_attribute", str, defaults["match_attribute"].default),
+        verify=table.get("tls_verify", bool, True),
+        ca_file=str(resolve(ca_file)) if ca_file else None,
+        page_size=_positive(table, "page_size", int, defaults["page_size"].default),
+        timeout=_positive(table, "timeout", float, defaults["timeout"].default),
+    )
+    table.used |= secret_keys("client_secret")
+    table.done()
+    return settings
 
 
 def _ldap(name: str, table: _Table, resolve: Any) -> LdapSettings:

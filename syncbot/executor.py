@@ -117,6 +117,8 @@ def apply_plan(
             error = _perform(targets[action.target], action)
             audit.change(**fields, result="ok" if error is None else "failed", error=error)
             journal.done(number)
+            if error is None and action.kind is ActionKind.SIGN_OUT:
+                ledger.signed_out(action.target, action.account, action.employee_id, run_id)
             report.results.append(StepResult(action, error))
             person_ok = person_ok and error is None
             log.info(
@@ -144,6 +146,8 @@ def _took_effect(step: dict[str, Any], account: Account | None) -> bool | None:
         return not account.enabled
     if kind is ActionKind.ENABLE:
         return account.enabled
+    if kind is ActionKind.SIGN_OUT:
+        return None  # sessions are not in a snapshot: record it as not known to be done
     return set(step["add"]) <= held and not set(step["remove"]) & held
 
 
@@ -194,7 +198,7 @@ def recover_interrupted(
                 None
                 if effect
                 else f"interrupted: the run was killed during this step and the change is "
-                f"{'not visible' if effect is False else 'unknown (account not found)'}; "
+                f"{'not visible' if effect is False else 'not verifiable from a snapshot'}; "
                 f"{note}"
             )
             audit.change(**fields, result="ok" if effect else "failed", error=error)

@@ -72,6 +72,7 @@ class Account:
     entitlements: frozenset[str] = frozenset()
     display_name: str | None = None
     groups: frozenset[str] = frozenset()  # every group key, managed or not (protection rules)
+    federated: bool = False  # imported from an LDAP the organisation also syncs (Keycloak)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class Snapshot:
     target: str
     accounts: tuple[Account, ...]
     entitlements: frozenset[str]  # managed entitlements that exist in the target
+    has_sessions: bool = False  # locking is not enough: sessions and tokens must be ended too
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +120,12 @@ class LedgerEntry:
     disabled_on: str | None
     run_id: str
     removed: tuple[str, ...] = ()
+    signed_out: bool = False
 
 
 class ActionKind(StrEnum):
     DISABLE = "disable"
+    SIGN_OUT = "sign_out"  # end sessions, revoke offline tokens and consents
     ENABLE = "enable"
     GRANT = "grant"
     REVOKE = "revoke"
@@ -132,10 +136,11 @@ class ActionKind(StrEnum):
 #: an old account stays open, then take away before giving.
 KIND_ORDER = {
     ActionKind.DISABLE: 0,
-    ActionKind.REVOKE: 1,
-    ActionKind.CHANGE_UNIT: 2,
-    ActionKind.ENABLE: 3,
-    ActionKind.GRANT: 4,
+    ActionKind.SIGN_OUT: 1,
+    ActionKind.REVOKE: 2,
+    ActionKind.CHANGE_UNIT: 3,
+    ActionKind.ENABLE: 4,
+    ActionKind.GRANT: 5,
 }
 
 
@@ -191,11 +196,15 @@ class Action:
     offboarding: bool = False  # part of a departure: the ledger keeps what it takes away
 
     def before(self) -> dict[str, Any]:
+        if self.kind is ActionKind.SIGN_OUT:
+            return {"sessions": "any"}
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
             return {"enabled": self.kind is ActionKind.DISABLE}
         return {"member_of": list(self.remove)}
 
     def after(self) -> dict[str, Any]:
+        if self.kind is ActionKind.SIGN_OUT:
+            return {"sessions": "none", "offline_tokens": "revoked", "consents": "revoked"}
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
             return {"enabled": self.kind is ActionKind.ENABLE}
         return {"member_of": list(self.add)}
@@ -203,7 +212,7 @@ class Action:
     @property
     def takes_access(self) -> bool:
         """True when the step locks the account or strips a role: what thresholds count."""
-        return self.kind in (ActionKind.DISABLE, ActionKind.REVOKE) or (
+        return self.kind in (ActionKind.DISABLE, ActionKind.SIGN_OUT, ActionKind.REVOKE) or (
             self.kind is ActionKind.CHANGE_UNIT and not self.add
         )
 

@@ -44,6 +44,10 @@ class TargetState:
     snapshot: Snapshot
     mapping: TargetMapping
     protection: Protection
+    # What this target itself changes for accounts it imports from a federated LDAP (in
+    # Keycloak: client roles). Everything else of theirs is the LDAP target's to change,
+    # so one person's role is never set on both sides or fought over.
+    federated_owned: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -60,6 +64,12 @@ class _Person:
     state: TargetState
     ledger: LedgerEntry | None
 
+    @property
+    def scope(self) -> frozenset[str]:
+        """The managed entitlements this target may change for this account."""
+        managed = self.state.mapping.managed
+        return managed & self.state.federated_owned if self.account.federated else managed
+
     def action(self, kind: ActionKind, reason: Reason, **fields: object) -> Action:
         return Action(
             target=self.state.name,
@@ -67,7 +77,7 @@ class _Person:
             account=self.account.key,
             username=self.account.username,
             employee_id=self.row.employee_id,
-            reason=reason,
+            reason=reasons.federated(reason) if self.account.federated else reason,
             evidence=self.evidence,
             **fields,  # type: ignore[arg-type]
         )
@@ -159,7 +169,12 @@ def _offboard(person: _Person, mappings: Mappings) -> list[Action]:
     actions: list[Action] = []
     if account.enabled:
         actions.append(person.action(ActionKind.DISABLE, reasons.disable(row), offboarding=True))
-    for entitlement in sorted(account.entitlements & mapping.managed):
+    # Sessions outlive a lock: end them with the lock, or later if a kill came in between.
+    signed_out = person.ledger is not None and person.ledger.signed_out
+    if person.state.snapshot.has_sessions and (account.enabled or not signed_out):
+        reason = reasons.sign_out(row)
+        actions.append(person.action(ActionKind.SIGN_OUT, reason, offboarding=True))
+    for entitlement in sorted(account.entitlements & person.scope):
         role = _role_of(mapping, entitlement)
         what_vi, what_en = (
             (f"vai trò {role}", f"role {role}")
@@ -196,11 +211,11 @@ def _keep_in_step(person: _Person, mappings: Mappings) -> tuple[list[Action], li
         actions.extend(_role_changes(person, desired, source))
         findings.extend(
             _finding(person, FindingKind.MISSING_ENTITLEMENT, reasons.missing_entitlement(e))
-            for e in sorted(desired - state.snapshot.entitlements)
+            for e in sorted((desired & person.scope) - state.snapshot.entitlements)
         )
 
     unit_key = state.mapping.units.get(fold(row.unit))
-    if unit_key is not None:
+    if unit_key is not None and unit_key in person.scope:
         if unit_key not in state.snapshot.entitlements:
             reason = reasons.missing_entitlement(unit_key)
             findings.append(_finding(person, FindingKind.MISSING_ENTITLEMENT, reason))
@@ -225,7 +240,8 @@ def _desired_roles(
 def _role_changes(person: _Person, desired: frozenset[str], source: str) -> list[Action]:
     row, account, state = person.row, person.account, person.state
     mapping = state.mapping
-    held = account.entitlements & mapping.role_entitlements
+    desired = desired & person.scope
+    held = account.entitlements & mapping.role_entitlements & person.scope
     expected = row.role or None
     actions: list[Action] = []
     for entitlement in sorted((desired - held) & state.snapshot.entitlements):

@@ -30,6 +30,24 @@ def disable(row: RosterRow) -> Reason:
     )
 
 
+def sign_out(row: RosterRow) -> Reason:
+    vi, en = _left(row)
+    return Reason(
+        vi=f"Cán bộ đã {vi} từ ngày {vn_date(row.effective_date)}; đăng xuất mọi phiên, "
+        "thu hồi token ngoại tuyến và ủy quyền.",
+        en=f"Staff member {en} on {row.effective_date}; every session ended, offline tokens "
+        "and consents revoked.",
+    )
+
+
+def federated(reason: Reason) -> Reason:
+    """Say which side acts for an account Keycloak imports from LDAP."""
+    return Reason(
+        vi=reason.vi + " (Tài khoản liên kết LDAP: vai trò realm và nhóm do phía LDAP xử lý.)",
+        en=reason.en + " (LDAP-federated account: realm roles and groups are the LDAP side's.)",
+    )
+
+
 def offboard_revoke(row: RosterRow, what_vi: str, what_en: str) -> Reason:
     vi, en = _left(row)
     return Reason(

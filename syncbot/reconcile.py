@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from syncbot.audit import AuditLog
-from syncbot.config import Config
+from syncbot.config import Config, TargetSettings
 from syncbot.errors import ConfigError, SyncbotError, TargetError
 from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
 from syncbot.mappings import Mappings, load_mappings
@@ -29,6 +29,7 @@ from syncbot.roster import load_roster
 from syncbot.safety import threshold_violations
 from syncbot.state import StateDir
 from syncbot.targets.base import Progress, Target, no_progress
+from syncbot.targets.keycloak.settings import KeycloakSettings
 from syncbot.targets.ldap import LdapTarget
 
 log = structlog.get_logger("syncbot.reconcile")
@@ -83,8 +84,16 @@ def load_inputs(config: Config) -> tuple[Mappings, Roster]:
     return mappings, roster
 
 
+def open_target(settings: TargetSettings) -> Target:
+    if isinstance(settings, KeycloakSettings):
+        from syncbot.targets.keycloak import KeycloakTarget
+
+        return KeycloakTarget(settings)
+    return LdapTarget(settings)
+
+
 def open_targets(config: Config) -> dict[str, Target]:
-    return {name: LdapTarget(settings) for name, settings in config.targets.items()}
+    return {name: open_target(settings) for name, settings in config.targets.items()}
 
 
 def close_targets(targets: Mapping[str, Target]) -> None:
@@ -97,9 +106,12 @@ def _fetch_state(
     name: str, target: Target, config: Config, mappings: Mappings, progress: Progress
 ) -> TargetState:
     mapping = mappings.for_target(name, target.entitlement_key)
-    protected_groups = frozenset(target.entitlement_key(g) for g in config.protected.groups)
+    protected_groups = frozenset(
+        target.entitlement_key(g) for g in config.protected.groups_for(name)
+    )
     try:
-        snapshot = target.fetch(mapping.managed, progress)
+        # Protected groups are read too, so membership in them can shield an account.
+        snapshot = target.fetch(mapping.managed | protected_groups, progress)
     except SyncbotError:
         raise
     except Exception as exc:  # ldap3 raises its own hierarchy; callers want one kind
@@ -107,7 +119,12 @@ def _fetch_state(
     protection = Protection.build(
         list(config.protected.usernames), list(config.protected.patterns), protected_groups
     )
-    return TargetState(snapshot=snapshot, mapping=mapping, protection=protection)
+    return TargetState(
+        snapshot=snapshot,
+        mapping=mapping,
+        protection=protection,
+        federated_owned=target.owned_for_federated(mapping.managed),
+    )
 
 
 def prepare(config: Config, today: date, *, progress: ProgressFactory = _silent) -> Prepared:

@@ -10,6 +10,7 @@ from syncbot.model import Action, ActionKind, Finding, FindingKind, Plan, Reason
 
 ACTION_TITLES = {
     ActionKind.DISABLE: ("Khóa tài khoản", "Disable account"),
+    ActionKind.SIGN_OUT: ("Đăng xuất, thu hồi token", "Sign out, revoke tokens"),
     ActionKind.REVOKE: ("Thu hồi vai trò / nhóm", "Revoke role or group"),
     ActionKind.CHANGE_UNIT: ("Chuyển nhóm đơn vị", "Change unit group"),
     ActionKind.ENABLE: ("Mở lại tài khoản", "Re-enable account"),
@@ -70,20 +71,41 @@ def _finding_line(finding: Finding, lang: str) -> str:
     return f"  {where}{_say(finding.reason, lang)}"
 
 
-def render_plan(plan: Plan, *, lang: str = "vi") -> Iterator[str]:
-    """Lines for a terminal: a header, one section per action kind, findings, a summary."""
+def _by_action(plan: Plan, lang: str) -> Iterator[str]:
+    by_kind: dict[ActionKind, list[Action]] = defaultdict(list)
+    for action in plan.actions:
+        by_kind[action.kind].append(action)
+    for kind, titles in ACTION_TITLES.items():
+        if by_kind[kind]:
+            yield ""
+            yield f"{_title(titles, lang)} ({len(by_kind[kind])})"
+            yield from (_action_line(a, lang) for a in by_kind[kind])
+
+
+def _by_person(plan: Plan, lang: str) -> Iterator[str]:
+    """Each person once, every target's steps under them in the order they will run."""
+    people: dict[str, list[Action]] = defaultdict(list)
+    for action in plan.actions:
+        people[action.employee_id or f"{action.target}:{action.account}"].append(action)
+    for person, actions in people.items():
+        first = actions[0]
+        row = f", dòng {first.evidence.row}: {first.evidence.status}" if first.evidence else ""
+        yield ""
+        yield f"{first.username} [{person}]{row}"
+        for action in actions:
+            title = _title(ACTION_TITLES[action.kind], lang)
+            what = _what(action)
+            yield f"  {action.target:<9} {title}" + (f": {what}" if what else "")
+            yield f"            {_say(action.reason, lang)}"
+
+
+def render_plan(plan: Plan, *, lang: str = "vi", by: str = "action") -> Iterator[str]:
+    """Lines for a terminal: a header, the actions by kind or by person, findings, a summary."""
     yield f"Hồ sơ nhân sự / Roster: {plan.roster_path}"
     yield f"  sha256 {plan.roster_sha256}, {plan.roster_rows} dòng / rows, ngày {plan.today}"
     matched = ", ".join(f"{t}: {n}" for t, n in plan.matched.items())
     yield f"  Đã ghép / matched: {matched or '—'}"
-    by_kind: dict[ActionKind, list[Action]] = defaultdict(list)
-    for action in plan.actions:
-        by_kind[action.kind].append(action)
-    for kind in ACTION_TITLES:
-        if by_kind[kind]:
-            yield ""
-            yield f"{_title(ACTION_TITLES[kind], lang)} ({len(by_kind[kind])})"
-            yield from (_action_line(a, lang) for a in by_kind[kind])
+    yield from (_by_person if by == "person" else _by_action)(plan, lang)
     by_finding: dict[FindingKind, list[Finding]] = defaultdict(list)
     for finding in plan.findings:
         by_finding[finding.kind].append(finding)

@@ -16,7 +16,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,7 @@ class Ledger:
                         disabled_on=record.get("disabled_on"),
                         run_id=record["run_id"],
                         removed=tuple(record.get("removed", ())),
+                        signed_out=record.get("signed_out", False),
                     )
 
     def _write(self, op: str, entry: LedgerEntry) -> None:
@@ -119,8 +120,17 @@ class Ledger:
                 old.disabled_on if old else None,
                 old.run_id if old else run_id,
                 removed,
+                old.signed_out if old else False,
             ),
         )
+
+    def signed_out(self, target: str, account: str, employee_id: str | None, run_id: str) -> None:
+        """Sessions ended: written after the fact, so a kill only means signing out again."""
+        old = self.entries.get((target, account))
+        if old is not None and old.signed_out:
+            return
+        base = old or LedgerEntry(target, account, employee_id, False, None, run_id)
+        self._write("set", replace(base, signed_out=True))
 
     def enabled(self, target: str, account: str) -> None:
         entry = self.entries.get((target, account))

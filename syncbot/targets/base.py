@@ -35,6 +35,10 @@ class Target(Protocol):
         """
         ...
 
+    def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:
+        """Of `managed`, what this target changes itself for accounts federated from LDAP."""
+        ...
+
     def apply(self, action: Action) -> None:
         """Perform one action; raise `ApplyError` with a message on failure."""
         ...

@@ -147,6 +147,10 @@ class LdapTarget:
         except LDAPException as error:
             raise ApplyError(f"{action.kind.value} {action.account}: {self._safe(error)}") from None
 
+    def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:
+        """An LDAP directory is where federation starts: none of its accounts are federated."""
+        return frozenset()
+
     def describe(self) -> list[str]:
         """Bind and count what is there, for `syncbot check-config`; raise `TargetError`."""
         security = " over StartTLS" if self.settings.start_tls else ""

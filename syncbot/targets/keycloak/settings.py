@@ -1,0 +1,50 @@
+"""Settings of one Keycloak target, as the configuration file states them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from syncbot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class KeycloakSettings:
+    """Which realm syncbot manages and the confidential client it signs in as.
+
+    `client_secret` is already resolved (from a file, the environment or a credential) and
+    is kept out of `repr`, so a settings object can be logged or shown in a traceback.
+    """
+
+    name: str
+    server_url: str
+    realm: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    match_attribute: str = "employeeNumber"
+    verify: bool = True
+    ca_file: str | None = None
+    page_size: int = 200
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        source = f"targets.{self.name}"
+        parts = urlsplit(self.server_url.strip())
+        if parts.scheme.lower() not in ("https", "http") or not parts.hostname:
+            raise ConfigError(
+                f"must be an https:// (or http://) URL, got {self.server_url!r}",
+                source=source,
+                key="server_url",
+            )
+        for key in ("realm", "client_id", "client_secret", "match_attribute"):
+            if not getattr(self, key).strip():
+                raise ConfigError("must not be empty", source=source, key=key)
+        if not 1 <= self.page_size <= 10_000:
+            raise ConfigError("must be between 1 and 10000", source=source, key="page_size")
+        if self.timeout <= 0:
+            raise ConfigError("must be a positive number of seconds", source=source, key="timeout")
+
+    @property
+    def tls(self) -> bool | str:
+        """What requests' `verify` takes: a CA bundle path when given, else the flag."""
+        return self.ca_file or self.verify
