@@ -127,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(".demo"),
         help="folder for the demo's server, config and logs (default .demo)",
     )
+    demo.add_argument(
+        "--no-keycloak", action="store_true", help="LDAP only: skip starting Keycloak"
+    )
     return parser
 
 
@@ -149,7 +152,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from syncbot.localdev.demo import run_demo
 
-        return run_demo(args.workdir, lang=args.lang)
+        return run_demo(args.workdir, lang=args.lang, keycloak=not args.no_keycloak)
     if args.command == "audit" and args.file:
         return _audit(args, args.file, anchor=None)
     config = load_config(args.config)
@@ -275,9 +278,10 @@ def _check_config(config: Config) -> int:
             with_id = sum(1 for a in snapshot.accounts if a.employee_id)
             print(f"{name}: {len(snapshot.accounts)} accounts, {with_id} with an employee id")
             missing = sorted(mapping.managed - snapshot.entitlements)
+            found = f"{len(snapshot.entitlements)} of {len(mapping.managed)}"
             print(
-                f"{name}: {len(snapshot.entitlements)} of {len(mapping.managed)} mapped groups "
-                "exist" + (f"; missing: {', '.join(missing)}" if missing else "")
+                f"{name}: {found} mapped groups or roles exist"
+                + (f"; missing: {', '.join(missing)}" if missing else "")
             )
     finally:
         close_targets(targets)

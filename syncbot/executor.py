@@ -51,8 +51,8 @@ class ApplyReport:
 
 
 def _by_person(plan: Plan) -> Iterator[list[Action]]:
-    """Consecutive actions on one account: the planner already sorted them into safe order."""
-    for _, steps in groupby(plan.actions, key=lambda a: (a.target, a.account)):
+    """One person's steps in every target: the planner already sorted them into safe order."""
+    for _, steps in groupby(plan.actions, key=lambda a: a.employee_id or f"{a.target}:{a.account}"):
         yield list(steps)
 
 
@@ -69,6 +69,7 @@ def _audit_fields(action: Action) -> dict[str, Any]:
     return {
         "target": action.target,
         "account": action.account,
+        "username": action.username,
         "employee_id": action.employee_id,
         "action": action.kind.value,
         "before": action.before(),
@@ -108,7 +109,7 @@ def apply_plan(
             report.interrupted = True
             log.warning("apply_interrupted", done=len(report.results), total=total)
             break
-        person_ok = True
+        failed_accounts: set[tuple[str, str]] = set()
         for action in steps:
             number = len(report.results)
             fields = _audit_fields(action)
@@ -120,7 +121,8 @@ def apply_plan(
             if error is None and action.kind is ActionKind.SIGN_OUT:
                 ledger.signed_out(action.target, action.account, action.employee_id, run_id)
             report.results.append(StepResult(action, error))
-            person_ok = person_ok and error is None
+            if error is not None:
+                failed_accounts.add((action.target, action.account))
             log.info(
                 "step_applied" if error is None else "step_failed",
                 target=action.target,
@@ -129,10 +131,12 @@ def apply_plan(
                 error=error,
             )
             progress(len(report.results), total)
-        if person_ok and any(a.kind is ActionKind.ENABLE for a in steps):
-            # Only once the whole rehire went through: until then the ledger still holds
-            # the roles to restore.
-            ledger.enabled(steps[0].target, steps[0].account)
+        for action in steps:
+            # Only once the account's whole rehire went through: until then the ledger
+            # still holds the roles to restore.
+            key = (action.target, action.account)
+            if action.kind is ActionKind.ENABLE and key not in failed_accounts:
+                ledger.enabled(*key)
     return report
 
 

@@ -204,7 +204,7 @@ class Action:
 
     def after(self) -> dict[str, Any]:
         if self.kind is ActionKind.SIGN_OUT:
-            return {"sessions": "none", "offline_tokens": "revoked", "consents": "revoked"}
+            return {"sessions": "ended", "offline_access": "revoked", "consents": "revoked"}
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
             return {"enabled": self.kind is ActionKind.ENABLE}
         return {"member_of": list(self.add)}

@@ -126,9 +126,10 @@ def plan(
     )
 
 
-def _action_order(action: Action) -> tuple[str, str, int, tuple[str, ...]]:
+def _action_order(action: Action) -> tuple[str, int, str, tuple[str, ...]]:
+    """Per person, every target's locks and sign-outs before any role change anywhere."""
     person = action.employee_id or action.account
-    return (person, action.target, KIND_ORDER[action.kind], action.add + action.remove)
+    return (person, KIND_ORDER[action.kind], action.target, action.add + action.remove)
 
 
 def _evidence(roster: Roster, row: RosterRow) -> Evidence:

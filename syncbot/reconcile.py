@@ -19,7 +19,7 @@ import structlog
 
 from syncbot.audit import AuditLog
 from syncbot.config import Config, TargetSettings
-from syncbot.errors import ConfigError, SyncbotError, TargetError
+from syncbot.errors import SyncbotError, TargetError
 from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
 from syncbot.mappings import Mappings, load_mappings
 from syncbot.model import Plan, Roster, Snapshot
@@ -66,12 +66,6 @@ def actor(via: str) -> str:
 def load_inputs(config: Config) -> tuple[Mappings, Roster]:
     """Mappings then roster: both are validated whole before any target is contacted."""
     mappings = load_mappings(config.mappings_dir, config.mapping_overrides)
-    unknown = mappings.target_names() - set(config.targets)
-    if unknown:
-        raise ConfigError(
-            f"mappings name targets not in the config: {', '.join(sorted(unknown))}",
-            source=str(mappings.files["roles"]),
-        )
     roster = load_roster(
         config.roster.path,
         mappings.vocabulary(),

@@ -11,6 +11,9 @@ from syncbot.localdev.slapd import SlapdServer
 from syncbot.targets.ldap.flavours import OPENLDAP
 from syncbot.targets.ldap.settings import LdapSettings
 
+# The real Keycloak server and realm fixtures live beside this file.
+pytest_plugins = ["keycloak_fixtures"]
+
 ROLE_GROUPS = ("van-thu", "chuyen-vien", "lanh-dao", "quan-tri")
 UNIT_GROUPS = ("don-vi-van-phong", "don-vi-phong-tai-chinh")
 

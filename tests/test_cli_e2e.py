@@ -255,7 +255,7 @@ def test_check_config_reports_what_it_found(
     assert run(sample, "check-config") == 0
     out = capsys.readouterr().out
     assert "72 rows" in out
-    assert "9 of 9 mapped groups exist" in out
+    assert "9 of 9 mapped groups or roles exist" in out
     assert "accounts" in out
 
 

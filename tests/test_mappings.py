@@ -62,11 +62,17 @@ def test_shipped_roles_are_the_four_roles_with_ldap_groups() -> None:
     assert mapping.units[fold("Phòng Công nghệ thông tin")] == (
         "cn=don-vi-phong-cong-nghe-thong-tin,ou=groups,dc=t"
     )
-    assert shipped().target_names() == {"ldap"}
+    assert shipped().target_names() == {"ldap", "keycloak"}
+
+
+def test_shipped_keycloak_roles_are_client_roles_of_the_document_system() -> None:
+    mapping = shipped().for_target("keycloak", lambda ref: ref)
+    assert mapping.roles["Lãnh đạo"] == frozenset({"client:qoffice:lanh-dao"})
+    assert mapping.units == {}  # unit groups live in LDAP
 
 
 def test_unmapped_target_resolves_to_no_entitlements() -> None:
-    mapping = shipped().for_target("keycloak", group)
+    mapping = shipped().for_target("sso-tinh", group)
     assert mapping.managed == frozenset()
     assert mapping.roles["Văn thư"] == frozenset()
 

@@ -65,7 +65,7 @@ def test_departure_locks_then_signs_out_then_revokes() -> None:
     ]
     sign_out = result.actions[1]
     assert sign_out.offboarding and "đăng xuất mọi phiên" in sign_out.reason.vi
-    assert sign_out.after()["offline_tokens"] == "revoked"
+    assert sign_out.after()["offline_access"] == "revoked"
 
 
 def test_sign_out_is_retried_until_the_ledger_says_it_happened() -> None:

@@ -65,7 +65,11 @@ def _predicates(
         checks.append(lambda r: r.get("employee_id") == employee_id)
     if account is not None:
         needle = fold(account)
-        checks.append(lambda r: isinstance(r.get("account"), str) and needle in fold(r["account"]))
+        checks.append(
+            lambda r: any(
+                isinstance(r.get(k), str) and needle in fold(r[k]) for k in ("account", "username")
+            )
+        )
     if action is not None:
         checks.append(lambda r: r.get("action") == action)
     if run_id is not None:

@@ -32,8 +32,10 @@ Keys present in every record:
 Keys of a ``"change"`` record (one per change attempted in a target):
 
 ``target`` (str), ``account`` (str, the target's handle: a DN or user id),
-``employee_id`` (str or null), ``action`` (str: "disable", "enable", "grant", "revoke",
-"change_unit"), ``before`` and ``after`` (objects), ``reason`` (``{"vi": ..., "en": ...}``),
+``username`` (str or null: the login name, for people reading the record),
+``employee_id`` (str or null), ``action`` (str: "disable", "sign_out", "enable", "grant",
+"revoke", "change_unit"), ``before`` and ``after`` (objects),
+``reason`` (``{"vi": ..., "en": ...}``),
 ``evidence`` (object naming the roster file, its sha256 and row, or null),
 ``result`` (``"ok"`` or ``"failed"``), ``error`` (str or null).
 

@@ -40,7 +40,7 @@ def render_change(record: Mapping[str, Any]) -> str:
             "✓ ok    " if ok else "✗ failed",
             str(record.get("action", "?")),
             str(record.get("target", "?")),
-            str(record.get("account", "?")),
+            str(record.get("username") or record.get("account", "?")),
             f"mã NV {record.get('employee_id') or '—'}",
         )
     )

@@ -7,19 +7,21 @@ and read the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from syncbot.localdev.sample import directory_ldif, roster_csv
+from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, roster_csv
 from syncbot.localdev.slapd import SlapdServer
 
 REPO_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 
 
-def write_config(workdir: Path, server: SlapdServer, mappings: Path) -> Path:
-    """A config like /etc/syncbot/syncbot.toml, pointing at the local server."""
+def write_config(workdir: Path, server: SlapdServer, mappings: Path, extra: str = "") -> Path:
+    """A config like /etc/syncbot/syncbot.toml, pointing at the local server(s)."""
     secret = workdir / "ldap-password"
     secret.write_text(server.service_password + "\n", encoding="utf-8")
     secret.chmod(0o600)
@@ -60,7 +62,7 @@ bind_dn = "{server.service_dn}"
 bind_password_file = "ldap-password"
 users_base = "{server.people_base}"
 groups_base = "{server.groups_base}"
-""",
+{extra}""",
         encoding="utf-8",
     )
     return config
@@ -70,7 +72,35 @@ def _step(title: str) -> None:
     print(f"\n\033[1m=== {title} ===\033[0m" if os.isatty(1) else f"\n=== {title} ===")
 
 
-def run_demo(workdir: Path, *, lang: str = "vi", today: date | None = None) -> int:
+def _start_keycloak(workdir: Path, server: SlapdServer, today: date) -> tuple[Any, Any, str]:
+    """Keycloak with a realm federated from the sample LDAP; returns (server, realm, table)."""
+    from syncbot.localdev.keycloak import KeycloakServer
+    from syncbot.localdev.sample_keycloak import (
+        REALM,
+        federate,
+        grant_drifted_client_roles,
+        keycloak_config,
+    )
+
+    keycloak = KeycloakServer(workdir / "keycloak")
+    print("Starting Keycloak (about a minute on a small machine)…", flush=True)
+    keycloak.start()
+    try:
+        realm = keycloak.create_realm(REALM)
+        federate(realm, server)
+        grant_drifted_client_roles(realm, today)
+        secret = workdir / "keycloak-secret"
+        secret.write_text(realm.client_secret + "\n", encoding="utf-8")
+        secret.chmod(0o600)
+        return keycloak, realm, keycloak_config(realm, secret.name)
+    except BaseException:
+        keycloak.stop()
+        raise
+
+
+def run_demo(
+    workdir: Path, *, lang: str = "vi", today: date | None = None, keycloak: bool = True
+) -> int:
     from syncbot.cli import main
 
     today = today or date.today()
@@ -81,22 +111,38 @@ def run_demo(workdir: Path, *, lang: str = "vi", today: date | None = None) -> i
     if not mappings.is_dir():
         raise SystemExit(f"mappings folder not found at {mappings}: run from a source checkout")
     (workdir / "nhan-su.csv").write_text(roster_csv(today), encoding="utf-8")
-    with SlapdServer(workdir / "slapd") as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(SlapdServer(workdir / "slapd"))
         server.add_ldif(directory_ldif(today, server.people_base, server.groups_base))
-        config = str(write_config(workdir, server, mappings))
-        steps: list[tuple[str, list[str], tuple[int, ...]]] = [
-            ("syncbot check-config", ["check-config"], (0,)),
-            ("syncbot plan", ["plan"], (0,)),
-            ("syncbot apply --yes", ["apply", "--yes"], (0,)),
-            ("syncbot plan  (again: nothing left to do)", ["plan", "--detailed-exitcode"], (0,)),
-            ("syncbot audit verify", ["audit", "verify"], (0,)),
-            ("syncbot audit show", ["audit", "show", "--runs"], (0,)),
+        extra, realm, session = "", None, None
+        if keycloak:
+            kc_server, realm, extra = _start_keycloak(workdir, server, today)
+            stack.callback(kc_server.stop)
+            # A departed clerk still signed in to the document system, as in the circulars.
+            session = realm.login("hattt", SAMPLE_PASSWORD, offline=True)
+        config = str(write_config(workdir, server, mappings, extra))
+        steps: list[tuple[str, list[str]]] = [
+            ("syncbot check-config", ["check-config"]),
+            ("syncbot plan", ["plan"]),
+            ("syncbot apply --yes", ["apply", "--yes"]),
+            ("syncbot plan  (again: nothing left to do)", ["plan", "--detailed-exitcode"]),
+            ("syncbot audit verify", ["audit", "verify"]),
+            ("syncbot audit show --employee CB2001", ["audit", "show", "--employee", "CB2001"]),
         ]
-        for title, argv, ok in steps:
+        for title, argv in steps:
             _step(title)
             code = main(["--config", config, "--lang", lang, *argv])
-            if code not in ok:
+            if code != 0:
                 print(f"\ndemo: `{title}` exited {code}")
                 return code
+        if realm is not None and session is not None:
+            _step("Keycloak: the departed clerk's offline token")
+            try:
+                realm.refresh(session["refresh_token"])
+            except Exception as exc:  # the expected outcome: Keycloak refuses it
+                print(f"hattt: refresh refused by Keycloak ({type(exc).__name__}) ✓")
+            else:
+                print("hattt: refresh still accepted ✗")
+                return 1
     print(f"\nDemo files (config, roster, state, audit log) are in {workdir.resolve()}")
     return 0

@@ -47,6 +47,8 @@ GIVEN = ["An", "Bình", "Cường", "Dũng", "Giang", "Hà", "Hải", "Hạnh", 
          "Thảo", "Trang", "Tuấn", "Vy", "Yến"]  # fmt: skip
 HEADERS = ["Mã cán bộ", "Họ và tên", "Email", "Đơn vị", "Chức vụ", "Trạng thái", "Ngày hiệu lực"]
 DOMAIN = "tinhmau.gov.vn"
+# Every sample account's password: throwaway data for a throwaway local directory.
+SAMPLE_PASSWORD = "Doi-mat-khau-ngay-2026"  # noqa: S105
 
 
 @dataclass
@@ -189,7 +191,7 @@ def roster_csv(today: date) -> str:
     return "\ufeff" + out.getvalue()
 
 
-def _groups_of(p: Person) -> tuple[str, ...]:
+def groups_of(p: Person) -> tuple[str, ...]:
     if p.groups is not None:
         return p.groups
     role = POSITION_ROLE.get(p.position)
@@ -219,7 +221,7 @@ def directory_ldif(today: date, people_base: str, groups_base: str) -> str:
         dn = f"uid={p.uid},{people_base}"
         number = p.employee_id if p.employee_number == "same" else p.employee_number
         entries.append(_person_entry(dn, p.uid, p.full_name, p.email, number, p.locked))
-        for g in _groups_of(p):
+        for g in groups_of(p):
             members[g].append(dn)
     for group, dns in members.items():
         lines = [f"dn: cn={group},{groups_base}", "objectClass: groupOfNames", f"cn: {group}"]
@@ -241,7 +243,7 @@ def ldif_line(attribute: str, value: str) -> str:
 def _person_entry(dn: str, uid: str, name: str, mail: str | None, number: str | None,
                   locked: bool = False) -> str:  # fmt: skip
     lines = [f"dn: {dn}", "objectClass: inetOrgPerson", f"uid: {uid}", ldif_line("cn", name),
-             ldif_line("sn", name.split()[-1]), "userPassword: Doi-mat-khau-ngay-2026"]  # fmt: skip
+             ldif_line("sn", name.split()[-1]), f"userPassword: {SAMPLE_PASSWORD}"]  # fmt: skip
     if mail:
         lines.append(f"mail: {mail}")
     if number:

@@ -1,0 +1,567 @@
+"""The Keycloak target against a real Keycloak 26: reading, changing, sessions, tokens, checks.
+
+Every test gets a fresh realm from `keycloak_realm`; a server that cannot start fails the
+tests (the fixtures raise), it never skips them.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from keycloak import KeycloakAdmin, KeycloakPostError
+
+from syncbot.errors import TargetError
+from syncbot.localdev.keycloak import RealmHandle
+from syncbot.localdev.slapd import SlapdServer, free_port
+from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
+from syncbot.targets.base import ApplyError
+from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget
+from syncbot.targets.keycloak.permissions import NEEDS
+
+UNIT = "Phòng Tài chính"
+OTHER_UNIT = "Văn phòng Sở"
+REALM_ROLE = "realm-role:van-thu"
+CLIENT_ROLE = "client-role:qoffice:lanh-dao"
+UNIT_GROUP = f"group:/{UNIT}"
+OTHER_UNIT_GROUP = f"group:/{OTHER_UNIT}"
+ROLE_GROUP = "group:/chuyen-vien"
+MANAGED = frozenset({REALM_ROLE, CLIENT_ROLE, UNIT_GROUP, ROLE_GROUP})
+REASON = Reason(vi="kiểm thử", en="test")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def service_account_roles(realm: RealmHandle) -> tuple[KeycloakAdmin, str, str]:
+    """The realm's admin client, the syncbot service account's id and realm-management's."""
+    admin = realm.admin
+    account = admin.get_client_service_account_user(realm.client_uuid(realm.client_id))
+    return admin, str(account["id"]), realm.client_uuid("realm-management")
+
+
+def set_service_account_roles(realm: RealmHandle, roles: set[str]) -> None:
+    """Give syncbot's service account exactly `roles` of realm-management."""
+    admin, account, management = service_account_roles(realm)
+    current = admin.get_client_roles_of_user(account, management)
+    if current:
+        admin.delete_client_roles_of_user(account, management, current)
+    admin.assign_client_role(
+        account, management, [admin.get_client_role(management, role) for role in sorted(roles)]
+    )
+
+
+@pytest.fixture
+def realm(keycloak_realm: RealmHandle) -> RealmHandle:
+    """A fresh realm whose syncbot service account holds the roles the target asks for."""
+    set_service_account_roles(realm=keycloak_realm, roles={need.role for need in NEEDS})
+    keycloak_realm.admin.create_group({"name": OTHER_UNIT})
+    return keycloak_realm
+
+
+def settings_for(realm: RealmHandle, **changes: Any) -> KeycloakSettings:
+    values: dict[str, Any] = {
+        "name": "keycloak",
+        "server_url": realm.server_url,
+        "realm": realm.name,
+        "client_id": realm.client_id,
+        "client_secret": realm.client_secret,
+    }
+    values.update(changes)
+    return KeycloakSettings(**values)
+
+
+@pytest.fixture
+def target(realm: RealmHandle) -> Iterator[KeycloakTarget]:
+    kc = KeycloakTarget(settings_for(realm))
+    try:
+        yield kc
+    finally:
+        kc.close()
+
+
+def action(
+    kind: ActionKind, user_id: str, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+) -> Action:
+    return Action(
+        target="keycloak",
+        kind=kind,
+        account=user_id,
+        username=f"user-{user_id[:8]}",
+        employee_id=None,
+        reason=REASON,
+        evidence=None,
+        add=add,
+        remove=remove,
+    )
+
+
+def by_username(snapshot: Snapshot) -> dict[str, Account]:
+    return {account.username: account for account in snapshot.accounts}
+
+
+def account_of(target: KeycloakTarget, user_id: str, managed: frozenset[str]) -> Account:
+    return next(a for a in target.fetch(managed).accounts if a.key == user_id)
+
+
+def refused(call: Any, *args: Any) -> str:
+    """Keycloak's refusal of a token request, as text; fails the test if it was granted."""
+    with pytest.raises(KeycloakPostError) as caught:
+        call(*args)
+    return caught.value.response_body.decode() if caught.value.response_body else ""
+
+
+# -- fetch ---------------------------------------------------------------------------------
+
+
+def test_fetch_reads_people_roles_and_groups(realm: RealmHandle, target: KeycloakTarget) -> None:
+    a = realm.add_user(
+        "nguyenvana",
+        email="NguyenVanA@Example.GOV.vn",
+        employee_number="NV001",
+        first_name="Nguyễn Văn",
+        last_name="A",
+        realm_roles=["van-thu"],
+        client_roles=["lanh-dao"],
+        groups=[UNIT, "quan-tri"],
+    )
+    b = realm.add_user(
+        "tranthib", email="tranthib@example.gov.vn", employee_number="NV002", enabled=False
+    )
+    c = realm.add_user("levanc", groups=["chuyen-vien"])
+    missing = frozenset({"realm-role:khong-co", "client-role:khong-co:x", "group:/Không có"})
+    started = time.perf_counter()
+    calls_before = target.requests
+
+    snapshot = target.fetch(MANAGED | missing)
+
+    print(
+        f"\nfetch of 3 people and 7 entitlements: {target.requests - calls_before} requests, "
+        f"{time.perf_counter() - started:.3f} s"
+    )
+    people = by_username(snapshot)
+    assert set(people) == {"nguyenvana", "tranthib", "levanc"}
+    service_account = realm.admin.get_client_service_account_user(
+        realm.client_uuid(realm.client_id)
+    )
+    assert service_account["id"] not in {account.key for account in snapshot.accounts}
+    assert snapshot.target == "keycloak"
+    assert snapshot.has_sessions is True
+    assert snapshot.entitlements == MANAGED  # the three missing ones are simply absent
+
+    assert people["nguyenvana"] == Account(
+        target="keycloak",
+        key=a,
+        username="nguyenvana",
+        employee_id="NV001",
+        email="nguyenvana@example.gov.vn",
+        enabled=True,
+        entitlements=frozenset({REALM_ROLE, CLIENT_ROLE, UNIT_GROUP}),
+        display_name="Nguyễn Văn A",
+        groups=frozenset({REALM_ROLE, CLIENT_ROLE, UNIT_GROUP}),  # quan-tri is not managed
+        federated=False,
+    )
+    assert people["tranthib"].key == b
+    assert people["tranthib"].employee_id == "NV002"
+    assert people["tranthib"].enabled is False
+    assert people["tranthib"].entitlements == frozenset()
+    assert people["levanc"].key == c
+    assert people["levanc"].employee_id is None
+    assert people["levanc"].email is None
+    assert people["levanc"].display_name is None
+    assert people["levanc"].entitlements == {ROLE_GROUP}
+    assert not any(account.federated for account in snapshot.accounts)
+
+
+def test_fetch_of_a_client_without_view_clients_fails_instead_of_missing(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    # With query-clients only, Keycloak answers the client search with [] rather than 403:
+    # the target must not report every client role as missing on that word.
+    set_service_account_roles(realm, {"manage-users", "view-realm", "query-clients"})
+    with pytest.raises(TargetError, match="cannot tell whether client 'qoffice' exists"):
+        target.fetch(frozenset({CLIENT_ROLE}))
+    with pytest.raises(ApplyError, match="view-clients"):
+        target.apply(action(ActionKind.REVOKE, realm.add_user("maithio"), remove=(CLIENT_ROLE,)))
+
+
+def test_fetch_without_view_realm_names_the_role(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    set_service_account_roles(realm, {"manage-users", "view-clients"})
+    with pytest.raises(TargetError, match="lacks realm-management role view-realm"):
+        target.fetch(frozenset({REALM_ROLE}))
+
+
+@pytest.mark.slapd
+@pytest.mark.parametrize("edit_mode", ["READ_ONLY", "WRITABLE"])
+def test_users_federated_from_ldap_are_marked_and_can_be_locked_out(
+    realm: RealmHandle, target: KeycloakTarget, ldap_directory: SlapdServer, edit_mode: str
+) -> None:
+    realm.add_ldap_federation(
+        ldap_directory.url,
+        ldap_directory.service_dn,
+        ldap_directory.service_password,
+        ldap_directory.people_base,
+        edit_mode=edit_mode,
+    )
+    realm.sync_ldap_users()
+    local = realm.add_user("nguoidiaphuong", employee_number="NV900")
+
+    people = by_username(target.fetch(MANAGED))
+
+    assert people["nguyenvana"].federated is True
+    assert people["nguyenvana"].employee_id == "NV001"
+    assert people["nguyenvana"].email == "nguyenvana@example.gov.vn"
+    assert people["nguoidiaphuong"].key == local
+    assert people["nguoidiaphuong"].federated is False
+    # Keycloak keeps its own lock and its own client roles even for a read-only LDAP.
+    federated = people["nguyenvana"].key
+    target.apply(action(ActionKind.DISABLE, federated))
+    target.apply(action(ActionKind.SIGN_OUT, federated))
+    target.apply(action(ActionKind.GRANT, federated, add=(CLIENT_ROLE,)))
+    after = account_of(target, federated, MANAGED)
+    assert after.enabled is False
+    assert after.entitlements == {CLIENT_ROLE}
+    assert target.owned_for_federated(MANAGED) == {CLIENT_ROLE}
+
+
+# -- sessions, disable and enable --------------------------------------------------------
+
+
+def test_disable_then_sign_out_ends_every_way_in(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    user = realm.add_user(
+        "phamthid",
+        email="phamthid@example.gov.vn",
+        employee_number="NV004",
+        first_name="Phạm Thị",
+        last_name="D",
+        password="mat-khau-D1",
+        realm_roles=["van-thu"],
+    )
+    before = realm.admin.get_user(user)
+    session = realm.login("phamthid", "mat-khau-D1")
+    offline = realm.login("phamthid", "mat-khau-D1", offline=True)
+    assert realm.admin.user_consents(user), "the offline token shows as a grant"
+
+    target.apply(action(ActionKind.DISABLE, user))
+
+    after = realm.admin.get_user(user)
+    assert after["enabled"] is False
+    assert after["attributes"] == before["attributes"] == {"employeeNumber": ["NV004"]}
+    for key in ("username", "email", "firstName", "lastName"):
+        assert after[key] == before[key]
+    # Keycloak issue #37981: the lock alone leaves the sessions in place.
+    assert realm.admin.get_sessions(user), "disabling alone ended the sessions"
+
+    target.apply(action(ActionKind.SIGN_OUT, user))
+    target.apply(action(ActionKind.SIGN_OUT, user))  # a second time changes nothing
+
+    assert realm.admin.get_sessions(user) == []
+    assert realm.admin.user_consents(user) == []
+    assert "invalid_grant" in refused(realm.refresh, session["refresh_token"])
+    assert "invalid_grant" in refused(realm.refresh, offline["refresh_token"])
+    assert "invalid_grant" in refused(realm.login, "phamthid", "mat-khau-D1")
+    assert realm.admin.get_user(user)["attributes"] == {"employeeNumber": ["NV004"]}
+    assert account_of(target, user, MANAGED).entitlements == {REALM_ROLE}  # disable keeps roles
+
+
+def test_enable_lets_the_person_sign_in_again(realm: RealmHandle, target: KeycloakTarget) -> None:
+    user = realm.add_user(
+        "hoangvane",
+        email="hoangvane@example.gov.vn",
+        employee_number="NV005",
+        first_name="Hoàng Văn",
+        last_name="E",
+        password="mat-khau-E1",
+        enabled=False,
+    )
+    assert "invalid_grant" in refused(realm.login, "hoangvane", "mat-khau-E1")
+
+    target.apply(action(ActionKind.ENABLE, user))
+    target.apply(action(ActionKind.ENABLE, user))
+
+    assert realm.login("hoangvane", "mat-khau-E1")["access_token"]
+    assert account_of(target, user, MANAGED).enabled is True
+    assert realm.admin.get_user(user)["attributes"] == {"employeeNumber": ["NV005"]}
+
+
+def test_disable_twice_is_harmless(realm: RealmHandle, target: KeycloakTarget) -> None:
+    user = realm.add_user("ngothig", employee_number="NV007")
+    target.apply(action(ActionKind.DISABLE, user))
+    target.apply(action(ActionKind.DISABLE, user))
+    assert account_of(target, user, MANAGED).enabled is False
+
+
+# -- grant, revoke, change unit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [REALM_ROLE, CLIENT_ROLE, UNIT_GROUP])
+def test_grant_and_revoke_show_in_a_fresh_fetch(
+    realm: RealmHandle, target: KeycloakTarget, key: str
+) -> None:
+    user = realm.add_user("dangvanh", employee_number="NV008")
+    assert account_of(target, user, MANAGED).entitlements == frozenset()
+
+    target.apply(action(ActionKind.GRANT, user, add=(key,)))
+    target.apply(action(ActionKind.GRANT, user, add=(key,)))
+    assert account_of(target, user, MANAGED).entitlements == {key}
+
+    target.apply(action(ActionKind.REVOKE, user, remove=(key,)))
+    target.apply(action(ActionKind.REVOKE, user, remove=(key,)))
+    assert account_of(target, user, MANAGED).entitlements == frozenset()
+
+
+def test_grant_without_a_fetch_first(realm: RealmHandle) -> None:
+    """Recovery of an interrupted run applies steps before anything was read."""
+    user = realm.add_user("buithik", employee_number="NV010")
+    fresh = KeycloakTarget(settings_for(realm))
+    fresh.apply(action(ActionKind.GRANT, user, add=(REALM_ROLE, CLIENT_ROLE, UNIT_GROUP)))
+    assert account_of(fresh, user, MANAGED).entitlements == {REALM_ROLE, CLIENT_ROLE, UNIT_GROUP}
+
+
+def test_change_unit_moves_between_groups(realm: RealmHandle, target: KeycloakTarget) -> None:
+    user = realm.add_user("vuvanl", employee_number="NV011", groups=[UNIT])
+    managed = MANAGED | {OTHER_UNIT_GROUP}
+    move = action(ActionKind.CHANGE_UNIT, user, add=(OTHER_UNIT_GROUP,), remove=(UNIT_GROUP,))
+
+    target.apply(move)
+    target.apply(move)
+
+    assert account_of(target, user, managed).entitlements == {OTHER_UNIT_GROUP}
+
+
+def test_missing_entitlement_fails_a_grant_and_satisfies_a_revoke(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    user = realm.add_user("lyvanm", employee_number="NV012")
+    for key, name in (
+        ("group:/Không có", "group '/Không có'"),
+        ("realm-role:khong-co", "realm role 'khong-co'"),
+        ("client-role:qoffice:khong-co", "role 'khong-co' of client 'qoffice'"),
+        ("client-role:khong-co:van-thu", "role 'van-thu' of client 'khong-co'"),
+    ):
+        with pytest.raises(ApplyError, match=f"{name} does not exist in realm {realm.name}"):
+            target.apply(action(ActionKind.GRANT, user, add=(key,)))
+        target.apply(action(ActionKind.REVOKE, user, remove=(key,)))
+
+
+def test_errors_carry_keycloaks_words_never_the_secret(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    with pytest.raises(ApplyError) as caught:
+        target.apply(action(ActionKind.DISABLE, "00000000-0000-0000-0000-000000000000"))
+    message = str(caught.value)
+    assert "404" in message and "User not found" in message
+    assert realm.client_secret not in message
+
+
+# -- scale ---------------------------------------------------------------------------------
+
+
+def test_fetch_of_2000_people_costs_pages_not_people(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    ids = list(realm.bulk_add_users(2000, "nv").values())
+    admin = realm.admin
+    role = admin.get_realm_role("van-thu")
+    qoffice = realm.client_uuid("qoffice")
+    client_role = admin.get_client_role(qoffice, "lanh-dao")
+    unit = realm.group_id(UNIT)
+    members = {REALM_ROLE: ids[:450], CLIENT_ROLE: ids[300:550], UNIT_GROUP: ids[1000:1300]}
+    for user in members[REALM_ROLE]:
+        admin.assign_realm_roles(user, [role])
+    for user in members[CLIENT_ROLE]:
+        admin.assign_client_role(user, qoffice, [client_role])
+    for user in members[UNIT_GROUP]:
+        admin.group_user_add(user, unit)
+    page = target.settings.page_size
+    calls_before = target.requests
+    started = time.perf_counter()
+
+    snapshot = target.fetch(MANAGED)
+
+    seconds = time.perf_counter() - started
+    calls = target.requests - calls_before
+    sizes = {key: len(members.get(key, ())) for key in sorted(MANAGED)}
+    bound = 2000 / page + sum(size / page + 1 for size in sizes.values()) + 5
+    print(
+        f"\nfetch of 2000 people, {len(MANAGED)} managed entitlements {sizes}, page {page}: "
+        f"{calls} requests (bound {bound:.1f}), {seconds:.2f} s"
+    )
+    # users/count, the users' pages up to the first short one (an empty one after 2000), and
+    # per entitlement its pages likewise; one client lookup, one lookup per group path.
+    assert calls == 1 + (2000 // page + 1) + sum(size // page + 1 for size in sizes.values()) + 3
+    assert calls <= bound
+    started = time.perf_counter()
+    target.fetch(MANAGED)
+    print(f"the same fetch again, Keycloak's caches warm: {time.perf_counter() - started:.2f} s")
+    assert len(snapshot.accounts) == 2000
+    held = {key: {a.key for a in snapshot.accounts if key in a.entitlements} for key in MANAGED}
+    for key, users in members.items():
+        assert held[key] == set(users)
+    assert held[ROLE_GROUP] == set()
+    assert {a.employee_id for a in snapshot.accounts} == {f"NV{i:05d}" for i in range(2000)}
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("refresh", ["ahead of expiry", "on 401"])
+def test_an_expired_token_does_not_break_apply(
+    realm: RealmHandle, target: KeycloakTarget, refresh: str
+) -> None:
+    lifespan = 3
+    realm.admin.update_realm(realm.name, {"accessTokenLifespan": lifespan})
+    user = realm.add_user("tranvann", employee_number="NV013")
+    connection = target.api.connection()
+    if refresh == "on 401":
+        # As if the local clock lagged: the token is used past its end, and Keycloak's 401
+        # must lead to a new sign-in with the client credentials and a retry.
+        connection.token_lifetime_fraction = 1000
+    target.fetch(MANAGED)
+    first = connection.token
+    assert first is not None and first["expires_in"] == lifespan
+
+    time.sleep(lifespan + 2)
+    target.apply(action(ActionKind.GRANT, user, add=(REALM_ROLE, UNIT_GROUP)))
+    target.apply(action(ActionKind.DISABLE, user))
+
+    assert connection.token is not None
+    assert connection.token["access_token"] != first["access_token"]
+    account = account_of(target, user, MANAGED)
+    assert account.entitlements == {REALM_ROLE, UNIT_GROUP}
+    assert account.enabled is False
+
+
+# -- describe ------------------------------------------------------------------------------
+
+
+def test_describe_reports_users_roles_and_profile(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    for i in range(3):
+        realm.add_user(f"user{i}", employee_number=f"NV10{i}")
+
+    lines = target.describe()
+
+    assert lines[0] == (
+        f"{realm.server_url} realm {realm.name} as service account of client syncbot"
+    )
+    assert "users: 3" in lines
+    assert any(line.startswith("realm-management roles: all present") for line in lines)
+    assert "user profile declares employeeNumber" in lines
+
+
+def test_describe_names_a_missing_role(realm: RealmHandle, target: KeycloakTarget) -> None:
+    set_service_account_roles(realm, {need.role for need in NEEDS} - {"view-realm"})
+
+    roles = next(line for line in target.describe() if line.startswith("realm-management"))
+
+    assert roles.startswith("realm-management roles MISSING: view-realm (")
+    assert "manage-users" not in roles and "view-clients" not in roles
+
+
+def test_describe_reports_an_undeclared_match_attribute(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    profile = realm.admin.get_realm_users_profile()
+    profile["attributes"] = [a for a in profile["attributes"] if a["name"] != "employeeNumber"]
+    realm.admin.update_realm_users_profile(profile)
+
+    lines = target.describe()
+
+    assert any(
+        line.startswith("user profile does NOT declare employeeNumber: declare it in Realm")
+        and "dropped silently" in line
+        for line in lines
+    ), lines
+
+
+def test_describe_fails_on_a_wrong_secret_without_showing_it(realm: RealmHandle) -> None:
+    wrong = "wrong-secret-0123456789"
+    kc = KeycloakTarget(settings_for(realm, client_secret=wrong))
+    with pytest.raises(TargetError) as caught:
+        kc.describe()
+    message = str(caught.value)
+    assert "refused" in message and "unauthorized_client" in message
+    assert wrong not in message and realm.client_secret not in message
+    with pytest.raises(TargetError, match="refused"):
+        kc.fetch(MANAGED)
+
+
+def test_describe_fails_when_nothing_listens() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    kc = KeycloakTarget(
+        KeycloakSettings("keycloak", url, "r", "syncbot", "secret-xyz", timeout=3.0)
+    )
+    with pytest.raises(TargetError, match=f"cannot connect to {url}: .*refused"):
+        kc.describe()
+
+
+class _RefusingKeycloak(http.server.BaseHTTPRequestHandler):
+    """Answers every request as Keycloak answers a wrong client secret."""
+
+    def do_POST(self) -> None:
+        body = json.dumps(
+            {"error": "unauthorized_client", "error_description": "Invalid client credentials"}
+        ).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet in test output
+        pass
+
+
+@pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback HTTPS server with a self-signed certificate, and that certificate."""
+    cert, key = tmp_path / "ca.pem", tmp_path / "key.pem"
+    openssl = [
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-keyout", str(key), "-out", str(cert),
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+    ]  # fmt: skip
+    subprocess.run(openssl, check=True, capture_output=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusingKeycloak)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tls_trusts_the_configured_ca_file(https_server: tuple[str, Path]) -> None:
+    url, ca = https_server
+    untrusting = KeycloakTarget(KeycloakSettings("keycloak", url, "r", "syncbot", "secret-xyz"))
+    with pytest.raises(TargetError) as caught:
+        untrusting.describe()
+    assert "failed (trusting the system CA store): certificate verify failed" in str(caught.value)
+
+    trusting = KeycloakTarget(
+        KeycloakSettings("keycloak", url, "r", "syncbot", "secret-xyz", ca_file=str(ca))
+    )
+    with pytest.raises(TargetError) as caught:
+        trusting.describe()  # TLS passes; the (stand-in) server then refuses the client
+    assert "refused: unauthorized_client: Invalid client credentials" in str(caught.value)
+    assert "secret-xyz" not in str(caught.value)
