@@ -7,7 +7,7 @@ targets translate them to and from their directories, and the executor applies a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -286,6 +286,23 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.actions
+
+    def limited_to(self, employee_ids: set[str]) -> Plan:
+        """The part of this plan about the named people (an HR push naming who changed).
+
+        Planning stays whole — matching must see every account to spot ambiguity — and
+        thresholds still count against everyone matched; only what is applied narrows.
+        """
+        wanted = {e.casefold() for e in employee_ids}
+
+        def named(employee_id: str | None) -> bool:
+            return employee_id is not None and employee_id.casefold() in wanted
+
+        return replace(
+            self,
+            actions=tuple(a for a in self.actions if named(a.employee_id)),
+            findings=tuple(f for f in self.findings if named(f.employee_id)),
+        )
 
     def people_losing_access(self) -> set[str]:
         """People who would be locked out or stripped of a role, counted once across targets."""

@@ -121,8 +121,17 @@ def _fetch_state(
     )
 
 
-def prepare(config: Config, today: date, *, progress: ProgressFactory = _silent) -> Prepared:
-    """Read everything and compute the plan; changes nothing anywhere."""
+def prepare(
+    config: Config,
+    today: date,
+    *,
+    progress: ProgressFactory = _silent,
+    only: set[str] | None = None,
+) -> Prepared:
+    """Read everything and compute the plan; changes nothing anywhere.
+
+    `only` narrows the plan to the named employee ids (an HR push), after planning whole.
+    """
     mappings, roster = load_inputs(config)
     targets = open_targets(config)
     try:
@@ -132,6 +141,8 @@ def prepare(config: Config, today: date, *, progress: ProgressFactory = _silent)
                 states.append(_fetch_state(name, target, config, mappings, bar))
         ledger = StateDir(config.state_dir).ledger().entries
         computed = plan(roster, mappings, states, ledger, today, config.fallback)
+        if only is not None:
+            computed = computed.limited_to(only)
     except BaseException:
         close_targets(targets)
         raise

@@ -144,3 +144,13 @@ def test_ledger_records_sign_out_and_a_new_lock_resets_it(tmp_path: Path) -> Non
     ledger.signed_out(KC, "u1", "NV001", "r2")
     final = Ledger(tmp_path / "ledger.jsonl").entries[(KC, "u1")]
     assert final.signed_out and final.removed == (KC_CLIENT["lanh-dao"],)
+
+
+def test_a_plan_limited_to_named_people_keeps_their_steps_only() -> None:
+    accounts = [account("an", "NV001", holds={LANH_DAO}), account("binh", "NV002")]
+    rows = (row(1, **DEPARTED), row(2, **DEPARTED))
+    whole = plan(roster(*rows), shipped(), [target_state(accounts)], {}, TODAY)
+    narrowed = whole.limited_to({"nv002"})
+    assert {a.employee_id for a in narrowed.actions} == {"NV002"}
+    assert narrowed.matched_people == whole.matched_people == 2  # thresholds still see all
+    assert {a.employee_id for a in whole.actions} == {"NV001", "NV002"}
