@@ -26,6 +26,7 @@ from syncbot.model import Plan, Roster, Snapshot
 from syncbot.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.roster import load_roster
+from syncbot.roster.overlay import overlay
 from syncbot.safety import threshold_violations
 from syncbot.state import StateDir
 from syncbot.targets.base import Progress, Target, no_progress
@@ -127,12 +128,16 @@ def prepare(
     *,
     progress: ProgressFactory = _silent,
     only: set[str] | None = None,
+    pushed: Roster | None = None,
 ) -> Prepared:
     """Read everything and compute the plan; changes nothing anywhere.
 
-    `only` narrows the plan to the named employee ids (an HR push), after planning whole.
+    `only` narrows the plan to the named employee ids (an HR push), after planning whole;
+    `pushed` rows (an HR push carrying rows) replace the export's rows of the same people.
     """
     mappings, roster = load_inputs(config)
+    if pushed is not None:
+        roster = overlay(roster, pushed)
     targets = open_targets(config)
     try:
         states = []

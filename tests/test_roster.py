@@ -821,3 +821,25 @@ def test_hundred_thousand_rows_load_in_linear_time(tmp_path: Path) -> None:
     bare = min(_cpu_seconds(lambda: _bare_parse(path)) for _ in range(3))
     full = min(_cpu_seconds(lambda: load_roster(path, VOCAB)) for _ in range(3))
     assert full < 5 * bare, f"load_roster {full:.2f}s, bare parse {bare:.2f}s"
+
+
+def test_pushed_rows_replace_and_extend_the_export() -> None:
+    from syncbot.roster.overlay import overlay
+
+    base = Roster(path="a.csv", sha256="1" * 64, rows=(make_row(2, "NV1"), make_row(3, "NV2")))
+    pushed = Roster(
+        path="push", sha256="2" * 64, rows=(make_row(1, "nv2", "Nghỉ việc"), make_row(2, "NV3"))
+    )
+    merged = overlay(base, pushed)
+    assert [(r.employee_id, r.status_word) for r in merged.rows] == [
+        ("NV1", "Đang công tác"), ("nv2", "Nghỉ việc"), ("NV3", "Đang công tác"),
+    ]  # fmt: skip
+    assert merged.path == "a.csv + push" and merged.sha256 not in (base.sha256, pushed.sha256)
+
+
+def make_row(n: int, employee_id: str, status: str = "Đang công tác") -> RosterRow:
+    return RosterRow(
+        row=n, employee_id=employee_id, full_name="X", email=None, unit="Văn phòng",
+        position="Chuyên viên", status=VOCAB.statuses[fold(status)], status_word=status,
+        effective_date=None,
+    )  # fmt: skip
