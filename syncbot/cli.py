@@ -1,4 +1,4 @@
-"""The `syncbot` command: plan, apply, check-config, audit show|verify, demo.
+"""The `syncbot` command: plan, apply, run, status, check-config, audit show|verify, demo.
 
 Exit codes (also in the README):
   0  success (for `plan`: computed; for `audit verify`: the chain is whole)
@@ -9,9 +9,13 @@ Exit codes (also in the README):
   5  a target could not be reached or read: nothing was changed
   6  apply finished, but some steps failed (they are in the audit log; the next run retries)
   7  apply not confirmed (answered no, or no terminal and no --yes)
-  8  another syncbot run holds the lock
+  8  another syncbot run holds the lock (for `run`: another worker runs on this config)
   9  audit verify: the chain is broken (the message names the first bad line)
  10  plan --detailed-exitcode: the plan has changes
+ 11  status: the worker's last run failed or was refused
+ 12  status: no worker status file exists (the worker never ran with this config)
+
+`syncbot run` exits 0 after SIGTERM (the step in flight is finished and audited).
 """
 
 from __future__ import annotations
@@ -102,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("check-config", help="validate config, mappings, roster; try targets")
 
+    commands.add_parser(
+        "run", help="long-running worker: reconcile on HR file changes, pushes and a schedule"
+    )
+    status = commands.add_parser("status", help="show the worker's last run and what is next")
+    status.add_argument("--json", action="store_true", help="the status file as JSON")
+
     audit = commands.add_parser("audit", help="read and verify the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_commands.add_parser("verify", help="check the hash chain")
@@ -158,7 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     # An unattended apply (the timer, the worker) logs at the configured level; commands a
     # person reads on a terminal only warn, so their output stays readable.
-    level = config.log_level if args.command == "apply" else "warning"
+    level = config.log_level if args.command in ("apply", "run") else "warning"
     configure_logging(config.log_format, os.environ.get("SYNCBOT_LOG_LEVEL", level))
     if args.command == "plan":
         return _plan(args, config)
@@ -166,6 +176,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _apply(args, config)
     if args.command == "check-config":
         return _check_config(config)
+    if args.command == "run":
+        from syncbot.worker.loop import run_worker
+
+        return run_worker(config)
+    if args.command == "status":
+        return _status(args, config)
     last = StateDir(config.state_dir).last_run()
     anchor = (last["audit_seq"], last["audit_hash"]) if last.get("audit_hash") else None
     return _audit(args, config.audit_path, anchor=anchor)
@@ -286,6 +302,26 @@ def _check_config(config: Config) -> int:
     finally:
         close_targets(targets)
     return EXIT_OK
+
+
+def _status(args: argparse.Namespace, config: Config) -> int:
+    import json
+
+    from syncbot.worker.loop import status_path
+    from syncbot.worker.status import exit_code, read_status, render_status
+
+    path = status_path(config)
+    status = read_status(path)
+    if status is None:
+        print(
+            f"syncbot: no worker status at {path} / chưa có trạng thái tiến trình", file=sys.stderr
+        )
+    elif args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        for line in render_status(status):
+            print(line)
+    return exit_code(status)
 
 
 def _audit(args: argparse.Namespace, path: Path, anchor: tuple[int, str] | None) -> int:

@@ -18,6 +18,7 @@ from syncbot.matching import Fallback
 from syncbot.secrets import resolve_secret, secret_keys
 from syncbot.targets.keycloak.settings import KeycloakSettings
 from syncbot.targets.ldap.settings import LdapSettings
+from syncbot.worker.settings import MetricsSettings, PushSettings, WorkerSettings
 
 TargetSettings = LdapSettings | KeycloakSettings
 
@@ -77,6 +78,7 @@ class Config:
     log_format: str
     log_level: str
     targets: Mapping[str, TargetSettings]
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
 
 class _Table:
@@ -173,6 +175,7 @@ def load_config(path: Path) -> Config:
         log_format=log.choice("format", ("auto", "console", "json"), "auto"),
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
         targets=_targets(top.table("targets"), resolve),
+        worker=_worker(top.table("worker"), resolve),
     )
     unknown = set(config.protected.target_groups) - set(config.targets)
     if unknown:
@@ -329,6 +332,84 @@ def _ldap_url(table: _Table) -> str:
     if not url.startswith(("ldap://", "ldaps://")):
         raise table.error("url", f"must start with ldap:// or ldaps://, got {url!r}")
     return url
+
+
+def _worker(table: _Table, resolve: Any) -> WorkerSettings:
+    from syncbot.worker.timing import parse_clock
+
+    defaults = WorkerSettings()
+    interval = table.get("interval_minutes", float, defaults.interval_minutes)
+    if interval < 0:
+        raise table.error("interval_minutes", "must not be negative (0 turns the interval off)")
+    daily = []
+    for text in table.strings("daily_at"):
+        try:
+            daily.append(parse_clock(text))
+        except ValueError as exc:
+            raise table.error("daily_at", str(exc)) from None
+    watch = table.get("watch", str)
+    status_file = table.get("status_file", str)
+    debounce = table.get("debounce_seconds", float, defaults.debounce_seconds)
+    if debounce < 0:
+        raise table.error("debounce_seconds", "must not be negative")
+    settings = WorkerSettings(
+        interval_minutes=interval,
+        daily_at=tuple(daily),
+        watch=resolve(watch) if watch else None,
+        debounce_seconds=debounce,
+        status_file=resolve(status_file) if status_file else None,
+        push=_push(table.table("push"), resolve) if "push" in table.data else None,
+        metrics=_metrics(table.table("metrics")) if "metrics" in table.data else None,
+    )
+    table.done()
+    return settings
+
+
+def _listen(table: _Table) -> tuple[str, int]:
+    text: str = table.require("listen", str)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise table.error("listen", f"must be HOST:PORT, e.g. 127.0.0.1:8765, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _optional_secret(table: _Table, name: str, resolve: Any) -> str | None:
+    table.used |= secret_keys(name)
+    if not secret_keys(name) & set(table.data):
+        return None
+    return resolve_secret(
+        table.data, name, source=table.source, section=table.name, base=resolve(".")
+    )
+
+
+def _push(table: _Table, resolve: Any) -> PushSettings:
+    host, port = _listen(table)
+    token = _optional_secret(table, "token", resolve)
+    hmac_secret = _optional_secret(table, "hmac_secret", resolve)
+    if token is None and hmac_secret is None:
+        raise table.error("token_file", "a push endpoint needs a token or an hmac_secret")
+    cert, key = table.get("cert_file", str), table.get("key_file", str)
+    if bool(cert) != bool(key):
+        raise table.error(
+            "cert_file" if key else "key_file", "TLS needs both cert_file and key_file"
+        )
+    settings = PushSettings(
+        host=host,
+        port=port,
+        token=token,
+        hmac_secret=hmac_secret,
+        max_body_bytes=_positive(table, "max_body_bytes", int, 1_048_576),
+        cert_file=resolve(cert) if cert else None,
+        key_file=resolve(key) if key else None,
+    )
+    table.done()
+    return settings
+
+
+def _metrics(table: _Table) -> MetricsSettings:
+    host, port = _listen(table)
+    table.done()
+    return MetricsSettings(host=host, port=port)
 
 
 def _positive(table: _Table, key: str, kind: type, default: Any) -> Any:

@@ -1,0 +1,454 @@
+"""`syncbot run`: one process that reconciles on every trigger, one run at a time.
+
+Each run is a whole reconcile (level-triggered), so a missed trigger costs latency,
+never correctness. The main thread runs; watcher, push server, metrics and the systemd
+watchdog are background threads that only put triggers in the queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+import signal
+import time as clock
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import schedule
+import structlog
+
+from syncbot.config import Config, load_config
+from syncbot.errors import ConfigError, LockedError, RosterError, SyncbotError, TargetError
+from syncbot.executor import ApplyReport
+from syncbot.mappings import Mappings, load_mappings
+from syncbot.model import ActionKind
+from syncbot.reconcile import actor, apply_prepared, close_targets, new_run_id, prepare, violations
+from syncbot.state import StateDir
+from syncbot.worker.notify import Notifier, status_line
+from syncbot.worker.settings import WorkerSettings
+from syncbot.worker.status import write_status
+from syncbot.worker.timing import backoff_seconds, due_at, due_dates, next_due_run
+from syncbot.worker.triggers import Pending, Trigger, TriggerQueue
+from syncbot.worker.watch import FileWatcher, newest_export
+
+log = structlog.get_logger("syncbot.worker")
+LOCK_RETRY_SECONDS = 1.0
+IDLE_WAKE_SECONDS = 0.5  # how often the loop looks at signals and the clock when idle
+
+
+def status_path(config: Config) -> Path:
+    return config.worker.status_file or config.state_dir / "worker.json"
+
+
+def watch_path(config: Config) -> Path:
+    return config.worker.watch or config.roster.path
+
+
+def roster_config(config: Config) -> Config:
+    """The config a run uses: for a watched folder, its newest complete export is the roster.
+
+    A folder drop (HR writes `nhan-su-2026-11-23.xlsx`, then `…-24.xlsx`) keeps every file
+    for the record; the newest one is the truth. With a file watch (the default) the
+    roster path is used as configured.
+    """
+    watch = config.worker.watch
+    if watch is None or not watch.is_dir():
+        return config
+    newest = newest_export(watch)
+    if newest is None:
+        return config
+    return dataclasses.replace(config, roster=dataclasses.replace(config.roster, path=newest))
+
+
+@contextlib.contextmanager
+def worker_lock(state_dir: Path) -> Iterator[None]:
+    """Held for the process lifetime; the kernel drops a flock when the process dies,
+    so a crashed worker never leaves it stuck."""
+    StateDir(state_dir).prepare()
+    path = state_dir / "worker.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise LockedError(
+                f"another syncbot worker (pid {holder}) already runs for this config "
+                f"({path}); stop it first / đã có một tiến trình syncbot run khác đang chạy"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    result: str  # ok | failed | refused | invalid | interrupted
+    actions: dict[str, int] = dataclasses.field(default_factory=dict)
+    failed: int = 0
+    error: str | None = None
+    disabled: int = 0
+
+    @property
+    def retry(self) -> bool:
+        """Failures the same inputs may get past next time: unreachable targets, failed steps."""
+        return self.result == "failed"
+
+
+class Worker:
+    def __init__(self, config: Config, mappings: Mappings) -> None:
+        self.config = config
+        self.mappings = mappings
+        self.queue = TriggerQueue()
+        self.notifier = Notifier()
+        self.stop_requested = False
+        self.reload_requested = False
+        self.scheduler = schedule.Scheduler()
+        self.watcher: FileWatcher | None = None
+        self.failures = 0
+        self.retry_at: float | None = None  # monotonic
+        self.retry_wall: str | None = None
+        self.due: list[date] = []
+        self.last_run: dict[str, Any] | None = None
+        self.started = _now()
+        self.servers: list[Any] = []
+        self.metrics: Any = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def serve(self) -> int:
+        with worker_lock(self.config.state_dir):
+            previous = {
+                sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)
+            }
+            try:
+                self._start_services()
+                log.info("worker_started", pid=os.getpid(), config=str(self.config.path))
+                self.queue.put(Trigger("startup"))
+                self._loop()
+            finally:
+                self.notifier.stopping()
+                self._stop_services()
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                log.info("worker_stopped")
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only flags: the loop acts on them between runs, or apply stops after its step.
+        if signum == signal.SIGHUP:
+            self.reload_requested = True
+        else:
+            self.stop_requested = True
+
+    def _start_services(self) -> None:
+        self._schedule()
+        self._start_watcher()
+        self._start_network()
+        self.notifier.start_watchdog()
+
+    def _stop_services(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                server.stop()
+        self.notifier.stop_watchdog()
+
+    def _schedule(self) -> None:
+        settings: WorkerSettings = self.config.worker
+        self.scheduler.clear()
+        if settings.interval_minutes > 0:
+            self.scheduler.every(max(1, round(settings.interval_minutes * 60))).seconds.do(
+                self.queue.put, Trigger("schedule")
+            )
+        for at in settings.daily_at:
+            self.scheduler.every().day.at(at.strftime("%H:%M")).do(self.queue.put, Trigger("daily"))
+        # Due dates are re-read from each full run; this daily run is the safety net
+        # for a due date that only a run after midnight can see.
+        self.scheduler.every().day.at("00:00:05").do(self.queue.put, Trigger("due"))
+
+    def _start_watcher(self) -> None:
+        path = watch_path(self.config)
+        self.watcher = FileWatcher(path, self.config.worker.debounce_seconds, self._file_changed)
+        self.watcher.start()
+
+    def _file_changed(self, mtime: float | None) -> None:
+        log.info("trigger_received", trigger="file", path=str(watch_path(self.config)))
+        self.queue.put(Trigger("file", file_mtime=mtime))
+
+    def _start_network(self) -> None:
+        settings = self.config.worker
+        if settings.metrics is not None or settings.push is not None:
+            from syncbot.worker.metrics import Metrics, MetricsServer
+
+            self.metrics = Metrics()
+            if settings.metrics is not None:
+                server = MetricsServer(settings.metrics, self.metrics)
+                server.start()
+                self.servers.append(server)
+        if settings.push is not None:
+            from syncbot.worker.push import PushRequest, PushServer
+
+            def submit(request: PushRequest) -> None:
+                log.info(
+                    "trigger_received",
+                    trigger="push",
+                    peer=request.peer,
+                    people=len(request.employee_ids),
+                )
+                self.queue.put(Trigger("push", request.employee_ids, request.rows))
+
+            push = PushServer(settings.push, submit, lambda: self.mappings.vocabulary())
+            push.start()
+            self.servers.append(push)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        first = True
+        while not self.stop_requested:
+            if self.reload_requested:
+                self.reload_requested = False
+                self._reload()
+            self.scheduler.run_pending()
+            self._due_and_retry()
+            pending = self.queue.take(IDLE_WAKE_SECONDS)
+            if pending is None:
+                continue
+            self._write_status()
+            self._execute(pending)
+            if first:
+                first = False
+                self.notifier.ready()
+            self.notifier.status(status_line(self.last_run, self._next_run_local(), self.due))
+            self._write_status()
+
+    def _due_and_retry(self) -> None:
+        now = datetime.now()
+        passed = [d for d in self.due if due_at(d) <= now]
+        if passed:
+            # Forgotten here; the run re-reads the roster and lists what is still ahead.
+            self.due = [d for d in self.due if d not in passed]
+            log.info("trigger_received", trigger="due", due=passed[0].isoformat())
+            self.queue.put(Trigger("due"))
+        if self.retry_at is not None and clock.monotonic() >= self.retry_at:
+            self.retry_at = None
+            self.retry_wall = None
+            log.info("trigger_received", trigger="retry", failures=self.failures)
+            self.queue.put(Trigger("retry"))
+
+    def _next_run_local(self) -> datetime | None:
+        scheduled = self.scheduler.next_run if self.scheduler.jobs else None
+        due = next_due_run(self.due, datetime.now())
+        return min((m for m in (scheduled, due) if m is not None), default=None)
+
+    # -- one run -----------------------------------------------------------------------
+
+    def _execute(self, pending: Pending) -> None:
+        run_id = new_run_id()
+        started, t0 = _now(), clock.monotonic()
+        log.info(
+            "run_started",
+            run_id=run_id,
+            trigger=pending.trigger,
+            people=None if pending.full else len(pending.employee_ids or ()),
+        )
+        try:
+            outcome = self._run(run_id, pending)
+        except (RosterError, ConfigError) as exc:
+            outcome = RunOutcome("invalid", error=str(exc))
+        except TargetError as exc:
+            outcome = RunOutcome("failed", error=str(exc))
+        except SyncbotError as exc:
+            outcome = RunOutcome("failed", error=str(exc))
+        except Exception as exc:  # a bug must not end the safety net; it is logged in full
+            log.exception("run_crashed", run_id=run_id)
+            outcome = RunOutcome("failed", error=f"{type(exc).__name__}: {exc}")
+        seconds = round(clock.monotonic() - t0, 3)
+        self.last_run = {
+            "id": run_id,
+            "trigger": pending.trigger,
+            "result": outcome.result,
+            "started": started,
+            "finished": _now(),
+            "actions": outcome.actions,
+            "failed": outcome.failed,
+            "error": outcome.error,
+        }
+        self._log_outcome(run_id, pending, outcome, seconds)
+        self._backoff(outcome)
+        if self.metrics is not None:
+            self.metrics.run_finished(
+                trigger=pending.trigger,
+                ok=outcome.result == "ok",
+                actions=outcome.actions,
+                failed=outcome.failed,
+                seconds=seconds,
+            )
+            if outcome.disabled and pending.file_mtime is not None:
+                self.metrics.lockout_latency(max(0.0, clock.time() - pending.file_mtime))
+
+    def _log_outcome(self, run_id: str, pending: Pending, outcome: RunOutcome, s: float) -> None:
+        fields = {"run_id": run_id, "trigger": pending.trigger, "seconds": s}
+        if outcome.result == "refused":
+            log.error("run_refused", alert=True, problems=outcome.error, **fields)
+        elif outcome.result in ("failed", "invalid"):
+            log.error(
+                "run_failed",
+                alert=True,
+                result=outcome.result,
+                error=outcome.error,
+                failed=outcome.failed,
+                **fields,
+            )
+        else:
+            log.info(
+                "run_finished",
+                result=outcome.result,
+                actions=outcome.actions,
+                failed=outcome.failed,
+                **fields,
+            )
+
+    def _backoff(self, outcome: RunOutcome) -> None:
+        if not outcome.retry:
+            self.failures, self.retry_at, self.retry_wall = 0, None, None
+            return
+        self.failures += 1
+        delay = backoff_seconds(self.failures)
+        self.retry_at = clock.monotonic() + delay
+        self.retry_wall = datetime.fromtimestamp(clock.time() + delay, UTC).isoformat(
+            timespec="seconds"
+        )
+        log.info("retry_scheduled", in_seconds=delay, failures=self.failures)
+
+    def _run(self, run_id: str, pending: Pending) -> RunOutcome:
+        config = roster_config(self.config)
+        with self._state_lock():
+            if self.stop_requested:
+                return RunOutcome("interrupted", error="stopped before the run began")
+            only = None if pending.full else set(pending.employee_ids or ())
+            today = date.today()
+            prepared = prepare(config, today, only=only, pushed=pending.rows)
+            try:
+                if pending.full:
+                    self.due = due_dates(prepared.plan.findings, today)
+                problems = violations(prepared)
+                kinds = Counter(a.kind.value for a in prepared.plan.actions)
+                if problems:
+                    return RunOutcome("refused", dict(kinds), error="; ".join(problems))
+                report = apply_prepared(
+                    prepared,
+                    run_id=run_id,
+                    actor_name=actor("syncbot run"),
+                    forced=[],
+                    should_stop=lambda: self.stop_requested,
+                )
+            finally:
+                close_targets(prepared.targets)
+        return _outcome(report)
+
+    @contextlib.contextmanager
+    def _state_lock(self) -> Iterator[None]:
+        """The per-run lock an administrator's `syncbot apply` also takes: wait for it."""
+        state = StateDir(self.config.state_dir)
+        waited = False
+        while True:
+            held = contextlib.ExitStack()
+            try:
+                held.enter_context(state.lock())
+                break
+            except LockedError:
+                if self.stop_requested:
+                    raise
+                if not waited:
+                    log.info("run_waiting_for_lock", lock=str(self.config.state_dir / "lock"))
+                    waited = True
+                clock.sleep(LOCK_RETRY_SECONDS)
+        with held:
+            yield
+
+    # -- reload and status ---------------------------------------------------------------
+
+    def _reload(self) -> None:
+        """SIGHUP: new config and mappings, or none at all if either is invalid.
+
+        The push and metrics listeners keep their sockets; changing `[worker.push]` or
+        `[worker.metrics]` needs a restart.
+        """
+        try:
+            config = load_config(self.config.path)
+            mappings = load_mappings(config.mappings_dir, config.mapping_overrides)
+        except (ConfigError, RosterError) as exc:
+            log.error("reload_rejected", alert=True, error=str(exc))
+            return
+        if config.state_dir != self.config.state_dir:
+            log.error(
+                "reload_rejected",
+                alert=True,
+                error="state.dir cannot change while the worker runs; restart it",
+            )
+            return
+        self.config, self.mappings = config, mappings
+        if self.watcher is not None:
+            self.watcher.stop()
+        self._start_watcher()
+        self._schedule()
+        log.info("reload_done", config=str(config.path))
+        self.queue.put(Trigger("reload"))
+
+    def _write_status(self) -> None:
+        queued = self.queue.peek()
+        next_run = self._next_run_local()
+        try:
+            write_status(
+                status_path(self.config),
+                {
+                    "pid": os.getpid(),
+                    "started": self.started,
+                    "updated": _now(),
+                    "config": str(self.config.path),
+                    "last_run": self.last_run,
+                    "next_run": next_run.astimezone().isoformat(timespec="seconds")
+                    if next_run
+                    else None,
+                    "pending_due_dates": [d.isoformat() for d in self.due],
+                    "queued": queued.trigger if queued else None,
+                    "retry_at": self.retry_wall,
+                    "consecutive_failures": self.failures,
+                },
+            )
+        except OSError as exc:  # a full disk must not stop lock-outs
+            log.error("status_write_failed", error=str(exc))
+
+
+def _outcome(report: ApplyReport) -> RunOutcome:
+    actions = Counter(r.action.kind.value for r in report.results if r.ok)
+    disabled = actions.get(ActionKind.DISABLE.value, 0)
+    failed = len(report.failed)
+    if report.interrupted:
+        return RunOutcome("interrupted", dict(actions), failed, "stopped on SIGTERM", disabled)
+    if failed:
+        first = report.failed[0]
+        error = f"{failed} steps failed, first: {first.action.target} {first.action.username}: "
+        return RunOutcome("failed", dict(actions), failed, error + str(first.error), disabled)
+    return RunOutcome("ok", dict(actions), 0, None, disabled)
+
+
+def run_worker(config: Config) -> int:
+    """Entry point of `syncbot run`; returns the exit code."""
+    mappings = load_mappings(config.mappings_dir, config.mapping_overrides)
+    return Worker(config, mappings).serve()

@@ -1,0 +1,632 @@
+"""HTTP endpoint through which an HR system pushes who changed, so the worker acts in seconds.
+
+Protocol, for HR vendors
+------------------------
+``POST /v1/roster-changes`` with ``Content-Type: application/json`` and a
+``Content-Length`` header (chunked bodies are refused), body at most
+``max_body_bytes`` (1 MiB by default)::
+
+    {"employee_ids": ["CB2001", "CB2002"]}
+
+or rows with the same keys a JSON roster export uses, validated exactly like one::
+
+    {"rows": [{"Mã cán bộ": "CB2001", "Họ và tên": "...", "Trạng thái": "Nghỉ việc", ...}]}
+
+or both keys. No other top-level key is accepted. At most 10,000 ``employee_ids``.
+
+Authentication: each configured method must pass (both, when both are configured).
+
+* Bearer token: ``Authorization: Bearer <token>``.
+* HMAC signature: send ``X-Syncbot-Timestamp: <unix seconds, integer>`` and
+  ``X-Syncbot-Signature: sha256=<hex>``, where ``<hex>`` is the lowercase hexadecimal
+  HMAC-SHA256, keyed with the shared secret (its UTF-8 bytes), of the ASCII timestamp,
+  one ``.`` and the raw body bytes exactly as sent::
+
+      signed = timestamp.encode() + b"." + body
+      signature = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+  A timestamp more than 5 minutes from the server's clock is refused, so a captured
+  request cannot be replayed later; a replay inside that window only repeats a
+  reconcile of the same people, which changes nothing the first one did not.
+
+Answers (JSON bodies; messages are Vietnamese / English):
+
+* 202 ``{"accepted": <number of people>, "queued": true}``: the worker will reconcile them.
+* 400 malformed JSON or request, 401 authentication failed, 404 other path,
+  405 other method, 411 no Content-Length, 413 body too large, 415 not JSON,
+  422 rows invalid: ``{"error": "invalid_rows", "problems": [{"row", "column", "message"}]}``,
+  503 the worker could not queue the request (retry later).
+
+A pushed rows body is kept by its sha256 (of the raw body): audit evidence for those
+rows names the push and that hash, so it can be matched to what the HR system sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.message import Message
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from syncbot.errors import RosterError
+from syncbot.model import Roster, Vocabulary
+from syncbot.roster import load_roster
+from syncbot.text import nfc
+from syncbot.worker.settings import PushSettings
+
+log = structlog.get_logger("syncbot.worker.push")
+
+PATH = "/v1/roster-changes"
+MAX_EMPLOYEE_IDS = 10_000
+REPLAY_WINDOW_SECONDS = 300
+REQUEST_TIMEOUT_SECONDS = 10.0
+#: Each open connection holds a thread; past this many, new ones are closed at once.
+MAX_CONNECTIONS = 32
+#: How much of a refused body is read, and for how long, before the connection is closed.
+DRAIN_BYTES = 256 * 1024
+DRAIN_SECONDS = 1.0
+#: How often the serving loop looks for `stop()`; also how long `stop()` may wait.
+SHUTDOWN_POLL_SECONDS = 0.1
+
+_BODY_KEYS = frozenset({"employee_ids", "rows"})
+_SIGNATURE_PREFIX = "sha256="
+
+
+@dataclass(frozen=True, slots=True)
+class PushRequest:
+    """What an HR push asks of the worker: reconcile these people, using these rows if given."""
+
+    employee_ids: frozenset[str]  # never empty
+    rows: Roster | None
+    peer: str
+
+
+class _Rejected(Exception):
+    """A request refused with an HTTP status; `reason` is the log key, `body` the JSON answer."""
+
+    def __init__(
+        self,
+        status: HTTPStatus,
+        reason: str,
+        message: str,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.body: dict[str, Any] = {"error": reason, "message": message, **(extra or {})}
+        self.headers = dict(headers or {})
+
+
+def _unauthorized(reason: str, message: str) -> _Rejected:
+    return _Rejected(
+        HTTPStatus.UNAUTHORIZED,
+        reason,
+        message,
+        headers={"WWW-Authenticate": 'Bearer realm="syncbot"'},
+    )
+
+
+class PushServer:
+    """The push endpoint on a background thread; `submit` must only queue, never reconcile."""
+
+    def __init__(
+        self,
+        settings: PushSettings,
+        submit: Callable[[PushRequest], None],
+        vocabulary: Callable[[], Vocabulary],
+        *,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not settings.token and not settings.hmac_secret:
+            # Anyone reaching the port could get staff locked out: never serve it open.
+            raise ValueError(
+                "the push endpoint needs a token or an HMAC secret (or both); refusing to start"
+            )
+        if settings.key_file is not None and settings.cert_file is None:
+            raise ValueError("push key_file is set without cert_file")
+        if settings.max_body_bytes <= 0:
+            raise ValueError("push max_body_bytes must be positive")
+        self._settings = settings
+        self._submit = submit
+        self._vocabulary = vocabulary
+        self._timeout = request_timeout
+        self._clock = clock
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the push server is not started")
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the push server is already started")
+        context = _tls_context(self._settings)
+        server_class = _Server6 if ":" in self._settings.host else _Server
+        server = server_class((self._settings.host, self._settings.port), _Handler)
+        server.push = self
+        if context is not None:
+            # The handshake is left to the connection's own thread: done in accept(), one
+            # slow client would stall every other.
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="syncbot-push",
+            daemon=True,
+        )
+        self._thread.start()
+        log.info("push_listening", host=self._settings.host, port=self.port, tls=bool(context))
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join()
+        self._server = self._thread = None
+
+    # --- one request ----------------------------------------------------------------------
+
+    def _check_bearer(self, headers: Message) -> None:
+        token = self._settings.token
+        if not token:
+            return
+        given = headers.get("Authorization")
+        if given is None:
+            raise _unauthorized("missing_token", _say("thiếu mã xác thực", "missing token"))
+        scheme, _, value = given.strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
+            raise _unauthorized("bad_token", _say("mã xác thực không đúng", "wrong token"))
+
+    def _check_timestamp(self, headers: Message) -> str | None:
+        """The timestamp to sign with, checked before the body is read; None without HMAC."""
+        if not self._settings.hmac_secret:
+            return None
+        stamp = (headers.get("X-Syncbot-Timestamp") or "").strip()
+        if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
+            raise _unauthorized(
+                "missing_timestamp",
+                _say(
+                    "thiếu hoặc sai X-Syncbot-Timestamp", "missing or invalid X-Syncbot-Timestamp"
+                ),
+            )
+        if abs(self._clock() - int(stamp)) > REPLAY_WINDOW_SECONDS:
+            raise _unauthorized(
+                "stale_timestamp",
+                _say(
+                    "X-Syncbot-Timestamp lệch quá 5 phút so với đồng hồ máy chủ",
+                    "X-Syncbot-Timestamp is more than 5 minutes off the server clock",
+                ),
+            )
+        return stamp
+
+    def _check_signature(self, headers: Message, stamp: str, body: bytes) -> None:
+        secret = self._settings.hmac_secret
+        assert secret is not None
+        given = (headers.get("X-Syncbot-Signature") or "").strip()
+        expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+        wanted = _SIGNATURE_PREFIX + expected.hexdigest()
+        if not hmac.compare_digest(given.lower().encode(), wanted.encode()):
+            raise _unauthorized(
+                "bad_signature", _say("chữ ký HMAC không đúng", "wrong HMAC signature")
+            )
+
+    def _request(self, body: bytes, peer: str) -> PushRequest:
+        document = _parse_body(body)
+        ids = _employee_ids(document.get("employee_ids"))
+        rows = None
+        if "rows" in document:
+            if not isinstance(document["rows"], list):
+                raise _bad_request(_say("'rows' phải là một mảng", "'rows' must be an array"))
+            rows = self._validated_rows(body, peer)
+            ids |= {row.employee_id for row in rows.rows}
+        if not ids:
+            raise _bad_request(
+                _say("yêu cầu không nêu người nào", "the request names nobody"),
+            )
+        return PushRequest(employee_ids=frozenset(ids), rows=rows, peer=peer)
+
+    def _validated_rows(self, body: bytes, peer: str) -> Roster:
+        """The rows checked by the JSON roster reader itself, so a push is held to the same rules.
+
+        The whole body is given to it: the reader takes the one array under "rows" and
+        ignores "employee_ids", and the roster's sha256 is then the hash of what was sent.
+        """
+        with tempfile.TemporaryDirectory(prefix="syncbot-push-") as folder:
+            path = Path(folder) / "push.json"
+            path.write_bytes(body)
+            try:
+                roster = load_roster(path, self._vocabulary(), format="json")
+            except RosterError as error:
+                raise _Rejected(
+                    HTTPStatus.UNPROCESSABLE_ENTITY,
+                    "invalid_rows",
+                    _say("dữ liệu nhân sự không hợp lệ", "invalid roster rows"),
+                    extra={
+                        "problems": [
+                            {"row": p.row, "column": p.column, "message": p.message}
+                            for p in error.problems
+                        ]
+                    },
+                ) from None
+        received = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return replace(roster, path=f"HR push from {peer} at {received}")
+
+
+def _say(vi: str, en: str) -> str:
+    return f"{vi} / {en}"
+
+
+def _bad_request(message: str, reason: str = "invalid_request") -> _Rejected:
+    return _Rejected(HTTPStatus.BAD_REQUEST, reason, message)
+
+
+def _parse_body(body: bytes) -> dict[str, Any]:
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            raise _bad_request(
+                _say("khóa JSON bị lặp lại", "a JSON key is repeated"), reason="invalid_json"
+            )
+        return dict(pairs)
+
+    try:
+        document = json.loads(body, object_pairs_hook=unique_keys)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are both
+        raise _bad_request(
+            _say("nội dung không phải JSON UTF-8 hợp lệ", "the body is not valid UTF-8 JSON"),
+            reason="invalid_json",
+        ) from None
+    if not isinstance(document, dict):
+        raise _bad_request(_say("JSON phải là một đối tượng", "the JSON must be an object"))
+    unknown = sorted(set(document) - _BODY_KEYS)
+    if unknown:
+        raise _bad_request(
+            _say(
+                f"khóa không được hỗ trợ: {', '.join(unknown)}; chỉ nhận employee_ids, rows",
+                f"unsupported keys: {', '.join(unknown)}; only employee_ids, rows are accepted",
+            )
+        )
+    return document
+
+
+def _employee_ids(value: Any) -> set[str]:
+    if value is None:
+        return set()
+    if not isinstance(value, list):
+        raise _bad_request(
+            _say("'employee_ids' phải là một mảng chuỗi", "'employee_ids' must be an array")
+        )
+    if len(value) > MAX_EMPLOYEE_IDS:
+        raise _bad_request(
+            _say(
+                f"'employee_ids' có quá {MAX_EMPLOYEE_IDS} mã",
+                f"'employee_ids' has more than {MAX_EMPLOYEE_IDS} ids",
+            )
+        )
+    ids = set()
+    for position, item in enumerate(value, start=1):
+        employee_id = nfc(item) if isinstance(item, str) else ""
+        if not employee_id:
+            raise _bad_request(
+                _say(
+                    f"'employee_ids' phần tử {position} phải là chuỗi không rỗng",
+                    f"'employee_ids' item {position} must be a non-empty string",
+                )
+            )
+        ids.add(employee_id)
+    return ids
+
+
+def _tls_context(settings: PushSettings) -> ssl.SSLContext | None:
+    if settings.cert_file is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def no_passphrase() -> str:
+        # Without this, OpenSSL would prompt on the terminal of a service that has none.
+        raise ValueError("the push TLS key must not be passphrase-protected")
+
+    try:
+        context.load_cert_chain(settings.cert_file, settings.key_file, password=no_passphrase)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        raise ValueError(
+            f"cannot load the push TLS certificate {settings.cert_file}: {reason}"
+        ) from None
+    return context
+
+
+# --- the HTTP plumbing --------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    push: PushServer
+    daemon_threads = True
+    # The default backlog of 5 drops handshakes under a burst of HR pushes; they are then
+    # accepted out of order, seconds later.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning("push_rejected", reason="too_many_connections", peer=client_address[0])
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The default prints a traceback to stderr; a dropped connection is not worth one.
+        log.warning("push_connection_failed", peer=client_address[0], exc_info=True)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "syncbot"
+    sys_version = ""
+    protocol_version = "HTTP/1.0"  # one request per connection: the deadline covers it all
+
+    def setup(self) -> None:
+        super().setup()
+        limit = self.server.push._timeout
+        self.connection.settimeout(limit)
+        # A per-read timeout alone lets a client drip one byte every few seconds forever.
+        self._deadline = threading.Timer(limit, self._expire)
+        self._deadline.daemon = True
+        self._deadline.start()
+        self._body_read = False
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+            if self._body_unread():
+                self._drain()
+        finally:
+            self._deadline.cancel()
+
+    def _body_unread(self) -> bool:
+        headers = getattr(self, "headers", None)  # absent when the request line was bad
+        return (
+            not self._body_read
+            and headers is not None
+            and (
+                headers.get("Transfer-Encoding") is not None
+                or headers.get("Content-Length", "0").strip() not in ("", "0")
+            )
+        )
+
+    def _drain(self) -> None:
+        """Read a little of a refused body before closing, so the answer is not lost.
+
+        Closing a socket with unread input makes the kernel send a reset, and a client
+        still sending would never see the 413 or 401 it was given.
+        """
+        try:
+            socket.socket.shutdown(self.connection, socket.SHUT_WR)
+            self.connection.settimeout(DRAIN_SECONDS)
+            drained = 0
+            while drained < DRAIN_BYTES:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass
+
+    def _expire(self) -> None:
+        # socket.socket's own shutdown, not SSLSocket's, which would drop its TLS state
+        # under the thread still reading.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self.connection, socket.SHUT_RDWR)
+
+    def handle(self) -> None:
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (OSError, ssl.SSLError) as error:
+                log.info("push_rejected", reason="tls_handshake", peer=self.peer, detail=str(error))
+                return
+        super().handle()
+
+    @property
+    def peer(self) -> str:
+        return str(self.client_address[0])
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The standard access log goes to stderr unstructured; push_* events replace it.
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # Only the standard handler's own refusals land here (bad request line, timeout):
+        # its message quotes the request line at most, never headers or body.
+        log.info("push_rejected", reason="bad_http", peer=self.peer, detail=format % args)
+
+    def do_POST(self) -> None:
+        try:
+            self._route("POST")
+            request = self._accept()
+        except _Rejected as rejected:
+            self._reject(rejected)
+            return
+        except TimeoutError:
+            log.info("push_rejected", reason="timeout", peer=self.peer)
+            self.close_connection = True
+            return
+        try:
+            self.server.push._submit(request)
+        except Exception:
+            log.exception("push_rejected", reason="queue_failed", peer=self.peer)
+            self._reply(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                {
+                    "error": "queue_failed",
+                    "message": _say(
+                        "chưa thể xếp hàng yêu cầu, hãy gửi lại sau",
+                        "the request could not be queued; retry later",
+                    ),
+                },
+            )
+            return
+        log.info(
+            "push_received",
+            peer=self.peer,
+            people=len(request.employee_ids),
+            rows=len(request.rows.rows) if request.rows else 0,
+        )
+        self._reply(HTTPStatus.ACCEPTED, {"accepted": len(request.employee_ids), "queued": True})
+
+    def _other_method(self) -> None:
+        try:
+            self._route(self.command)
+        except _Rejected as rejected:
+            self._reject(rejected)
+
+    do_GET = do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _other_method
+
+    def _route(self, method: str) -> None:
+        if self.path.split("?", 1)[0] != PATH:
+            raise _Rejected(HTTPStatus.NOT_FOUND, "not_found", _say("không có", "not found"))
+        if method != "POST":
+            raise _Rejected(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                _say("chỉ nhận POST", "only POST is accepted"),
+                headers={"Allow": "POST"},
+            )
+
+    def _accept(self) -> PushRequest:
+        """Every check in order of cost: nothing is read before the headers allow it."""
+        push = self.server.push
+        headers = self.headers
+        push._check_bearer(headers)
+        stamp = push._check_timestamp(headers)
+        _check_content_type(headers.get("Content-Type"))
+        length = _content_length(headers, push._settings.max_body_bytes)
+        body = self.rfile.read(length)
+        self._body_read = True
+        if len(body) != length:
+            raise _bad_request(
+                _say("nội dung bị cắt ngắn", "the body is shorter than Content-Length"),
+                reason="incomplete_body",
+            )
+        if stamp is not None:
+            push._check_signature(headers, stamp, body)
+        return push._request(body, self.peer)
+
+    def _reject(self, rejected: _Rejected) -> None:
+        log.info(
+            "push_rejected", reason=rejected.reason, peer=self.peer, status=int(rejected.status)
+        )
+        self._reply(rejected.status, rejected.body, rejected.headers)
+
+    def _reply(
+        self,
+        status: HTTPStatus,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            # A client that left was answered as far as it listened.
+            with contextlib.suppress(OSError):
+                self.wfile.write(data)
+
+
+def _check_content_type(value: str | None) -> None:
+    media, *params = (value or "").split(";")
+    charsets = [
+        p.split("=", 1)[1].strip().strip('"').lower()
+        for p in params
+        if p.strip().lower().startswith("charset=")
+    ]
+    if media.strip().lower() != "application/json" or any(c != "utf-8" for c in charsets):
+        raise _Rejected(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            _say("Content-Type phải là application/json", "Content-Type must be application/json"),
+        )
+
+
+def _content_length(headers: Message, limit: int) -> int:
+    """The declared length, refused before reading when absent, chunked or over the limit."""
+    if headers.get("Transfer-Encoding") is not None:
+        raise _Rejected(
+            HTTPStatus.LENGTH_REQUIRED,
+            "length_required",
+            _say(
+                "không nhận Transfer-Encoding; hãy gửi Content-Length",
+                "Transfer-Encoding is not accepted; send Content-Length",
+            ),
+        )
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        raise _Rejected(
+            HTTPStatus.LENGTH_REQUIRED,
+            "length_required",
+            _say("thiếu Content-Length", "missing Content-Length"),
+        )
+    text = values[0].strip()
+    if len(values) != 1 or not text.isascii() or not text.isdigit():
+        raise _bad_request(_say("Content-Length không hợp lệ", "invalid Content-Length"))
+    length = int(text)
+    if length > limit:
+        raise _Rejected(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "body_too_large",
+            _say(f"nội dung vượt quá {limit} byte", f"the body is larger than {limit} bytes"),
+        )
+    return length

@@ -1,0 +1,65 @@
+"""The worker's status file: written atomically after every run and trigger, read by
+`syncbot status` (and monitoring) without talking to the worker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from syncbot.state import write_json_atomic
+
+EXIT_LAST_OK, EXIT_LAST_FAILED, EXIT_NO_STATUS = 0, 11, 12
+_RESULTS = {
+    "ok": "thành công / succeeded",
+    "failed": "lỗi / failed",
+    "refused": "bị từ chối (vượt ngưỡng an toàn) / refused (safety threshold)",
+    "invalid": "dữ liệu không hợp lệ / invalid input",
+    "interrupted": "bị dừng giữa chừng / interrupted",
+}
+
+
+def write_status(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, dict(data))
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    return data
+
+
+def exit_code(status: Mapping[str, Any] | None) -> int:
+    if status is None:
+        return EXIT_NO_STATUS
+    last = status.get("last_run") or {}
+    return EXIT_LAST_OK if last.get("result") == "ok" else EXIT_LAST_FAILED
+
+
+def render_status(status: Mapping[str, Any]) -> Iterator[str]:
+    """Lines for a person at a terminal, Vietnamese then English labels."""
+    pid, started = status.get("pid"), status.get("started")
+    yield f"Tiến trình / worker: pid {pid}, khởi động / started {started}"
+    last = status.get("last_run")
+    if not last:
+        yield "Lần chạy gần nhất / last run: chưa có / none yet"
+    else:
+        result = _RESULTS.get(str(last.get("result")), str(last.get("result")))
+        yield f"Lần chạy gần nhất / last run: {last.get('id')} ({last.get('trigger')}): {result}"
+        yield f"  bắt đầu / started {last.get('started')}, xong / finished {last.get('finished')}"
+        actions = last.get("actions") or {}
+        done = ", ".join(f"{kind} {n}" for kind, n in sorted(actions.items())) or "không / none"
+        yield f"  thay đổi / changes: {done}; lỗi / failed: {last.get('failed', 0)}"
+        if last.get("error"):
+            yield f"  chi tiết / detail: {last['error']}"
+    yield f"Lần chạy kế tiếp / next run: {status.get('next_run') or 'chưa lên lịch / none'}"
+    due = status.get("pending_due_dates") or []
+    yield f"Ngày hiệu lực sắp tới / pending due dates: {', '.join(due) or 'không / none'}"
+    if status.get("retry_at"):
+        yield f"Thử lại lúc / retry at: {status['retry_at']}"
+    queued = status.get("queued")
+    yield f"Đang chờ / queued: {queued or 'không / none'}"

@@ -1,0 +1,107 @@
+"""Why a run starts, and the one-deep queue that coalesces triggers arriving meanwhile.
+
+Runs are level-triggered: each compares the whole desired and actual state, so ten
+triggers during a run need one more run, not ten. Only a push narrows a run (to the
+people it names); anything else asks for a full run, which covers every push too.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from syncbot.model import Roster
+from syncbot.roster.overlay import overlay
+
+FULL_KINDS = ("startup", "schedule", "daily", "file", "due", "retry", "reload")
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One reason to run. `employee_ids` is set only for a push (a limited run)."""
+
+    kind: str
+    employee_ids: frozenset[str] | None = None
+    rows: Roster | None = None
+    file_mtime: float | None = None  # when the HR file landed, for lock-out latency
+
+    @property
+    def full(self) -> bool:
+        return self.employee_ids is None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Triggers merged into one run: full if any was full, else the union of pushed ids."""
+
+    kinds: tuple[str, ...]
+    employee_ids: frozenset[str] | None
+    rows: Roster | None
+    file_mtime: float | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.employee_ids is None
+
+    @property
+    def trigger(self) -> str:
+        """The label logged and shown in status: the kinds merged, in arrival order."""
+        return "+".join(dict.fromkeys(self.kinds))
+
+    @classmethod
+    def of(cls, trigger: Trigger) -> Pending:
+        return cls((trigger.kind,), trigger.employee_ids, trigger.rows, trigger.file_mtime)
+
+    def merge(self, trigger: Trigger) -> Pending:
+        kinds = (*self.kinds, trigger.kind)
+        mtime = _earliest(self.file_mtime, trigger.file_mtime)
+        if self.full or trigger.full:
+            # A full run reads the export whole; pushed rows only ever overlay a limited run.
+            return Pending(kinds, None, None, mtime)
+        assert self.employee_ids is not None and trigger.employee_ids is not None
+        return Pending(
+            kinds,
+            self.employee_ids | trigger.employee_ids,
+            _merge_rows(self.rows, trigger.rows),
+            mtime,
+        )
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a, b)
+
+
+def _merge_rows(first: Roster | None, later: Roster | None) -> Roster | None:
+    """Later pushed rows win for the same person, like the HR system's own order."""
+    if first is None or later is None:
+        return first if later is None else later
+    return overlay(first, later)
+
+
+@dataclass
+class TriggerQueue:
+    """Thread-safe: watcher, push server and scheduler put; the worker loop takes."""
+
+    _pending: Pending | None = None
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def put(self, trigger: Trigger) -> None:
+        with self._cond:
+            self._pending = (
+                Pending.of(trigger) if self._pending is None else self._pending.merge(trigger)
+            )
+            self._cond.notify_all()
+
+    def take(self, timeout: float) -> Pending | None:
+        """The merged pending run, or None after `timeout` seconds without one."""
+        with self._cond:
+            if self._pending is None:
+                self._cond.wait(timeout)
+            pending, self._pending = self._pending, None
+            return pending
+
+    def peek(self) -> Pending | None:
+        with self._cond:
+            return self._pending
