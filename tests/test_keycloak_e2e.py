@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import keycloak
@@ -175,3 +175,43 @@ def test_keycloak_only_realm_roles_and_client_roles_are_revoked(
     records = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert sum(r["event"] == "change" for r in records) == len(plan["actions"])
     assert plan_json(config, capsys)["actions"] == []
+
+
+def test_worker_signs_a_departure_out_of_keycloak_within_seconds(
+    federated: tuple[Path, RealmHandle], slapd_server: SlapdServer, tmp_path: Path
+) -> None:
+    """`syncbot run` as a real process, both targets: HR drops an export, sessions end."""
+    import time
+
+    from test_worker import WorkerProcess, can_bind, departed, wait_for
+
+    config, realm = federated
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write("\n[worker]\ninterval_minutes = 0\ndebounce_seconds = 0.5\n")
+    worker = WorkerProcess(config)
+    try:
+        worker.wait_runs(1, timeout=120)  # the start-up run applies the sample plan
+        session = realm.login("sonbq", SAMPLE_PASSWORD, offline=True)
+        roster = config.parent / "nhan-su.csv"
+        text = departed(roster_csv(TODAY), "CB2006", TODAY - timedelta(days=1))
+        staging = roster.with_name(".nhan-su.csv.tmp")
+        staging.write_text(text, encoding="utf-8")
+        landed = time.monotonic()
+        staging.replace(roster)
+
+        def signed_out() -> bool:
+            return refused(lambda: realm.refresh(session["refresh_token"]))
+
+        wait_for("Keycloak to refuse the session", signed_out, timeout=30)
+        latency = time.monotonic() - landed
+        assert not can_bind(slapd_server, "sonbq")
+        wait_for("the roles to go", lambda: client_roles(realm, "sonbq") == set(), timeout=10)
+        print(f"HR file → Keycloak session refused: {latency:.2f} s")
+        assert latency < 10
+    finally:
+        assert worker.stop() == 0
+    records = [
+        json.loads(x) for x in (config.parent / "audit/audit.jsonl").read_text().splitlines()
+    ]
+    sonbq = Counter((r["target"], r["action"]) for r in records if r.get("employee_id") == "CB2006")
+    assert sonbq[("keycloak", "sign_out")] == 1 and sonbq[("ldap", "disable")] == 1
