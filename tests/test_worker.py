@@ -430,3 +430,8 @@ def test_an_unreachable_target_is_retried_with_backoff_and_status_says_failed(
     assert "lỗi / failed" in status.stdout
     assert worker.proc.poll() is None  # still serving
     assert worker.stop() == 0
+    failures = [r for r in audit(sample) if r["event"] == "run_finished"]
+    assert len(failures) >= 2  # each failed run is evidence in the audit log too
+    assert {r["details"]["result"] for r in failures} == {"failed"}
+    assert all(r["details"]["error"] for r in failures)
+    assert syncbot(sample, "audit", "verify").returncode == 0

@@ -23,6 +23,7 @@ from typing import Any
 import schedule
 import structlog
 
+from syncbot.audit import AuditLog
 from syncbot.config import Config, load_config
 from syncbot.errors import ConfigError, LockedError, RosterError, SyncbotError, TargetError
 from syncbot.executor import ApplyReport
@@ -289,6 +290,8 @@ class Worker:
             "error": outcome.error,
         }
         self._log_outcome(run_id, pending, outcome, seconds)
+        if outcome.result in ("failed", "refused", "invalid"):
+            self._audit_outcome(run_id, pending, outcome)
         self._backoff(outcome)
         if self.metrics is not None:
             self.metrics.run_finished(
@@ -300,6 +303,20 @@ class Worker:
             )
             if outcome.disabled and pending.file_mtime is not None:
                 self.metrics.lockout_latency(max(0.0, clock.time() - pending.file_mtime))
+
+    def _audit_outcome(self, run_id: str, pending: Pending, outcome: RunOutcome) -> None:
+        """Runs that changed nothing because they could not, or must not, are evidence too."""
+        details = {
+            "result": outcome.result,
+            "trigger": pending.trigger,
+            "error": outcome.error,
+            "failed_steps": outcome.failed,
+        }
+        try:
+            with AuditLog(self.config.audit_path, run_id=run_id, actor=actor("syncbot run")) as a:
+                a.run_finished(details)
+        except Exception:  # the log line above already raised the alert
+            log.exception("audit_write_failed", run_id=run_id)
 
     def _log_outcome(self, run_id: str, pending: Pending, outcome: RunOutcome, s: float) -> None:
         fields = {"run_id": run_id, "trigger": pending.trigger, "seconds": s}
