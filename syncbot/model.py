@@ -126,6 +126,8 @@ class LedgerEntry:
 class ActionKind(StrEnum):
     DISABLE = "disable"
     SIGN_OUT = "sign_out"  # end sessions, revoke offline tokens and consents
+    # At next sign-in (leaked or default passwords). Not a secret, whatever the name says.
+    REQUIRE_PASSWORD_CHANGE = "require_password_change"  # noqa: S105
     ENABLE = "enable"
     GRANT = "grant"
     REVOKE = "revoke"
@@ -137,10 +139,11 @@ class ActionKind(StrEnum):
 KIND_ORDER = {
     ActionKind.DISABLE: 0,
     ActionKind.SIGN_OUT: 1,
-    ActionKind.REVOKE: 2,
-    ActionKind.CHANGE_UNIT: 3,
-    ActionKind.ENABLE: 4,
-    ActionKind.GRANT: 5,
+    ActionKind.REQUIRE_PASSWORD_CHANGE: 2,
+    ActionKind.REVOKE: 3,
+    ActionKind.CHANGE_UNIT: 4,
+    ActionKind.ENABLE: 5,
+    ActionKind.GRANT: 6,
 }
 
 
@@ -196,6 +199,8 @@ class Action:
     offboarding: bool = False  # part of a departure: the ledger keeps what it takes away
 
     def before(self) -> dict[str, Any]:
+        if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
+            return {"password_change_required": False}
         if self.kind is ActionKind.SIGN_OUT:
             return {"sessions": "any"}
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
@@ -203,6 +208,8 @@ class Action:
         return {"member_of": list(self.remove)}
 
     def after(self) -> dict[str, Any]:
+        if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
+            return {"password_change_required": True}
         if self.kind is ActionKind.SIGN_OUT:
             return {"sessions": "ended", "offline_access": "revoked", "consents": "revoked"}
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):

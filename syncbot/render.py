@@ -11,6 +11,7 @@ from syncbot.model import Action, ActionKind, Finding, FindingKind, Plan, Reason
 ACTION_TITLES = {
     ActionKind.DISABLE: ("Khóa tài khoản", "Disable account"),
     ActionKind.SIGN_OUT: ("Đăng xuất, thu hồi token", "Sign out, revoke tokens"),
+    ActionKind.REQUIRE_PASSWORD_CHANGE: ("Buộc đổi mật khẩu", "Require a password change"),
     ActionKind.REVOKE: ("Thu hồi vai trò / nhóm", "Revoke role or group"),
     ActionKind.CHANGE_UNIT: ("Chuyển nhóm đơn vị", "Change unit group"),
     ActionKind.ENABLE: ("Mở lại tài khoản", "Re-enable account"),
