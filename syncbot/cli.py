@@ -33,7 +33,7 @@ import structlog
 
 from syncbot import __version__
 from syncbot.config import DEFAULT_PATH, Config, load_config
-from syncbot.errors import SyncbotError
+from syncbot.errors import SafetyError, SyncbotError
 from syncbot.logs import configure_logging
 from syncbot.progress import progress_bar
 from syncbot.reconcile import (
@@ -46,7 +46,7 @@ from syncbot.reconcile import (
     prepare,
     violations,
 )
-from syncbot.render import plan_json, render_plan, summary
+from syncbot.render import plan_json, render_plan
 from syncbot.state import StateDir
 
 EXIT_OK, EXIT_STEPS_FAILED, EXIT_NOT_CONFIRMED, EXIT_CHAIN_BROKEN, EXIT_CHANGES = 0, 6, 7, 9, 10
@@ -226,8 +226,6 @@ def _confirmed(count: int) -> bool:
 
 
 def _apply(args: argparse.Namespace, config: Config) -> int:
-    from syncbot.errors import SafetyError
-
     with StateDir(config.state_dir).lock():
         prepared = prepare(config, date.today(), progress=progress_bar)
         try:
@@ -356,6 +354,3 @@ def _audit(args: argparse.Namespace, path: Path, anchor: tuple[int, str] | None)
     for line in render_records(records, fmt="json" if args.json else "text"):
         print(line)
     return EXIT_OK
-
-
-__all__ = ["main", "summary"]
