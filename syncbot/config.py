@@ -49,6 +49,9 @@ class SafetyConfig:
     # Below this many people losing access the share rule does not apply: in an office of
     # twelve, one retirement is already 8 %.
     min_people_for_share: int = 3
+    # An export in which most people match no account is another office's, or a wrong
+    # column: applying it would also make it the baseline for the shrink rule.
+    min_matched_share: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,7 @@ def _safety(table: _Table) -> SafetyConfig:
         min_roster_rows=min_rows,
         max_shrink_share=table.share("max_shrink_share", defaults.max_shrink_share),
         min_people_for_share=min_people,
+        min_matched_share=table.share("min_matched_share", defaults.min_matched_share),
     )
     table.done()
     return safety

@@ -9,6 +9,9 @@ from __future__ import annotations
 from syncbot.config import SafetyConfig
 from syncbot.model import Plan
 
+#: Tiny rosters (a pilot, a test) are exempt from the match rule: a few new hires would trip it.
+MIN_ROWS_FOR_MATCH_RULE = 10
+
 
 def _pct(value: float) -> str:
     return f"{value * 100:.1f} %"
@@ -29,6 +32,15 @@ def threshold_violations(plan: Plan, safety: SafetyConfig, previous_rows: int | 
                 f"the roster shrank from {previous_rows} to {plan.roster_rows} rows "
                 f"({_pct(shrink)}) since the last successful run, above "
                 f"safety.max_shrink_share = {_pct(safety.max_shrink_share)}"
+            )
+    if plan.roster_rows >= MIN_ROWS_FOR_MATCH_RULE:
+        matched_share = plan.matched_people / plan.roster_rows
+        if matched_share < safety.min_matched_share:
+            problems.append(
+                f"only {plan.matched_people} of {plan.roster_rows} roster rows match an account "
+                f"({_pct(matched_share)}), below safety.min_matched_share = "
+                f"{_pct(safety.min_matched_share)}: is this the right organisation's export, "
+                "and the right match_attribute?"
             )
     losing = len(plan.people_losing_access())
     matched = plan.matched_people

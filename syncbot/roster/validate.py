@@ -16,6 +16,12 @@ from syncbot.text import fold
 
 #: Values that must not be empty; `position` and `email` may be, `effective_date` depends.
 REQUIRED_VALUES = ("employee_id", "full_name", "unit", "status")
+# Longer than any real name, unit or id: such a cell is a broken export or an attack, and
+# directory servers and Keycloak would refuse or truncate it halfway through a run.
+MAX_LENGTH = {"employee_id": 64, "email": 254, "username": 128}
+DEFAULT_MAX_LENGTH = 256
+# Line breaks and tabs occur in real cells (Alt+Enter in Excel) and fold away as spaces.
+_CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t", "\n", "\r"}
 
 #: A departure or transfer without a date cannot be scheduled, only guessed.
 _DATED_STATUSES = frozenset({Status.DEPARTED, Status.TRANSFERRED})
@@ -100,6 +106,7 @@ class _RowChecker:
         texts = self._texts(record)
         if not EXCEL_ERRORS.isdisjoint(texts.values()):
             self._report_excel_errors(record, texts)
+        self._report_unsafe(record, texts)
         for name in REQUIRED_VALUES:
             if not texts.get(name, ""):
                 self._report_empty(record, name, texts)
@@ -176,6 +183,27 @@ class _RowChecker:
     ) -> None:
         column = record.columns.get(name, name)
         self._problems.add(record.row, column, say(vi, en, options))
+
+    def _report_unsafe(self, record: Record, texts: dict[str, str | None]) -> None:
+        """Control characters and absurd lengths: never valid in a name, an id or a unit."""
+        for name, text in texts.items():
+            if not text:
+                continue
+            if not _CONTROL.isdisjoint(text):
+                self._add(
+                    record,
+                    name,
+                    "ô chứa ký tự điều khiển (không in được)",
+                    "the cell contains a control character",
+                )
+            limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
+            if len(text) > limit:
+                self._add(
+                    record,
+                    name,
+                    f"ô dài {len(text)} ký tự, tối đa {limit}",
+                    f"the cell is {len(text)} characters long, at most {limit}",
+                )
 
     def _report_empty(self, record: Record, name: str, texts: dict[str, str | None]) -> None:
         if name in self._missing or (name in texts and texts[name] is None):
