@@ -1,0 +1,66 @@
+"""Faults during a run, against the real slapd: no change lost, none recorded twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from test_cli_e2e import _big_departure, audit_lines
+
+from syncbot.cli import main
+from syncbot.localdev.demo import REPO_MAPPINGS, write_config
+from syncbot.localdev.sample import directory_ldif, roster_csv
+from syncbot.localdev.slapd import SlapdServer
+
+pytestmark = pytest.mark.slapd
+TODAY = date.today()
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_slapd_dying_mid_apply_is_audited_and_the_next_run_converges(
+    slapd_server: SlapdServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not slapd_server.running:
+        slapd_server.start()
+    slapd_server.reset()
+    slapd_server.add_ldif(directory_ldif(TODAY, slapd_server.people_base, slapd_server.groups_base))
+    (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
+    config = write_config(tmp_path, slapd_server, REPO_MAPPINGS)
+    _big_departure(slapd_server, tmp_path)
+    audit = tmp_path / "audit" / "audit.jsonl"
+    env = {**os.environ, "SYNCBOT_LOG_LEVEL": "error"}
+    cmd = [sys.executable, "-m", "syncbot", "--config", str(config), "apply", "--yes", "--force"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (audit.exists() and len(audit_lines(config)) > 60):
+        assert time.monotonic() < deadline and proc.poll() is None, "apply did not get going"
+        time.sleep(0.02)
+    slapd_server.stop()  # the directory dies mid-run...
+    time.sleep(1.0)
+    slapd_server.start()  # ...and comes back
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 6, err  # finished, with failed steps
+    records = [json.loads(line) for line in audit_lines(config)]
+    failed = [r for r in records if r.get("result") == "failed"]
+    assert failed and all(r["error"] for r in failed)
+    assert records[-1]["event"] == "run_finished" and records[-1]["details"]["failed"] == len(
+        failed
+    )
+
+    assert main(["--config", str(config), "apply", "--yes", "--force"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "plan", "--detailed-exitcode"]) == 0  # converged
+    assert main(["--config", str(config), "audit", "verify"]) == 0
+    records = [json.loads(line) for line in audit_lines(config)]
+    done = [(r["account"], r["action"], tuple(r["before"].get("member_of", [])))
+            for r in records if r.get("result") == "ok"]  # fmt: skip
+    assert len(done) == len(set(done))  # every successful change recorded exactly once
+    locked = {account for account, action, _ in done if action == "disable"}
+    assert len(locked) == 403
