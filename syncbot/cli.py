@@ -1,4 +1,4 @@
-"""The `syncbot` command: plan, apply, run, status, check-config, audit show|verify, demo.
+"""The `syncbot` command: plan, apply, run, status, check-config, audit, report, demo.
 
 Exit codes (also in the README):
   0  success (for `plan`: computed; for `audit verify`: the chain is whole)
@@ -31,7 +31,7 @@ from types import FrameType
 
 import structlog
 
-from syncbot import __version__
+from syncbot import __version__, report_cli
 from syncbot.config import DEFAULT_PATH, Config, load_config
 from syncbot.errors import SafetyError, SyncbotError
 from syncbot.logs import configure_logging
@@ -128,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--runs", action="store_true", help="include run start/finish records")
     show.add_argument("--json", action="store_true", help="JSON lines as stored")
 
+    report_cli.add_parser(commands)
+
     demo = commands.add_parser(
         "demo", help="start a throwaway local slapd with sample data and reconcile it"
     )
@@ -165,11 +167,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_demo(args.workdir, lang=args.lang, keycloak=not args.no_keycloak)
     if args.command == "audit" and args.file:
         return _audit(args, args.file, anchor=None)
+    if args.command == "report" and args.file:
+        return report_cli.run(args, None)
     config = load_config(args.config)
     # An unattended apply (the timer, the worker) logs at the configured level; commands a
     # person reads on a terminal only warn, so their output stays readable.
     level = config.log_level if args.command in ("apply", "run") else "warning"
     configure_logging(config.log_format, os.environ.get("SYNCBOT_LOG_LEVEL", level))
+    if args.command == "report":
+        return report_cli.run(args, config)
     if args.command == "plan":
         return _plan(args, config)
     if args.command == "apply":

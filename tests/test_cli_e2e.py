@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import ldap3
@@ -455,3 +455,17 @@ def test_step_recorded_just_before_a_kill_is_not_recorded_twice(
     hattt = [r for r in records if r.get("action") == "disable" and "hattt" in r["account"]]
     assert len(hattt) == 1
     assert records[1]["event"] == "run_finished" and records[1]["run_id"] == "killed-run"
+
+
+def test_report_changes_from_the_command_line(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(sample, "apply", "--yes") == 0
+    out = sample.parent / "bao-cao.csv"
+    # Report days are Vietnam days (UTC+7): yesterday..tomorrow covers "now" on any clock.
+    since, until = (TODAY - timedelta(days=1)).isoformat(), (TODAY + timedelta(days=1)).isoformat()
+    assert (
+        run(sample, "report", "changes", "--since", since, "--until", until, "--out", str(out)) == 0
+    )
+    text = out.read_text("utf-8-sig")
+    assert "Khóa tài khoản" in text and "hattt" in text and "CB2001" in text
