@@ -1,4 +1,5 @@
-"""The `syncbot` command: plan, apply, run, status, check-config, audit, report, demo.
+"""The `syncbot` command: plan, apply, run, status, check-config, quarantine, audit, report,
+demo.
 
 Exit codes (also in the README):
   0  success (for `plan`: computed; for `audit verify`: the chain is whole)
@@ -31,7 +32,7 @@ from types import FrameType
 
 import structlog
 
-from syncbot import __version__, report_cli
+from syncbot import __version__, quarantine_cli, report_cli
 from syncbot.config import DEFAULT_PATH, Config, load_config
 from syncbot.errors import SafetyError, SyncbotError
 from syncbot.logs import configure_logging
@@ -129,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="JSON lines as stored")
 
     report_cli.add_parser(commands)
+    quarantine_cli.add_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="start a throwaway local slapd with sample data and reconcile it"
@@ -172,10 +174,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     # An unattended apply (the timer, the worker) logs at the configured level; commands a
     # person reads on a terminal only warn, so their output stays readable.
-    level = config.log_level if args.command in ("apply", "run") else "warning"
+    level = config.log_level if args.command in ("apply", "run", "quarantine") else "warning"
     configure_logging(config.log_format, os.environ.get("SYNCBOT_LOG_LEVEL", level))
     if args.command == "report":
         return report_cli.run(args, config)
+    if args.command == "quarantine":
+        return quarantine_cli.run(args, config)
     if args.command == "plan":
         return _plan(args, config)
     if args.command == "apply":

@@ -58,7 +58,9 @@ def _by_person(plan: Plan) -> Iterator[list[Action]]:
 
 def _note_intent(ledger: Ledger, action: Action, run_id: str) -> None:
     """Write the ledger ahead of the change, so a crash can only make it say too much."""
-    if action.kind is ActionKind.DISABLE:
+    if action.kind is ActionKind.DISABLE and action.offboarding:
+        # Only a departure's lock may be undone by a rehire; any other lock (a leaked
+        # password) stays until an administrator lifts it.
         ledger.will_disable(action.target, action.account, action.employee_id, run_id)
     elif action.offboarding and action.remove:
         ledger.will_remove(action.target, action.account, action.employee_id, run_id, action.remove)
@@ -152,6 +154,8 @@ def _took_effect(step: dict[str, Any], account: Account | None) -> bool | None:
         return account.enabled
     if kind is ActionKind.SIGN_OUT:
         return None  # sessions are not in a snapshot: record it as not known to be done
+    if kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
+        return None  # the flag is not in a snapshot either
     return set(step["add"]) <= held and not set(step["remove"]) & held
 
 

@@ -200,7 +200,7 @@ class Action:
 
     def before(self) -> dict[str, Any]:
         if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
-            return {"password_change_required": False}
+            return {"must_change_at_next_sign_in": False}
         if self.kind is ActionKind.SIGN_OUT:
             return {"sessions": "any"}
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
@@ -209,7 +209,7 @@ class Action:
 
     def after(self) -> dict[str, Any]:
         if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
-            return {"password_change_required": True}
+            return {"must_change_at_next_sign_in": True}
         if self.kind is ActionKind.SIGN_OUT:
             return {"sessions": "ended", "offline_access": "revoked", "consents": "revoked"}
         if self.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
@@ -253,6 +253,8 @@ class FindingKind(StrEnum):
     UNKNOWN_UNIT = "unknown_unit"
     MISSING_ENTITLEMENT = "missing_entitlement"
     LOCKED_BY_OTHERS = "locked_by_others"
+    LEAKED_NOT_FOUND = "leaked_not_found"  # a name on a leak list that matches no account
+    LEAKED_PROTECTED = "leaked_protected"  # a protected account on a leak list: left alone
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,3 +175,48 @@ def locked_by_others(row: RosterRow, username: str) -> Reason:
         en=f"Account {username} of an active person was locked, not by syncbot; left locked "
         "for an administrator to review.",
     )
+
+
+def _listed(file: str, line: int) -> tuple[str, str]:
+    return (
+        f"Tài khoản nằm trong danh sách lộ lọt ({file}, dòng {line})",
+        f"Account is on the leaked-credentials list ({file}, line {line})",
+    )
+
+
+def leaked_disable(file: str, line: int) -> Reason:
+    vi, en = _listed(file, line)
+    return Reason(vi=f"{vi}; khóa tài khoản.", en=f"{en}; account locked.")
+
+
+def leaked_sign_out(file: str, line: int) -> Reason:
+    vi, en = _listed(file, line)
+    return Reason(
+        vi=f"{vi}; đăng xuất mọi phiên, thu hồi token ngoại tuyến và ủy quyền.",
+        en=f"{en}; every session ended, offline tokens and consents revoked.",
+    )
+
+
+def leaked_password_change(file: str, line: int) -> Reason:
+    vi, en = _listed(file, line)
+    return Reason(
+        vi=f"{vi}; buộc đổi mật khẩu ở lần đăng nhập tới.",
+        en=f"{en}; a new password is required at next sign-in.",
+    )
+
+
+def leaked_not_found(name: str, file: str, line: int) -> Reason:
+    return Reason(
+        vi=f"Không tìm thấy tài khoản nào khớp '{name}' ({file}, dòng {line}); "
+        "cần kiểm tra thủ công.",
+        en=f"No account matches '{name}' ({file}, line {line}); check it by hand.",
+    )
+
+
+def leaked_protected(username: str, file: str, line: int) -> Reason:
+    return Reason(
+        vi=f"Tài khoản {username} nằm trong danh sách lộ lọt ({file}, dòng {line}) nhưng được "
+        "bảo vệ; syncbot không thay đổi, quản trị viên cần xử lý thủ công.",
+        en=f"Account {username} is on the leaked-credentials list ({file}, line {line}) but is "
+        "protected; syncbot leaves it alone, an administrator must act by hand.",
+    )

@@ -27,6 +27,8 @@ FINDING_TITLES = {
     FindingKind.UNKNOWN_UNIT: ("Đơn vị chưa ánh xạ", "Unmapped units"),
     FindingKind.MISSING_ENTITLEMENT: ("Nhóm được ánh xạ nhưng không tồn tại", "Missing groups"),
     FindingKind.LOCKED_BY_OTHERS: ("Tài khoản bị khóa thủ công", "Locked by someone else"),
+    FindingKind.LEAKED_NOT_FOUND: ("Không tìm thấy / not found", "Leaked names not found"),
+    FindingKind.LEAKED_PROTECTED: ("Tài khoản được bảo vệ, không xử lý", "Protected, left alone"),
 }
 
 

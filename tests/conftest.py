@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import structlog
 
 from syncbot.localdev.slapd import SlapdServer
 from syncbot.targets.ldap.flavours import OPENLDAP
@@ -13,6 +14,15 @@ from syncbot.targets.ldap.settings import LdapSettings
 
 # The real Keycloak server and realm fixtures live beside this file.
 pytest_plugins = ["keycloak_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Each test starts with structlog's defaults: a CLI test configures a level filter
+    that would otherwise hide later tests' info-level events from `capture_logs`."""
+    yield
+    structlog.reset_defaults()
+
 
 ROLE_GROUPS = ("van-thu", "chuyen-vien", "lanh-dao", "quan-tri")
 UNIT_GROUPS = ("don-vi-van-phong", "don-vi-phong-tai-chinh")

@@ -424,7 +424,10 @@ def test_an_unreachable_target_is_retried_with_backoff_and_status_says_failed(
     first, second = worker.wait_runs(2, timeout=20)
     assert first["event"] == second["event"] == "run_failed", worker.log()
     assert first["alert"] is True and second["trigger"] == "retry"
+    # The second retry is scheduled just after the second failure is logged: wait for it.
+    retries = wait_for("two retries", lambda: worker.events("retry_scheduled")[1:], timeout=10)
     assert [e["in_seconds"] for e in worker.events("retry_scheduled")][:2] == [5.0, 10.0]
+    assert retries
     status = syncbot(sample, "status")
     assert status.returncode == 11, status.stdout + status.stderr
     assert "lỗi / failed" in status.stdout

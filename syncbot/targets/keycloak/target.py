@@ -41,6 +41,8 @@ from syncbot.targets.keycloak.settings import KeycloakSettings
 log = structlog.get_logger("syncbot.keycloak")
 
 User = dict[str, Any]
+#: Keycloak's required action that makes the next sign-in set a new password.
+UPDATE_PASSWORD = "UPDATE_PASSWORD"  # noqa: S105 - the action's name, not a password
 
 
 class KeycloakTarget:
@@ -290,6 +292,8 @@ class KeycloakTarget:
             self._set_enabled(user, enabled=True)
         elif kind is ActionKind.SIGN_OUT:
             self._sign_out(user)
+        elif kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
+            self._require_password_change(user)
         elif kind is ActionKind.GRANT:
             self._each(action.add, lambda e: self._grant(user, e))
         elif kind is ActionKind.REVOKE:
@@ -323,6 +327,22 @@ class KeycloakTarget:
         # would also put back the username, e-mail and names as they were a moment ago,
         # undoing an administrator's edit made in between.
         self.api.put(self._user_path(user), {"enabled": enabled})
+
+    def _require_password_change(self, user: str) -> None:
+        """Add UPDATE_PASSWORD to the user's required actions, keeping the others."""
+        current = self.api.get(self._user_path(user))
+        held = current.get("requiredActions") if isinstance(current, dict) else None
+        actions = [str(a) for a in held or ()]
+        if UPDATE_PASSWORD in actions:
+            log.info(
+                "keycloak.apply.already_done",
+                target=self.name,
+                account=user,
+                action=UPDATE_PASSWORD,
+            )
+            return
+        # Only "requiredActions" is sent, for the reasons given in `_set_enabled`.
+        self.api.put(self._user_path(user), {"requiredActions": [*actions, UPDATE_PASSWORD]})
 
     def _sign_out(self, user: str) -> None:
         """End every session, then revoke consents and the offline tokens they hold.

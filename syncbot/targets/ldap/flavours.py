@@ -27,6 +27,8 @@ AD_ACCOUNTDISABLE = 0x2
 #: failed logins, lifts itself), `maintenance` and `pending` are passing states, not a
 #: decision to close the account, so they count as enabled.
 ZIMBRA_DISABLED_STATUSES = frozenset({"closed", "locked"})
+#: 389 DS treats a password that expired at the epoch as "must be changed at next bind".
+DS389_EXPIRED_AT_EPOCH = "19700101000000Z"
 
 
 class FlavourError(ValueError):
@@ -52,6 +54,9 @@ class Flavour:
     is_disabled: Callable[[Attributes], bool]
     disable_changes: Callable[[Attributes], Changes]
     enable_changes: Callable[[Attributes], Changes]
+    #: The attribute that says "change the password at next sign-in" (leaked passwords).
+    must_change_attribute: str
+    must_change_changes: Callable[[Attributes], Changes]
     group_class: str
     member_attribute: str
     member_kind: MemberKind
@@ -206,6 +211,31 @@ def _zimbra_enable(attributes: Attributes) -> Changes:
     return {"zimbraAccountStatus": [(MODIFY_REPLACE, ["active"])]}
 
 
+# -- "change the password at next sign-in" --------------------------------------------------
+
+
+def _set_flag(attribute: str, value: str) -> Callable[[Attributes], Changes]:
+    """A builder that writes `attribute: value` unless the entry already has exactly that.
+
+    The value is compared case-insensitively: LDAP booleans read back as TRUE or true.
+    """
+
+    def build(attributes: Attributes) -> Changes:
+        if (first(attributes, attribute) or "").strip().upper() == value.upper():
+            return {}
+        return {attribute: [(MODIFY_REPLACE, [value])]}
+
+    return build
+
+
+# ppolicy honours pwdReset only when the policy says pwdMustChange: TRUE.
+_openldap_password_change = _set_flag("pwdReset", "TRUE")
+# AD: pwdLastSet 0 is the only value an administrator may write besides -1 ("now").
+_ad_password_change = _set_flag("pwdLastSet", "0")
+_389ds_password_change = _set_flag("passwordExpirationTime", DS389_EXPIRED_AT_EPOCH)
+_zimbra_password_change = _set_flag("zimbraPasswordMustChange", "TRUE")
+
+
 OPENLDAP = Flavour(
     name="openldap",
     users_filter="(objectClass=inetOrgPerson)",
@@ -214,6 +244,8 @@ OPENLDAP = Flavour(
     is_disabled=_openldap_is_disabled,
     disable_changes=_openldap_disable,
     enable_changes=_openldap_enable,
+    must_change_attribute="pwdReset",
+    must_change_changes=_openldap_password_change,
     group_class="groupOfNames",
     member_attribute="member",
     member_kind=MemberKind.DN,
@@ -229,6 +261,8 @@ ACTIVE_DIRECTORY = Flavour(
     is_disabled=_ad_is_disabled,
     disable_changes=_ad_disable,
     enable_changes=_ad_enable,
+    must_change_attribute="pwdLastSet",
+    must_change_changes=_ad_password_change,
     group_class="group",
     member_attribute="member",
     member_kind=MemberKind.DN,
@@ -247,6 +281,8 @@ DS389 = Flavour(
     is_disabled=_389ds_is_disabled,
     disable_changes=_389ds_disable,
     enable_changes=_389ds_enable,
+    must_change_attribute="passwordExpirationTime",
+    must_change_changes=_389ds_password_change,
     group_class="groupOfNames",
     member_attribute="member",
     member_kind=MemberKind.DN,
@@ -264,6 +300,8 @@ ZIMBRA = Flavour(
     is_disabled=_zimbra_is_disabled,
     disable_changes=_zimbra_disable,
     enable_changes=_zimbra_enable,
+    must_change_attribute="zimbraPasswordMustChange",
+    must_change_changes=_zimbra_password_change,
     group_class="zimbraDistributionList",
     member_attribute="zimbraMailForwardingAddress",
     member_kind=MemberKind.MAIL,

@@ -370,6 +370,8 @@ class LdapTarget:
             self._retrying(lambda conn: self._set_enabled(conn, action.account, enabled=False))
         elif kind is ActionKind.ENABLE:
             self._retrying(lambda conn: self._set_enabled(conn, action.account, enabled=True))
+        elif kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
+            self._retrying(lambda conn: self._require_password_change(conn, action.account))
         elif kind is ActionKind.GRANT:
             self._add_to_groups(action.account, action.add)
         elif kind is ActionKind.REVOKE:
@@ -405,6 +407,15 @@ class LdapTarget:
             return
         # Deleting a lock attribute that vanished meanwhile still leaves the account enabled.
         self._modify(conn, dn, changes, tolerated={_NO_SUCH_ATTRIBUTE} if enabled else set())
+
+    def _require_password_change(self, conn: ldap3.Connection, account: str) -> None:
+        dn = self._account_dn(account)
+        attribute = self.flavour.must_change_attribute
+        changes = self.flavour.must_change_changes(self._read_entry(conn, dn, [attribute]))
+        if not changes:
+            log.info("ldap.apply.already_done", target=self.name, account=dn, must_change=True)
+            return
+        self._modify(conn, dn, changes, tolerated=set())
 
     def _add_member(self, conn: ldap3.Connection, group: str, account: str) -> None:
         group_dn = self._group_dns.get(group, group)
