@@ -23,18 +23,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from types import FrameType
 
 import structlog
 
 from syncbot import __version__, quarantine_cli, report_cli
 from syncbot.config import DEFAULT_PATH, Config, load_config
-from syncbot.errors import SafetyError, SyncbotError
+from syncbot.errors import SyncbotError
+from syncbot.human_apply import (
+    EXIT_NOT_CONFIRMED,
+    EXIT_OK,
+    apply_until_sigterm,
+    confirmed,
+    print_outcome,
+    refuse_unless_forced,
+)
 from syncbot.logs import configure_logging
 from syncbot.progress import progress_bar
 from syncbot.reconcile import (
@@ -50,7 +56,7 @@ from syncbot.reconcile import (
 from syncbot.render import plan_json, render_plan
 from syncbot.state import StateDir
 
-EXIT_OK, EXIT_STEPS_FAILED, EXIT_NOT_CONFIRMED, EXIT_CHAIN_BROKEN, EXIT_CHANGES = 0, 6, 7, 9, 10
+EXIT_CHAIN_BROKEN, EXIT_CHANGES = 9, 10
 log = structlog.get_logger("syncbot.cli")
 
 
@@ -214,27 +220,6 @@ def _grouping(args: argparse.Namespace, config: Config) -> str:
     return str(args.by or ("person" if len(config.targets) > 1 else "action"))
 
 
-class _StopFlag:
-    """SIGTERM during apply finishes the current step, audits it, then stops cleanly."""
-
-    def __init__(self) -> None:
-        self.raised = False
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.raised = True
-
-    def __bool__(self) -> bool:
-        return self.raised
-
-
-def _confirmed(count: int) -> bool:
-    if not sys.stdin.isatty():
-        print("syncbot: not a terminal: pass --yes to apply without a question", file=sys.stderr)
-        return False
-    answer = input(f"Áp dụng {count} thay đổi? / Apply {count} changes? [y/N] ")
-    return answer.strip().casefold() in {"y", "yes", "c", "có", "co"}
-
-
 def _apply(args: argparse.Namespace, config: Config) -> int:
     with StateDir(config.state_dir).lock():
         prepared = prepare(config, date.today(), progress=progress_bar)
@@ -242,13 +227,9 @@ def _apply(args: argparse.Namespace, config: Config) -> int:
             for line in render_plan(prepared.plan, lang=args.lang, by=_grouping(args, config)):
                 print(line)
             problems = violations(prepared)
-            if problems and not args.force:
-                raise SafetyError(
-                    "refused, nothing was changed / từ chối, không thay đổi gì:\n  - "
-                    + "\n  - ".join(problems)
-                    + "\nReview the roster; if the plan is right, run again with --force."
-                )
+            refuse_unless_forced(problems, args.force, "roster")
             if prepared.plan.empty:
+                # Nothing to change, but a successful run: it moves the shrink baseline.
                 apply_prepared(
                     prepared,
                     run_id=new_run_id(),
@@ -256,31 +237,12 @@ def _apply(args: argparse.Namespace, config: Config) -> int:
                     forced=problems,
                 )
                 return EXIT_OK
-            if not args.yes and not _confirmed(len(prepared.plan.actions)):
+            if not args.yes and not confirmed(len(prepared.plan.actions)):
                 return EXIT_NOT_CONFIRMED
-            stop = _StopFlag()
-            previous = signal.signal(signal.SIGTERM, stop)
-            try:
-                with progress_bar("Áp dụng") as bar:
-                    report = apply_prepared(
-                        prepared,
-                        run_id=new_run_id(),
-                        actor_name=actor("syncbot apply"),
-                        forced=problems,
-                        progress=bar,
-                        should_stop=lambda: bool(stop),
-                    )
-            finally:
-                signal.signal(signal.SIGTERM, previous)
+            report = apply_until_sigterm(prepared, problems, "syncbot apply")
         finally:
             close_targets(prepared.targets)
-    print(f"Đã áp dụng / applied: {report.succeeded} ok, {len(report.failed)} lỗi / failed.")
-    for failed in report.failed:
-        a = failed.action
-        print(f"  ✗ {a.target} {a.username} {a.kind.value}: {failed.error}", file=sys.stderr)
-    if report.interrupted:
-        print("syncbot: stopped early on SIGTERM; the next run continues", file=sys.stderr)
-    return EXIT_STEPS_FAILED if report.failed or report.interrupted else EXIT_OK
+    return print_outcome(report, "the next run continues")
 
 
 def _check_config(config: Config) -> int:

@@ -8,33 +8,31 @@ the recovery path exactly like a reconcile's. Exit codes are the documented ones
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 from datetime import date
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from syncbot.config import Config
-from syncbot.errors import SafetyError
-from syncbot.executor import ApplyReport
+from syncbot.human_apply import (
+    EXIT_NOT_CONFIRMED,
+    EXIT_OK,
+    apply_until_sigterm,
+    confirmed,
+    print_outcome,
+    refuse_unless_forced,
+)
 from syncbot.progress import progress_bar
 from syncbot.quarantine import LeakList, not_found, plan_quarantine, read_leak_list
 from syncbot.reconcile import (
     Prepared,
     _fetch_state,
-    actor,
-    apply_prepared,
     close_targets,
     load_inputs,
-    new_run_id,
     open_targets,
     violations,
 )
 from syncbot.render import plan_json, render_plan
 from syncbot.state import StateDir
 
-EXIT_OK, EXIT_STEPS_FAILED, EXIT_NOT_CONFIRMED = 0, 6, 7
 _VIA = "syncbot quarantine"
 
 
@@ -102,20 +100,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
         try:
             _show(args, prepared, leaks)
             problems = violations(prepared)
-            if problems and not args.force:
-                raise SafetyError(
-                    "refused, nothing was changed / từ chối, không thay đổi gì:\n  - "
-                    + "\n  - ".join(problems)
-                    + "\nReview the list; if the plan is right, run again with --force."
-                )
+            refuse_unless_forced(problems, args.force, "list")
             if prepared.plan.empty:
                 return EXIT_OK
-            if not args.yes and not _confirmed(len(prepared.plan.actions)):
+            if not args.yes and not confirmed(len(prepared.plan.actions)):
                 return EXIT_NOT_CONFIRMED
-            report = _apply(prepared, problems)
+            report = apply_until_sigterm(prepared, problems, _VIA)
         finally:
             close_targets(prepared.targets)
-    return _report(report)
+    return print_outcome(report, "run the quarantine again")
 
 
 def _show(args: argparse.Namespace, prepared: Prepared, leaks: LeakList) -> None:
@@ -130,48 +123,3 @@ def _show(args: argparse.Namespace, prepared: Prepared, leaks: LeakList) -> None
     if missing:
         names = ", ".join(f"{entry.shown} (dòng {entry.line})" for entry in missing)
         print(f"Không tìm thấy / not found: {names}")
-
-
-class _StopFlag:
-    """SIGTERM during apply finishes the current step, audits it, then stops cleanly."""
-
-    def __init__(self) -> None:
-        self.raised = False
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.raised = True
-
-
-def _confirmed(count: int) -> bool:
-    if not sys.stdin.isatty():
-        print("syncbot: not a terminal: pass --yes to apply without a question", file=sys.stderr)
-        return False
-    answer = input(f"Áp dụng {count} thay đổi? / Apply {count} changes? [y/N] ")
-    return answer.strip().casefold() in {"y", "yes", "c", "có", "co"}
-
-
-def _apply(prepared: Prepared, forced: list[str]) -> ApplyReport:
-    stop = _StopFlag()
-    previous: Any = signal.signal(signal.SIGTERM, stop)
-    try:
-        with progress_bar("Áp dụng") as bar:
-            return apply_prepared(
-                prepared,
-                run_id=new_run_id(),
-                actor_name=actor(_VIA),
-                forced=forced,
-                progress=bar,
-                should_stop=lambda: stop.raised,
-            )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _report(report: ApplyReport) -> int:
-    print(f"Đã áp dụng / applied: {report.succeeded} ok, {len(report.failed)} lỗi / failed.")
-    for failed in report.failed:
-        a = failed.action
-        print(f"  ✗ {a.target} {a.username} {a.kind.value}: {failed.error}", file=sys.stderr)
-    if report.interrupted:
-        print("syncbot: stopped early on SIGTERM; run the quarantine again", file=sys.stderr)
-    return EXIT_STEPS_FAILED if report.failed or report.interrupted else EXIT_OK
