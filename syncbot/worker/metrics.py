@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from syncbot.model import ActionKind
+from syncbot.worker.serving import BackgroundServer
 from syncbot.worker.settings import MetricsSettings
 
 log = structlog.get_logger("syncbot.worker.metrics")
@@ -178,40 +179,22 @@ class MetricsServer:
     def __init__(self, settings: MetricsSettings, metrics: Metrics) -> None:
         self._settings = settings
         self._metrics = metrics
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = BackgroundServer("metrics")
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the metrics server is not started")
-        return int(self._server.server_address[1])
+        return self._serving.port
 
     def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the metrics server is already started")
+        self._serving.check_not_started()
         server_class = _Server6 if ":" in self._settings.host else _Server
         server = server_class((self._settings.host, self._settings.port), _Handler)
         server.metrics = self._metrics
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="syncbot-metrics",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving.serve(server, poll_interval=0.1)
         log.info("metrics_listening", host=self._settings.host, port=self.port)
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
+        self._serving.stop()
 
 
 class _Server(ThreadingHTTPServer):

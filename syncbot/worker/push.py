@@ -67,6 +67,7 @@ from syncbot.errors import RosterError
 from syncbot.model import Roster, Vocabulary
 from syncbot.roster import load_roster
 from syncbot.text import nfc
+from syncbot.worker.serving import BackgroundServer
 from syncbot.worker.settings import PushSettings
 
 log = structlog.get_logger("syncbot.worker.push")
@@ -150,18 +151,14 @@ class PushServer:
         self._vocabulary = vocabulary
         self._timeout = request_timeout
         self._clock = clock
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = BackgroundServer("push")
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the push server is not started")
-        return int(self._server.server_address[1])
+        return self._serving.port
 
     def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the push server is already started")
+        self._serving.check_not_started()
         context = _tls_context(self._settings)
         server_class = _Server6 if ":" in self._settings.host else _Server
         server = server_class((self._settings.host, self._settings.port), _Handler)
@@ -172,25 +169,12 @@ class PushServer:
             server.socket = context.wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
-            name="syncbot-push",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving.serve(server, poll_interval=SHUTDOWN_POLL_SECONDS)
         log.info("push_listening", host=self._settings.host, port=self.port, tls=bool(context))
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join()
-        self._server = self._thread = None
+        """Stop serving; safe to call twice."""
+        self._serving.stop()
 
     # --- one request ----------------------------------------------------------------------
 
