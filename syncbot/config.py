@@ -9,12 +9,23 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from syncbot.duties import (
+    CharClass,
+    Dormancy,
+    Duties,
+    FailedSignIns,
+    Orphans,
+    PasswordPolicy,
+    Response,
+)
 from syncbot.errors import ConfigError
 from syncbot.mappings import MAPPING_FILES
 from syncbot.matching import Fallback
+from syncbot.model import Status
 from syncbot.secrets import resolve_secret, secret_keys
 from syncbot.targets.keycloak.settings import KeycloakSettings
 from syncbot.targets.ldap.settings import LdapSettings
@@ -82,6 +93,7 @@ class Config:
     log_level: str
     targets: Mapping[str, TargetSettings]
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    duties: Duties = field(default_factory=Duties)
 
 
 class _Table:
@@ -179,6 +191,7 @@ def load_config(path: Path) -> Config:
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
         targets=_targets(top.table("targets"), resolve),
         worker=_worker(top.table("worker"), resolve),
+        duties=_duties(top),
     )
     unknown = set(config.protected.target_groups) - set(config.targets)
     if unknown:
@@ -420,4 +433,87 @@ def _positive(table: _Table, key: str, kind: type, default: Any) -> Any:
     value = table.get(key, kind, default)
     if value <= 0:
         raise table.error(key, "must be positive")
+    return value
+
+
+def _duties(top: _Table) -> Duties:
+    failed = top.table("failed_sign_ins")
+    duties = Duties(
+        password=_password_policy(top.table("password_policy")),
+        dormancy=_dormancy(top.table("dormancy")) if "dormancy" in top.data else None,
+        orphans=_orphans(top.table("orphans")),
+        failed_sign_ins=FailedSignIns(
+            threshold=_positive(failed, "threshold", int, FailedSignIns().threshold),
+            days=_positive(failed, "days", int, FailedSignIns().days),
+        )
+        if "failed_sign_ins" in top.data
+        else None,
+    )
+    failed.done()
+    return duties
+
+
+def _password_policy(table: _Table) -> PasswordPolicy:
+    classes = table.strings("require")
+    for name in classes:
+        if name not in tuple(CharClass):
+            allowed = ", ".join(c.value for c in CharClass)
+            raise table.error("require", f"{name!r} is not a character class; use {allowed}")
+    responses = tuple(r.value for r in Response)
+    policy = PasswordPolicy(
+        min_length=_optional_positive(table, "min_length"),
+        classes=frozenset(CharClass(c) for c in classes),
+        not_username=table.get("not_username", bool, False),
+        history=_optional_positive(table, "history"),
+        max_age_days=_optional_positive(table, "max_age_days"),
+        never_changed=Response(table.choice("never_changed", responses, "off")),
+        expired=Response(table.choice("expired", responses, "off")),
+        deadline=table.get("deadline", date),
+        issued_within_minutes=_positive(
+            table, "issued_within_minutes", int, PasswordPolicy().issued_within_minutes
+        ),
+    )
+    if policy.expired is not Response.OFF and policy.max_age_days is None:
+        raise table.error("expired", "needs max_age_days: the age a password expires at")
+    if policy.deadline is not None and not policy.watches_accounts:
+        raise table.error(
+            "deadline", "needs never_changed or expired set to report or require_change"
+        )
+    table.done()
+    return policy
+
+
+def _dormancy(table: _Table) -> Dormancy:
+    statuses = table.get("exempt_statuses", list, ["on_leave"])
+    allowed = tuple(s.value for s in Status)
+    if not all(isinstance(s, str) and s in allowed for s in statuses):
+        raise table.error("exempt_statuses", f"must list statuses among {', '.join(allowed)}")
+    dormancy = Dormancy(
+        days=_required_positive(table, "days"),
+        recorded_since=table.require("recorded_since", date),
+        disable_after_days=_optional_positive(table, "disable_after_days"),
+        exempt_statuses=frozenset(Status(s) for s in statuses),
+    )
+    table.done()
+    return dormancy
+
+
+def _orphans(table: _Table) -> Orphans:
+    orphans = Orphans(
+        disable=table.get("disable", bool, False),
+        grace_days=table.get("grace_days", int, Orphans().grace_days),
+    )
+    if orphans.grace_days < 0:
+        raise table.error("grace_days", "must not be negative")
+    table.done()
+    return orphans
+
+
+def _optional_positive(table: _Table, key: str) -> int | None:
+    return _positive(table, key, int, None) if key in table.data else None
+
+
+def _required_positive(table: _Table, key: str) -> int:
+    table.require(key, int)
+    value: int = _positive(table, key, int, None)
     return value

@@ -171,7 +171,8 @@ def _load_statuses(path: Path) -> dict[str, Status]:
             raise ConfigError("must be a non-empty list of words", source=str(path), key=where)
         for word in words:
             _put_once(statuses, _text(word, path, where), status, path, where)
-    missing = {s for s in Status} - set(statuses.values())
+    # Leave is optional: a mapping written before it existed stays valid.
+    missing = {s for s in Status if s is not Status.ON_LEAVE} - set(statuses.values())
     if missing:
         raise ConfigError(
             "no words for: " + ", ".join(sorted(s.value for s in missing)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +19,9 @@ class Status(StrEnum):
     ACTIVE = "active"
     DEPARTED = "departed"
     TRANSFERRED = "transferred"
+    # Still employed but away (long leave, study, maternity): keeps everything, and an
+    # unused account is not called dormant.
+    ON_LEAVE = "on_leave"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,12 @@ class Account:
     display_name: str | None = None
     groups: frozenset[str] = frozenset()  # every group key, managed or not (protection rules)
     federated: bool = False  # imported from an LDAP the organisation also syncs (Keycloak)
+    # What the circulars' duties look at; None when the target does not record it.
+    created: datetime | None = None
+    password_changed: datetime | None = None  # last time the password was set, by anyone
+    must_change_password: bool = False  # a change is already required at next sign-in
+    last_sign_in: datetime | None = None
+    failed_sign_ins: int = 0  # recent failed sign-ins the target still remembers
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,10 @@ class Snapshot:
     accounts: tuple[Account, ...]
     entitlements: frozenset[str]  # managed entitlements that exist in the target
     has_sessions: bool = False  # locking is not enough: sessions and tokens must be ended too
+    # Target-wide settings syncbot enforces (password policy, event storage), in the
+    # target's own vocabulary; None when the target could not read them.
+    settings: Mapping[str, str] | None = None
+    settings_key: str = ""  # where they live: the ppolicy entry's DN, "realm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +134,13 @@ class LedgerEntry:
     run_id: str
     removed: tuple[str, ...] = ()
     signed_out: bool = False
+    # Locked for being unused: never undone by the roster, and the dormancy clock restarts
+    # here, so an administrator's re-enable is not reversed by the very next run.
+    dormant_locked_on: str | None = None
 
 
 class ActionKind(StrEnum):
+    CONFIGURE = "configure"  # a target-wide setting: the password policy, event storage
     DISABLE = "disable"
     SIGN_OUT = "sign_out"  # end sessions, revoke offline tokens and consents
     # At next sign-in (leaked or default passwords). Not a secret, whatever the name says.
@@ -137,6 +154,7 @@ class ActionKind(StrEnum):
 #: Order of steps for one person: lock first, so a person never holds a new role while
 #: an old account stays open, then take away before giving.
 KIND_ORDER = {
+    ActionKind.CONFIGURE: -1,
     ActionKind.DISABLE: 0,
     ActionKind.SIGN_OUT: 1,
     ActionKind.REQUIRE_PASSWORD_CHANGE: 2,
@@ -182,9 +200,23 @@ class Evidence:
         }
 
 
+class Duty(StrEnum):
+    """Which obligation a step serves, so reports can say why a lock was not a departure."""
+
+    ROSTER = "roster"  # HR says so: departures, transfers, roles, units
+    PASSWORD = "password"  # noqa: S105 - the password rules, not a password
+    DORMANT = "dormant"
+    ORPHAN = "orphan"
+    LEAK = "leak"
+
+
+#: One target-wide setting a CONFIGURE step changes: (name, value now, value wanted).
+Setting = tuple[str, str | None, str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
-    """One change to one account in one target, with its reason and evidence."""
+    """One change to one account (or, for CONFIGURE, to the target) with reason and evidence."""
 
     target: str
     kind: ActionKind
@@ -197,8 +229,12 @@ class Action:
     remove: tuple[str, ...] = ()
     role: str | None = None
     offboarding: bool = False  # part of a departure: the ledger keeps what it takes away
+    duty: Duty = Duty.ROSTER
+    settings: tuple[Setting, ...] = ()  # CONFIGURE only
 
     def before(self) -> dict[str, Any]:
+        if self.kind is ActionKind.CONFIGURE:
+            return {name: now for name, now, _ in self.settings}
         if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
             return {"must_change_at_next_sign_in": False}
         if self.kind is ActionKind.SIGN_OUT:
@@ -208,6 +244,8 @@ class Action:
         return {"member_of": list(self.remove)}
 
     def after(self) -> dict[str, Any]:
+        if self.kind is ActionKind.CONFIGURE:
+            return {name: wanted for name, _, wanted in self.settings}
         if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
             return {"must_change_at_next_sign_in": True}
         if self.kind is ActionKind.SIGN_OUT:
@@ -232,6 +270,7 @@ class Action:
             "employee_id": self.employee_id,
             "role": self.role,
             "offboarding": self.offboarding,
+            "duty": self.duty.value,
             "add": list(self.add),
             "remove": list(self.remove),
             "before": self.before(),
@@ -255,6 +294,11 @@ class FindingKind(StrEnum):
     LOCKED_BY_OTHERS = "locked_by_others"
     LEAKED_NOT_FOUND = "leaked_not_found"  # a name on a leak list that matches no account
     LEAKED_PROTECTED = "leaked_protected"  # a protected account on a leak list: left alone
+    PASSWORD_NEVER_CHANGED = "password_never_changed"  # noqa: S105 - the issued one is in use
+    PASSWORD_EXPIRED = "password_expired"  # noqa: S105 - older than the maximum age
+    DORMANT = "dormant_account"  # no sign-in for the configured number of days
+    FAILED_SIGN_INS = "failed_sign_ins"  # repeated failures: guessing, or a user locked out
+    SETTING_UNSUPPORTED = "setting_unsupported"  # a policy term this target cannot enforce
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +309,8 @@ class Finding:
     employee_id: str | None = None
     account: str | None = None
     row: int | None = None
-    due: date | None = None
+    due: date | None = None  # when it takes effect: a departure, a deadline, a lock
+    since: date | None = None  # when it began: last sign-in, last password change
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +320,7 @@ class Finding:
             "account": self.account,
             "row": self.row,
             "due": self.due.isoformat() if self.due else None,
+            "since": self.since.isoformat() if self.since else None,
             "reason": self.reason.as_dict(),
         }
 

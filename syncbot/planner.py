@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from syncbot import reasons
+from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings
 from syncbot.matching import Fallback, MatchResult, match
 from syncbot.model import (
@@ -48,6 +49,7 @@ class TargetState:
     # Keycloak: client roles). Everything else of theirs is the LDAP target's to change,
     # so one person's role is never set on both sides or fought over.
     federated_owned: frozenset[str] = frozenset()
+    wanted: WantedSettings = NO_SETTINGS  # what the duties ask of target-wide settings
 
     @property
     def name(self) -> str:
@@ -90,6 +92,7 @@ def plan(
     ledger: LedgerView,
     today: date,
     fallback: Fallback = Fallback.NONE,
+    duties: Duties = NO_DUTIES,
 ) -> Plan:
     """Compute every action and finding for one run; never reads or writes anything."""
     actions: list[Action] = []

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from syncbot.config import Config
+from syncbot.duties import Observe
 from syncbot.human_apply import (
     EXIT_NOT_CONFIRMED,
     EXIT_OK,
@@ -74,7 +75,7 @@ def prepare_quarantine(config: Config, leaks: LeakList, today: date, *, disable:
         states = []
         for name, target in targets.items():
             with progress_bar(f"Đọc {name}") as bar:
-                states.append(_fetch_state(name, target, config, mappings, bar))
+                states.append(_fetch_state(name, target, config, mappings, bar, Observe()))
         plan = plan_quarantine(
             leaks, roster, states, today, disable=disable, fallback=config.fallback
         )

@@ -19,6 +19,7 @@ import structlog
 
 from syncbot.audit import AuditLog
 from syncbot.config import Config, TargetSettings
+from syncbot.duties import Observe
 from syncbot.errors import SyncbotError, TargetError
 from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
 from syncbot.mappings import Mappings, load_mappings
@@ -98,7 +99,12 @@ def close_targets(targets: Mapping[str, Target]) -> None:
 
 
 def _fetch_state(
-    name: str, target: Target, config: Config, mappings: Mappings, progress: Progress
+    name: str,
+    target: Target,
+    config: Config,
+    mappings: Mappings,
+    progress: Progress,
+    observe: Observe,
 ) -> TargetState:
     mapping = mappings.for_target(name, target.entitlement_key)
     protected_groups = frozenset(
@@ -106,7 +112,7 @@ def _fetch_state(
     )
     try:
         # Protected groups are read too, so membership in them can shield an account.
-        snapshot = target.fetch(mapping.managed | protected_groups, progress)
+        snapshot = target.fetch(mapping.managed | protected_groups, progress, observe)
     except SyncbotError:
         raise
     except Exception as exc:  # ldap3 raises its own hierarchy; callers want one kind
@@ -119,6 +125,7 @@ def _fetch_state(
         mapping=mapping,
         protection=protection,
         federated_owned=target.owned_for_federated(mapping.managed),
+        wanted=target.wanted_settings(config.duties),
     )
 
 
@@ -141,11 +148,12 @@ def prepare(
     targets = open_targets(config)
     try:
         states = []
+        observe = Observe.for_duties(config.duties, today)
         for name, target in targets.items():
             with progress(f"Đọc {name}") as bar:
-                states.append(_fetch_state(name, target, config, mappings, bar))
+                states.append(_fetch_state(name, target, config, mappings, bar, observe))
         ledger = StateDir(config.state_dir).ledger().entries
-        computed = plan(roster, mappings, states, ledger, today, config.fallback)
+        computed = plan(roster, mappings, states, ledger, today, config.fallback, config.duties)
         if only is not None:
             computed = computed.limited_to(only)
     except BaseException:

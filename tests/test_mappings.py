@@ -160,11 +160,11 @@ def test_unknown_status_names_file_and_key(tmp_path: Path) -> None:
         'active = ["Đang công tác"]\n'
         'departed = ["Nghỉ việc"]\n'
         'transferred = ["Chuyển công tác"]\n'
-        'on_leave = ["Nghỉ phép"]\n',
+        'suspended = ["Đình chỉ"]\n',
     )
     with pytest.raises(ConfigError) as caught:
         _load_with("statuses", path)
-    _assert_names(caught.value, path, "statuses.on_leave")
+    _assert_names(caught.value, path, "statuses.suspended")
 
 
 def test_missing_status_kind_names_the_kind(tmp_path: Path) -> None:

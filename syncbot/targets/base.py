@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from syncbot.duties import OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.model import Action, Snapshot
 
 #: Called with (done, total) while a target fetches or applies; total may be None.
@@ -28,11 +29,23 @@ class Target(Protocol):
         """Turn a mapping reference (a group name or DN, a role) into the key snapshots use."""
         ...
 
-    def fetch(self, managed: frozenset[str], progress: Progress = no_progress) -> Snapshot:
+    def fetch(
+        self,
+        managed: frozenset[str],
+        progress: Progress = no_progress,
+        observe: Observe = OBSERVE_NOTHING,
+    ) -> Snapshot:
         """Read every managed account and the membership of every managed entitlement.
 
-        Must be a handful of bulk reads, never a query per person.
+        Must be a handful of bulk reads, never a query per person - except where `observe`
+        asks for something the target only gives per person, and then only for the
+        accounts that need it.
         """
+        ...
+
+    def wanted_settings(self, duties: Duties) -> WantedSettings:
+        """The target-wide settings (password policy, event storage) the duties call for,
+        in the target's vocabulary; compared with `Snapshot.settings` by the planner."""
         ...
 
     def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
 from syncbot.model import Account, Action, ActionKind, Snapshot
 from syncbot.targets.base import ApplyError, Progress, no_progress
@@ -83,7 +84,12 @@ class KeycloakTarget:
             if (parsed := parse_key(key)) and parsed.kind is EntitlementKind.CLIENT_ROLE
         )
 
-    def fetch(self, managed: frozenset[str], progress: Progress = no_progress) -> Snapshot:
+    def fetch(
+        self,
+        managed: frozenset[str],
+        progress: Progress = no_progress,
+        observe: Observe = OBSERVE_NOTHING,
+    ) -> Snapshot:
         """Every person in the realm and the direct members of every managed entitlement."""
         wanted = [self._entitlement(key) for key in sorted(managed)]
         started = time.perf_counter()
@@ -143,6 +149,9 @@ class KeycloakTarget:
             raise ApplyError(
                 f"{action.kind.value} {action.username} ({action.account}): {error}"
             ) from None
+
+    def wanted_settings(self, duties: Duties) -> WantedSettings:
+        return NO_SETTINGS
 
     def describe(self) -> list[str]:
         """Sign in and say what is there and what is wrong, for `syncbot check-config`."""

@@ -16,6 +16,7 @@ import ldap3
 import structlog
 from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
+from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
 from syncbot.model import Account, Action, ActionKind, Snapshot
 from syncbot.targets.base import ApplyError, Progress, no_progress
@@ -105,7 +106,12 @@ class LdapTarget:
         except InvalidDnError as error:
             raise ConfigError(str(error), source=f"targets.{self.name}") from None
 
-    def fetch(self, managed: frozenset[str], progress: Progress = no_progress) -> Snapshot:
+    def fetch(
+        self,
+        managed: frozenset[str],
+        progress: Progress = no_progress,
+        observe: Observe = OBSERVE_NOTHING,
+    ) -> Snapshot:
         """Read every account and every group in two paged searches (pages, not per person)."""
         started = time.perf_counter()
         try:
@@ -150,6 +156,9 @@ class LdapTarget:
     def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:
         """An LDAP directory is where federation starts: none of its accounts are federated."""
         return frozenset()
+
+    def wanted_settings(self, duties: Duties) -> WantedSettings:
+        return NO_SETTINGS
 
     def describe(self) -> list[str]:
         """Bind and count what is there, for `syncbot check-config`; raise `TargetError`."""

@@ -1,0 +1,144 @@
+"""The circulars' duties beyond leavers: password rules, dormant and orphan accounts.
+
+Each is off until the config turns it on, because each one locks or nags people who did
+nothing wrong by HR's account; when on, it is planned, shown and audited like any change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from syncbot.model import Status
+
+
+class CharClass(StrEnum):
+    UPPER = "upper"
+    LOWER = "lower"
+    DIGIT = "digit"
+    SPECIAL = "special"
+
+
+class Response(StrEnum):
+    """What to do about an account that breaks a rule."""
+
+    OFF = "off"
+    REPORT = "report"  # list it in plans and reports; change nothing
+    REQUIRE_CHANGE = "require_change"  # password change at next sign-in
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordPolicy:
+    """The rules every target's own policy is set to, and how stale passwords are treated.
+
+    `deadline`: before it, accounts out of policy are only reported (with the date); from
+    it, they are made to change their password before they can sign in again, and their
+    sessions are ended - the Long An letter's "from 26/10/2024 ... cannot sign in".
+    """
+
+    min_length: int | None = None
+    classes: frozenset[CharClass] = frozenset()
+    not_username: bool = False
+    history: int | None = None
+    max_age_days: int | None = None
+    never_changed: Response = Response.OFF
+    expired: Response = Response.OFF
+    deadline: date | None = None
+    # An administrator sets the first password moments after creating the account; a
+    # password set this soon after creation counts as issued, not chosen by its user.
+    issued_within_minutes: int = 60
+
+    @property
+    def enforces_settings(self) -> bool:
+        return (
+            self.min_length is not None
+            or bool(self.classes)
+            or self.not_username
+            or self.history is not None
+            or self.max_age_days is not None
+        )
+
+    @property
+    def watches_accounts(self) -> bool:
+        return self.never_changed is not Response.OFF or self.expired is not Response.OFF
+
+
+@dataclass(frozen=True, slots=True)
+class Dormancy:
+    """Accounts nobody signed in to for `days` days; locked `disable_after_days` later.
+
+    `recorded_since` is when sign-ins began to be recorded (the lastbind overlay, Keycloak
+    event storage): an account with no recorded sign-in is only dormant counted from then,
+    so turning recording on does not make everyone dormant at once.
+    """
+
+    days: int
+    recorded_since: date
+    disable_after_days: int | None = None  # None: report only
+    exempt_statuses: frozenset[Status] = frozenset({Status.ON_LEAVE})
+
+
+@dataclass(frozen=True, slots=True)
+class Orphans:
+    """Accounts with no HR record; locking them is a policy choice, off by default."""
+
+    disable: bool = False
+    grace_days: int = 30  # younger accounts may be waiting for the next HR export
+
+
+@dataclass(frozen=True, slots=True)
+class FailedSignIns:
+    """Repeated failed sign-ins, reported so the owner can be asked whether it was them."""
+
+    threshold: int = 5
+    days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Duties:
+    password: PasswordPolicy = field(default_factory=PasswordPolicy)
+    dormancy: Dormancy | None = None
+    orphans: Orphans = field(default_factory=Orphans)
+    failed_sign_ins: FailedSignIns | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observe:
+    """What a fetch must read beyond accounts and memberships, so targets skip costly reads
+    (a Keycloak request per user for password dates) nobody asked for."""
+
+    passwords: bool = False
+    sign_ins_since: date | None = None
+    failures_since: date | None = None
+    settings: bool = False
+
+    @classmethod
+    def for_duties(cls, duties: Duties, today: date) -> Observe:
+        from datetime import timedelta
+
+        dormancy = duties.dormancy
+        failures = duties.failed_sign_ins
+        return cls(
+            passwords=duties.password.watches_accounts,
+            sign_ins_since=max(dormancy.recorded_since, today - timedelta(days=dormancy.days))
+            if dormancy
+            else None,
+            failures_since=today - timedelta(days=failures.days) if failures else None,
+            settings=duties.password.enforces_settings,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WantedSettings:
+    """A target's translation of the password policy into its own settings."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    # Policy terms this target has no way to enforce, said once per plan, not dropped.
+    unsupported: tuple[str, ...] = ()
+
+
+#: Shared defaults, never mutated: what a run without any duty configured uses.
+NO_DUTIES = Duties()
+OBSERVE_NOTHING = Observe()
+NO_SETTINGS = WantedSettings()
