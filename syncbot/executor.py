@@ -19,7 +19,7 @@ import structlog
 
 from syncbot.audit import AuditLog
 from syncbot.audit.tail import read_tail
-from syncbot.model import Account, Action, ActionKind, Plan, Snapshot
+from syncbot.model import Account, Action, ActionKind, Duty, Plan, Snapshot
 from syncbot.state import Ledger, StepJournal
 from syncbot.targets.base import ApplyError, Progress, Target, no_progress
 
@@ -62,6 +62,8 @@ def _note_intent(ledger: Ledger, action: Action, run_id: str) -> None:
         # Only a departure's lock may be undone by a rehire; any other lock (a leaked
         # password) stays until an administrator lifts it.
         ledger.will_disable(action.target, action.account, action.employee_id, run_id)
+    elif action.kind is ActionKind.DISABLE and action.duty is Duty.DORMANT:
+        ledger.will_lock_dormant(action.target, action.account, action.employee_id, run_id)
     elif action.offboarding and action.remove:
         ledger.will_remove(action.target, action.account, action.employee_id, run_id, action.remove)
 

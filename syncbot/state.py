@@ -83,6 +83,7 @@ class Ledger:
                         run_id=record["run_id"],
                         removed=tuple(record.get("removed", ())),
                         signed_out=record.get("signed_out", False),
+                        dormant_locked_on=record.get("dormant_locked_on"),
                     )
 
     def _write(self, op: str, entry: LedgerEntry) -> None:
@@ -123,6 +124,15 @@ class Ledger:
                 old.signed_out if old else False,
             ),
         )
+
+    def will_lock_dormant(
+        self, target: str, account: str, employee_id: str | None, run_id: str
+    ) -> None:
+        """An unused account is being locked: the dormancy clock restarts today."""
+        old = self.entries.get((target, account))
+        base = old or LedgerEntry(target, account, employee_id, False, None, run_id)
+        today = datetime.now(UTC).date().isoformat()
+        self._write("set", replace(base, dormant_locked_on=today))
 
     def signed_out(self, target: str, account: str, employee_id: str | None, run_id: str) -> None:
         """Sessions ended: written after the fact, so a kill only means signing out again."""
