@@ -7,7 +7,7 @@ nothing wrong by HR's account; when on, it is planned, shown and audited like an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from syncbot.model import Status
@@ -115,18 +115,21 @@ class Observe:
 
     @classmethod
     def for_duties(cls, duties: Duties, today: date) -> Observe:
-        from datetime import timedelta
-
         dormancy = duties.dormancy
         failures = duties.failed_sign_ins
         return cls(
             passwords=duties.password.watches_accounts,
-            sign_ins_since=max(dormancy.recorded_since, today - timedelta(days=dormancy.days))
-            if dormancy
-            else None,
+            sign_ins_since=_sign_in_window(dormancy, today) if dormancy else None,
             failures_since=today - timedelta(days=failures.days) if failures else None,
             settings=duties.password.enforces_settings,
         )
+
+
+def _sign_in_window(dormancy: Dormancy, today: date) -> date:
+    """Sign-ins older than this change nothing: the account is dormant, and due for
+    locking, either way."""
+    span = dormancy.days + (dormancy.disable_after_days or 0)
+    return max(dormancy.recorded_since, today - timedelta(days=span))
 
 
 @dataclass(frozen=True, slots=True)
