@@ -25,8 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import ldap3
-
+from syncbot.localdev import probes
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
 from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, people, roster_csv
 from syncbot.localdev.slapd import SlapdServer
@@ -35,13 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def can_bind(server: SlapdServer, uid: str) -> bool:
-    conn = ldap3.Connection(
-        ldap3.Server(server.url.rstrip("/")), f"uid={uid},{server.people_base}", SAMPLE_PASSWORD
-    )
-    try:
-        return bool(conn.bind())
-    finally:
-        conn.unbind()
+    return probes.can_bind(server.url, f"uid={uid},{server.people_base}", SAMPLE_PASSWORD)
 
 
 def depart(roster: Path, employee_ids: set[str]) -> None:

@@ -18,6 +18,7 @@ import ldap3
 import pytest
 
 from syncbot.cli import main
+from syncbot.localdev import probes
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
 from syncbot.localdev.sample import directory_ldif, people, roster_csv
 from syncbot.localdev.slapd import SlapdServer
@@ -55,15 +56,7 @@ def summary(plan: dict) -> set[tuple[str, str, str]]:
 
 
 def can_bind(server: SlapdServer, uid: str) -> bool:
-    conn = ldap3.Connection(
-        ldap3.Server(server.url.rstrip("/")),
-        f"uid={uid},{server.people_base}",
-        "Doi-mat-khau-ngay-2026",
-    )
-    try:
-        return bool(conn.bind())
-    finally:
-        conn.unbind()
+    return probes.can_bind(server.url, f"uid={uid},{server.people_base}", "Doi-mat-khau-ngay-2026")
 
 
 def members(server: SlapdServer, group: str) -> set[str]:

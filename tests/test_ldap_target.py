@@ -16,6 +16,7 @@ from ldap3.utils.dn import escape_rdn
 from structlog.testing import capture_logs
 
 from syncbot.errors import ConfigError, TargetError
+from syncbot.localdev import probes
 from syncbot.localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.targets.base import ApplyError, Target
@@ -87,16 +88,7 @@ def admin(server: SlapdServer) -> ldap3.Connection:
 
 def can_bind(server: SlapdServer, uid: str) -> bool:
     password = next(u.password for u in SEED_USERS if u.uid == uid)
-    conn = ldap3.Connection(
-        ldap3.Server("127.0.0.1", port=server.port, get_info=ldap3.NONE),
-        user_dn(server, uid),
-        password,
-        raise_exceptions=False,
-    )
-    try:
-        return bool(conn.bind())
-    finally:
-        conn.unbind()
+    return probes.can_bind(server.url, user_dn(server, uid), password)
 
 
 def read_attribute(server: SlapdServer, dn: str, attribute: str) -> list[str]:

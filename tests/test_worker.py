@@ -16,9 +16,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import ldap3
 import pytest
 
+from syncbot.localdev import probes
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
 from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, ldif_line, roster_csv
 from syncbot.localdev.slapd import SlapdServer
@@ -118,13 +118,7 @@ def start(workers: list[WorkerProcess], config: Path, name: str = "worker") -> W
 
 
 def can_bind(server: SlapdServer, uid: str) -> bool:
-    conn = ldap3.Connection(
-        ldap3.Server(server.url.rstrip("/")), f"uid={uid},{server.people_base}", SAMPLE_PASSWORD
-    )
-    try:
-        return bool(conn.bind())
-    finally:
-        conn.unbind()
+    return probes.can_bind(server.url, f"uid={uid},{server.people_base}", SAMPLE_PASSWORD)
 
 
 def audit(config: Path) -> list[dict[str, Any]]:
