@@ -198,6 +198,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError(
             "not a target name", source=source, key=f"protected.groups.{sorted(unknown)[0]}"
         )
+    _check_policy_entries(config)
     for table in (mappings, matching, state, audit, log):
         table.done()
     top.done()
@@ -305,6 +306,10 @@ def _keycloak(name: str, table: _Table, resolve: Any) -> KeycloakSettings:
         ca_file=str(resolve(ca_file)) if ca_file else None,
         page_size=_positive(table, "page_size", int, defaults["page_size"].default),
         timeout=_positive(table, "timeout", float, defaults["timeout"].default),
+        store_events=table.get("store_events", bool, defaults["store_events"].default),
+        events_expiration_days=_positive(
+            table, "events_expiration_days", int, defaults["events_expiration_days"].default
+        ),
     )
     table.used |= secret_keys("client_secret")
     table.done()
@@ -338,6 +343,7 @@ def _ldap(name: str, table: _Table, resolve: Any) -> LdapSettings:
         page_size=_positive(table, "page_size", int, defaults["page_size"].default),
         timeout=_positive(table, "timeout", float, defaults["timeout"].default),
         empty_group_member=table.get("empty_group_member", str),
+        password_policy_dn=table.get("password_policy_dn", str),
     )
     table.used |= secret_keys("bind_password")
     table.done()
@@ -517,3 +523,22 @@ def _required_positive(table: _Table, key: str) -> int:
     table.require(key, int)
     value: int = _positive(table, key, int, None)
     return value
+
+
+def _check_policy_entries(config: Config) -> None:
+    """A password policy for OpenLDAP or Zimbra needs the entry it lives in: guessing it
+    would write a policy slapd never reads while the plan says the rules are enforced."""
+    if not (config.duties.password.enforces_settings or config.duties.password.watches_accounts):
+        return
+    for name, settings in config.targets.items():
+        if (
+            isinstance(settings, LdapSettings)
+            and settings.flavour in ("openldap", "zimbra")
+            and settings.password_policy_dn is None
+        ):
+            raise ConfigError(
+                "[password_policy] needs the DN of this directory's policy entry "
+                "(OpenLDAP: the one olcPPolicyDefault names; Zimbra: the class of service)",
+                source=str(config.path),
+                key=f"targets.{name}.password_policy_dn",
+            )

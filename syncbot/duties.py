@@ -121,7 +121,9 @@ class Observe:
             passwords=duties.password.watches_accounts,
             sign_ins_since=_sign_in_window(dormancy, today) if dormancy else None,
             failures_since=today - timedelta(days=failures.days) if failures else None,
-            settings=duties.password.enforces_settings,
+            # Forcing a change needs the policy too: ppolicy ignores pwdReset without
+            # pwdMustChange.
+            settings=duties.password.enforces_settings or duties.password.watches_accounts,
         )
 
 

@@ -310,6 +310,11 @@ def _big_departure(server: SlapdServer, tmp: Path) -> Path:
     return config
 
 
+def _audit_line_count(config: Path) -> int:
+    path = config.parent / "audit" / "audit.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
 def test_killed_apply_converges_and_audit_stays_whole(
     sample: Path, slapd_server: SlapdServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -317,14 +322,21 @@ def test_killed_apply_converges_and_audit_stays_whole(
     env = {**os.environ, "SYNCBOT_LOG_LEVEL": "error"}
     cmd = [sys.executable, "-m", "syncbot", "--config", str(sample), "apply", "--yes", "--force"]
     killed_mid_run = 0
-    for delay in (0.9, 1.2, 1.5):
+    # Kill once the run is visibly applying, then a little later each time: fixed delays
+    # from process start measure the machine's load (imports), not the apply.
+    for delay in (0.0, 0.05, 0.2):
+        seen = _audit_line_count(sample)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while _audit_line_count(sample) < seen + 3 and proc.poll() is None:
+            assert time.monotonic() < deadline, "apply never started writing its audit log"
+            time.sleep(0.005)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         killed_mid_run += proc.returncode == -signal.SIGKILL
         capsys.readouterr()
-        assert run(sample, "audit", "verify") == 0, f"chain broken after a kill at {delay}s"
+        assert run(sample, "audit", "verify") == 0, f"chain broken after a kill (+{delay}s)"
     assert killed_mid_run >= 1
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

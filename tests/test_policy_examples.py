@@ -22,6 +22,7 @@ bind_dn = "cn=syncbot,ou=system,dc=example"
 bind_password_env = "SYNCBOT_TEST_PW"
 users_base = "ou=people,dc=example"
 groups_base = "ou=groups,dc=example"
+password_policy_dn = "cn=default,ou=policies,dc=example"
 """
 
 

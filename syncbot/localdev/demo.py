@@ -62,6 +62,7 @@ bind_dn = "{server.service_dn}"
 bind_password_file = "ldap-password"
 users_base = "{server.people_base}"
 groups_base = "{server.groups_base}"
+password_policy_dn = "{server.default_policy_dn}"
 {extra}""",
         encoding="utf-8",
     )
