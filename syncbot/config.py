@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,13 @@ class _Table:
         value = self.data[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+        # A TOML date-time is a `datetime`, which Python counts as a `date`: a day is meant.
+        wrong_date = kind is date and isinstance(value, datetime)
+        if (
+            wrong_date
+            or not isinstance(value, kind)
+            or (isinstance(value, bool) and kind in (int, float))
+        ):
             names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
             raise self.error(key, f"must be a {names}, got {type(value).__name__}")
         return value
@@ -344,6 +350,7 @@ def _ldap(name: str, table: _Table, resolve: Any) -> LdapSettings:
         timeout=_positive(table, "timeout", float, defaults["timeout"].default),
         empty_group_member=table.get("empty_group_member", str),
         password_policy_dn=table.get("password_policy_dn", str),
+        search_library=table.choice("search_library", ("auto", "python-ldap", "ldap3"), "auto"),
     )
     table.used |= secret_keys("bind_password")
     table.done()

@@ -306,6 +306,8 @@ def test_fetch_reports_progress(target: LdapTarget, ldap_directory: SlapdServer)
 def test_fetch_of_2000_users_is_one_users_search_and_one_groups_search(
     ldap_directory: SlapdServer, ldap_settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Counted on ldap3's search; tests/test_ldap_fast_search.py pages the python-ldap path.
+    monkeypatch.setenv("SYNCBOT_LDAP_SEARCH", "ldap3")
     server = ldap_directory
     people = [
         f"dn: uid=bulk{i:04d},{server.people_base}\nobjectClass: inetOrgPerson\n"

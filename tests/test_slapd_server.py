@@ -208,3 +208,46 @@ def test_service_account_manages_groups(ldap_directory: SlapdServer) -> None:
     assert service.modify(
         group_dn(server, "van-thu"), {"member": [(ldap3.MODIFY_ADD, [member])]}
     ), service.result
+
+
+# -- what the duties read -------------------------------------------------------------------
+
+
+def _operational(server: SlapdServer, dn: str, *names: str) -> dict[str, list[str]]:
+    service = as_service(server)
+    service.search(dn, "(objectClass=*)", ldap3.BASE, attributes=list(names))
+    raw = service.response[0]["raw_attributes"]
+    return {name: [v.decode() for v in raw.get(name, [])] for name in names}
+
+
+def test_binds_and_failed_binds_are_recorded(ldap_directory: SlapdServer) -> None:
+    server = ldap_directory
+    dn = user_dn(server, "levanc")
+    assert _operational(server, dn, "pwdLastSuccess")["pwdLastSuccess"] == []
+    assert as_user(server, "levanc").bound
+    assert len(_operational(server, dn, "pwdLastSuccess")["pwdLastSuccess"]) == 1
+    assert not connect(server, dn, "wrong").bound
+    assert len(_operational(server, dn, "pwdFailureTime")["pwdFailureTime"]) == 1
+
+
+def test_last_bind_recording_can_be_turned_off(tmp_path: Path) -> None:
+    with SlapdServer(tmp_path, record_last_bind=False) as server:
+        server.add_ldif(people_ldif(server, 1) + "userPassword: pw-p0\n")
+        dn = f"uid=p0,{server.people_base}"
+        assert connect(server, dn, "pw-p0").bound
+        assert _operational(server, dn, "pwdLastSuccess")["pwdLastSuccess"] == []
+
+
+def test_reset_restores_the_default_policy(ldap_directory: SlapdServer) -> None:
+    server = ldap_directory
+    service = as_service(server)
+    assert service.modify(
+        server.default_policy_dn, {"pwdMinLength": [(ldap3.MODIFY_REPLACE, ["12"])]}
+    ), service.result
+    server.reset()
+    assert _operational(server, server.default_policy_dn, "pwdMinLength") == {"pwdMinLength": ["0"]}
+    assert service.delete(server.default_policy_dn), service.result
+    server.restore_default_policy()
+    assert _operational(server, server.default_policy_dn, "pwdMaxFailure") == {
+        "pwdMaxFailure": ["5"]
+    }

@@ -40,6 +40,24 @@ _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 15.0
 #: Above this many entries, `reset()` rebuilds the database offline instead of deleting online.
 _RESET_OFFLINE_THRESHOLD = 2_000
+#: The default ppolicy entry as built: failed binds are recorded (pwdFailureTime, which
+#: needs pwdLockout or pwdMaxFailure) and lock a user after 5 for 15 minutes; no quality rules.
+DEFAULT_POLICY: tuple[tuple[str, str], ...] = (
+    ("objectClass", "device"),
+    ("objectClass", "pwdPolicy"),
+    ("cn", "default"),
+    ("pwdAttribute", "userPassword"),
+    ("pwdLockout", "TRUE"),
+    ("pwdMaxFailure", "5"),
+    ("pwdLockoutDuration", "900"),
+    ("pwdFailureCountInterval", "900"),
+    ("pwdInHistory", "0"),
+    ("pwdCheckQuality", "0"),
+    ("pwdMinLength", "0"),
+    ("pwdMustChange", "FALSE"),
+    ("pwdAllowUserChange", "TRUE"),
+    ("pwdSafeModify", "FALSE"),
+)
 
 
 def find_binary(name: str) -> Path | None:
@@ -139,10 +157,17 @@ class SlapdServer:
         port: int = 0,
         nosync: bool = True,
         tls: LocalPki | None = None,
+        record_last_bind: bool = True,
     ) -> None:
-        """`tls` adds StartTLS on `url` and a second, ldaps:// listener on `ldaps_url`."""
+        """`tls` adds StartTLS on `url` and a second, ldaps:// listener on `ldaps_url`.
+
+        `record_last_bind` turns on slapd's own last-bind recording (`olcLastBind`): every
+        successful bind writes `pwdLastSuccess`, which the dormancy duty reads. It costs one
+        write per bind; benchmarks of bind throughput may turn it off.
+        """
         self.workdir = Path(workdir)
         self.tls = tls
+        self.record_last_bind = record_last_bind
         self.ldaps_port = 0
         self.suffix = suffix
         self._requested_port = port
@@ -291,7 +316,8 @@ class SlapdServer:
             self.start()
 
     def reset(self) -> None:
-        """Delete everything below people and groups; keep the OUs, policies and service account."""
+        """Delete everything below people and groups and put the default policy back as
+        built; keep the OUs, the other policies and the service account."""
         with self._admin_connection() as conn:
             # Deepest first; groups before people so memberof has no back-links to update.
             dns = self._subordinates(conn, self.groups_base)
@@ -301,8 +327,24 @@ class SlapdServer:
                     if not conn.delete(dn):
                         description = conn.result["description"]
                         raise RuntimeError(f"reset: cannot delete {dn}: {description}")
+                self._restore_default_policy(conn)
                 return
         self._rebuild_database()
+
+    def restore_default_policy(self) -> None:
+        """Put the default ppolicy entry back as built (a test changed or deleted it)."""
+        with self._admin_connection() as conn:
+            self._restore_default_policy(conn)
+
+    def _restore_default_policy(self, conn: ldap3.Connection) -> None:
+        dn = self.default_policy_dn
+        if not conn.delete(dn) and conn.result["description"] != "noSuchObject":
+            raise RuntimeError(f"cannot delete {dn}: {conn.result['description']}")
+        attributes: dict[str, list[str]] = {}
+        for name, value in DEFAULT_POLICY:
+            attributes.setdefault(name, []).append(value)
+        if not conn.add(dn, attributes=attributes):
+            raise RuntimeError(f"cannot add {dn}: {conn.result['description']}")
 
     # -- building --------------------------------------------------------------------------
 
@@ -362,6 +404,11 @@ class SlapdServer:
             f"include: file://{_SCHEMA_DIR / name}.ldif" for name in _SCHEMAS
         )
         nosync = "olcDbNoSync: TRUE\n" if self.nosync else ""
+        # OpenLDAP 2.5 has last-bind recording in the core (a database option writing
+        # pwdLastSuccess) and, separately, the contrib lastbind overlay (authTimestamp, with
+        # a precision). The core option has no precision in 2.5: it writes on every bind
+        # made in a new second, which is what the dormancy tests need to observe.
+        last_bind = "olcLastBind: TRUE\n" if self.record_last_bind else ""
         tls = (
             f"olcTLSCertificateFile: {self.tls.certificate}\n"
             f"olcTLSCertificateKeyFile: {self.tls.key}\n"
@@ -411,7 +458,7 @@ olcRootDN: {self.admin_dn}
 olcRootPW: {ssha(self.admin_password)}
 olcDbDirectory: {self._data_dir}
 olcDbMaxSize: {_MAX_SIZE}
-{nosync}olcDbIndex: objectClass eq
+{nosync}{last_bind}olcDbIndex: objectClass eq
 olcDbIndex: uid,cn,mail,employeeNumber eq
 olcDbIndex: member,memberOf eq
 olcLimits: dn.exact="{service}" size=unlimited time=unlimited
@@ -447,6 +494,7 @@ olcPPolicyUseLockout: FALSE
 
     def _base_ldif(self) -> str:
         service_policy = f"cn=service,{self.policies_base}"
+        default_policy = "\n".join(f"{name}: {value}" for name, value in DEFAULT_POLICY)
         return f"""\
 dn: {self.suffix}
 {self._suffix_entry()}
@@ -468,20 +516,7 @@ objectClass: organizationalUnit
 ou: policies
 
 dn: {self.default_policy_dn}
-objectClass: device
-objectClass: pwdPolicy
-cn: default
-pwdAttribute: userPassword
-pwdLockout: TRUE
-pwdMaxFailure: 5
-pwdLockoutDuration: 900
-pwdFailureCountInterval: 900
-pwdInHistory: 0
-pwdCheckQuality: 0
-pwdMinLength: 0
-pwdMustChange: FALSE
-pwdAllowUserChange: TRUE
-pwdSafeModify: FALSE
+{default_policy}
 
 dn: {service_policy}
 objectClass: device

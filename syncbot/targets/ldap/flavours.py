@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 
@@ -86,12 +87,20 @@ class Flavour:
         return {self.member_attribute: [(MODIFY_ADD, [placeholder]), (MODIFY_DELETE, [value])]}
 
 
+class LoweredAttributes(dict[str, Any]):
+    """Attributes whose names are already lower-case: a miss needs no case-blind scan."""
+
+
 def _lookup(attributes: Attributes, name: str) -> Sequence[object] | None:
     found = attributes.get(name)
     if found is None:
         lowered = name.lower()
         found = attributes.get(lowered)
-        if found is None and not all(key.islower() for key in attributes):
+        if (
+            found is None
+            and not isinstance(attributes, LoweredAttributes)
+            and not all(key.islower() for key in attributes)
+        ):
             found = next((v for k, v in attributes.items() if k.lower() == lowered), None)
     if isinstance(found, str | bytes):
         return [found]

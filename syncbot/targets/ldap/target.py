@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,16 +29,25 @@ from syncbot.targets.ldap.dn import (
     normalise_dn,
     normalise_server_dn,
 )
+from syncbot.targets.ldap.fast_search import LDAP3, PYTHON_LDAP, SearchFailed, paged_searcher
 from syncbot.targets.ldap.flavours import (
     Attributes,
     Changes,
     Flavour,
     FlavourError,
+    LoweredAttributes,
     MemberKind,
     first,
     get_flavour,
     values,
 )
+from syncbot.targets.ldap.observed import (
+    NOTHING_OBSERVED,
+    Observed,
+    TimeFormatError,
+    account_duties,
+)
+from syncbot.targets.ldap.policy import POLICY_DN_KEY, PolicyError, policy_profile
 from syncbot.targets.ldap.settings import LdapSettings
 
 log = structlog.get_logger("syncbot.ldap")
@@ -54,6 +64,10 @@ _ATTRIBUTE_OR_VALUE_EXISTS = 20
 _NO_SUCH_OBJECT = 32
 _OBJECT_CLASS_VIOLATION = 65
 _NO_ATTRIBUTES = "1.1"  # RFC 4511: "return no attributes"
+_GROUP_KINDS = frozenset({ActionKind.GRANT, ActionKind.REVOKE, ActionKind.CHANGE_UNIT})
+#: Flavours whose lock replaces one attribute with a fixed value (ppolicy's permanent lock
+#: time, nsAccountLock TRUE): locking needs no read of the entry first.
+_FIXED_VALUE_LOCKS = frozenset({"openldap", "389ds"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +100,9 @@ class LdapTarget:
         self._accounts: dict[str, _KnownAccount] = {}
         self._group_dns: dict[str, str] = {}
         self._groups_with_placeholder: set[str] = set()
+        # Whole-directory reads through libldap when installed (see fast_search); ldap3 else.
+        self._fast = paged_searcher(settings)
+        self.search_library = PYTHON_LDAP if self._fast else LDAP3
 
     def __repr__(self) -> str:
         return (
@@ -115,7 +132,7 @@ class LdapTarget:
         """Read every account and every group in two paged searches (pages, not per person)."""
         started = time.perf_counter()
         try:
-            snapshot = self._retrying(lambda conn: self._fetch(conn, managed, progress))
+            snapshot = self._retrying(lambda conn: self._fetch(conn, managed, progress, observe))
         except _OperationFailed as error:
             raise TargetError(f"{self.name}: {error}") from None
         except LDAPException as error:
@@ -153,18 +170,45 @@ class LdapTarget:
         except LDAPException as error:
             raise ApplyError(f"{action.kind.value} {action.account}: {self._safe(error)}") from None
 
+    def apply_many(self, actions: Sequence[Action]) -> list[str | None]:
+        """Carry out several people's actions; per action None or the error, as `apply`.
+
+        What several actions add to or take from one group goes in one modify: slapd
+        rewrites a whole groupOfNames entry per modify, so one modify for a window of
+        departures costs about what one removal costs. Other kinds go one by one.
+        """
+        errors: list[str | None] = [None] * len(actions)
+        merged: list[int] = []
+        for index, action in enumerate(actions):
+            if action.target == self.name and self._mergeable(action):
+                merged.append(index)
+            else:
+                errors[index] = self._apply_answer(action)
+        if merged:
+            found = self._apply_merged([actions[i] for i in merged])
+            for index, error in zip(merged, found, strict=True):
+                errors[index] = error
+        return errors
+
     def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:
         """An LDAP directory is where federation starts: none of its accounts are federated."""
         return frozenset()
 
     def wanted_settings(self, duties: Duties) -> WantedSettings:
-        return NO_SETTINGS
+        """The password policy in this product's attributes (see `policy`)."""
+        profile = policy_profile(self.flavour.name)
+        known = bool(
+            self.settings.password_policy_dn or profile.default_dn or profile.dn_from_root_dse
+        )
+        wanted = profile.wanted(duties.password, dn_known=known)
+        return wanted if wanted.values or wanted.unsupported else NO_SETTINGS
 
     def describe(self) -> list[str]:
         """Bind and count what is there, for `syncbot check-config`; raise `TargetError`."""
         security = " over StartTLS" if self.settings.start_tls else ""
         try:
             accounts, groups = self._retrying(self._counts)
+            policy = self._retrying(self._describe_policy)
         except _OperationFailed as error:
             raise TargetError(f"{self.name}: {error}") from None
         except LDAPException as error:
@@ -174,9 +218,12 @@ class LdapTarget:
             f"(flavour {self.flavour.name})",
             f"accounts under {self.settings.users_base}: {accounts}",
             f"groups under {self.settings.groups_base}: {groups}",
+            policy,
         ]
 
     def close(self) -> None:
+        if self._fast is not None:
+            self._fast.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(LDAPException):  # a dead connection has nothing to release
@@ -208,10 +255,15 @@ class LdapTarget:
     # -- fetch -----------------------------------------------------------------------------
 
     def _fetch(
-        self, conn: ldap3.Connection, managed: frozenset[str], progress: Progress
+        self,
+        conn: ldap3.Connection,
+        managed: frozenset[str],
+        progress: Progress,
+        observe: Observe = OBSERVE_NOTHING,
     ) -> Snapshot:
         flavour = self.flavour
         seen = 0
+        now = datetime.now(UTC)
 
         def count(entries: int) -> None:
             nonlocal seen
@@ -219,9 +271,13 @@ class LdapTarget:
             progress(seen, None)
 
         accounts: list[_RawAccount] = [
-            self._read_account(entry)
+            self._read_account(entry, observe, now)
             for entry in self._paged(
-                conn, self.settings.users_base, self._users_filter, self._user_attributes(), count
+                conn,
+                self.settings.users_base,
+                self._users_filter,
+                self._user_attributes(observe),
+                count,
             )
         ]
         group_dns: dict[str, str] = {}
@@ -256,13 +312,18 @@ class LdapTarget:
         self._accounts = known
         self._group_dns = group_dns
         self._groups_with_placeholder = with_placeholder
+        # ppolicy's pwdMustChange is a setting the password-change duties need, too.
+        wants_settings = observe.settings or observe.passwords
+        settings, settings_key = self._read_settings(conn) if wants_settings else (None, "")
         return Snapshot(
             target=self.name,
             accounts=tuple(result),
             entitlements=frozenset(managed_keys & group_dns.keys()),
+            settings=settings,
+            settings_key=settings_key,
         )
 
-    def _user_attributes(self) -> list[str]:
+    def _user_attributes(self, observe: Observe = OBSERVE_NOTHING) -> list[str]:
         wanted = [
             self._username_attribute,
             self.settings.match_attribute,
@@ -270,14 +331,19 @@ class LdapTarget:
             "displayName",
             "cn",
             *self.flavour.lock_attributes,
+            *account_duties(self.flavour.name).attributes(observe),
         ]
         return list(dict.fromkeys(wanted))
 
-    def _read_account(self, entry: dict[str, Any]) -> _RawAccount:
+    def _read_account(
+        self, entry: dict[str, Any], observe: Observe = OBSERVE_NOTHING, now: datetime | None = None
+    ) -> _RawAccount:
         dn: str = entry["dn"]
         # A plain dict with lower-case names: ldap3's case-insensitive dict costs more per
         # lookup than the rest of this function.
-        attributes: Attributes = {k.lower(): v for k, v in entry["attributes"].items()}
+        attributes: Attributes = LoweredAttributes(
+            (k.lower(), v) for k, v in entry["attributes"].items()
+        )
         employee_id = (first(attributes, self.settings.match_attribute) or "").strip() or None
         emails = tuple(
             address
@@ -286,18 +352,22 @@ class LdapTarget:
             )
             if address
         )
+        key = normalise_server_dn(dn)
         try:
             enabled = not self.flavour.is_disabled(attributes)
-        except FlavourError as error:
+            read = account_duties(self.flavour.name).read
+            observed = read(attributes, key, observe, now or datetime.now(UTC))
+        except (FlavourError, TimeFormatError) as error:
             raise _OperationFailed(f"account {dn}: {error}") from None
         return _RawAccount(
             dn=dn,
-            key=normalise_server_dn(dn),
+            key=key,
             username=first(attributes, self._username_attribute) or first_rdn_value(dn),
             employee_id=employee_id,
             emails=emails,
             enabled=enabled,
             display_name=first(attributes, "displayName") or first(attributes, "cn"),
+            observed=observed,
         )
 
     def _member_key_function(self) -> Callable[[str], str]:
@@ -331,6 +401,14 @@ class LdapTarget:
         count: Callable[[int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Entries of one paged subtree search, page by page; raises `_OperationFailed`."""
+        if self._fast is not None:
+            try:
+                yield from self._fast.search(base, search_filter, attributes, count)
+            except SearchFailed as failed:
+                raise _OperationFailed(
+                    self._search_failure(base, search_filter, failed.result)
+                ) from None
+            return
         cookie: bytes | None = None
         while True:
             conn.search(
@@ -371,11 +449,67 @@ class LdapTarget:
         )
         return sum(1 for _ in accounts), sum(1 for _ in groups)
 
+    def _describe_policy(self, conn: ldap3.Connection) -> str:
+        dn = self._policy_dn(conn)
+        if dn is None:
+            return (
+                f"password policy entry: {POLICY_DN_KEY} not set; a [password_policy] with "
+                "settings cannot be enforced on this target until it names the entry the "
+                "server uses"
+            )
+        found = self._policy_entry(conn, dn, list(policy_profile(self.flavour.name).attributes))
+        state = "found" if found is not None else "missing (apply creates it)"
+        return f"password policy entry: {dn} ({state})"
+
+    # -- password policy -------------------------------------------------------------------
+
+    def _policy_dn(self, conn: ldap3.Connection) -> str | None:
+        """The configured policy entry, the product's fixed one, or AD's domain object."""
+        profile = policy_profile(self.flavour.name)
+        if self.settings.password_policy_dn or profile.default_dn:
+            return self.settings.password_policy_dn or profile.default_dn
+        if not profile.dn_from_root_dse:
+            return None
+        root = self._policy_entry(conn, "", ["defaultNamingContext"])
+        return first(root, "defaultNamingContext") if root is not None else None
+
+    def _policy_entry(
+        self, conn: ldap3.Connection, dn: str, attributes: list[str]
+    ) -> Attributes | None:
+        """The entry's attributes; None when it does not exist. Raises `_OperationFailed`."""
+        conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=attributes)
+        result = conn.result
+        code = result.get("result") if isinstance(result, dict) else None
+        if code == _NO_SUCH_OBJECT:
+            return None
+        entries = [e for e in conn.response or () if e.get("type") == "searchResEntry"]
+        if code != _SUCCESS or not entries:
+            raise _OperationFailed(f"read {dn or 'the root DSE'} failed: {result_text(result)}")
+        found: Attributes = entries[0]["attributes"]
+        return found
+
+    def _read_settings(self, conn: ldap3.Connection) -> tuple[dict[str, str] | None, str]:
+        """The policy in force and where it lives; {} when the entry does not exist yet,
+        None when it cannot be read (the plan then says so instead of guessing)."""
+        profile = policy_profile(self.flavour.name)
+        dn = ""
+        try:
+            dn = self._policy_dn(conn) or ""
+            if not dn:
+                return None, ""
+            found = self._policy_entry(conn, dn, list(profile.attributes))
+            return (profile.current(found) if found is not None else {}), dn
+        except (_OperationFailed, PolicyError) as error:
+            log.warning("ldap.settings.unreadable", target=self.name, entry=dn, reason=str(error))
+            return None, dn
+
     # -- apply -----------------------------------------------------------------------------
 
     def _apply(self, action: Action) -> None:
         kind = action.kind
-        if kind is ActionKind.DISABLE:
+        if kind is ActionKind.CONFIGURE:
+            self._retrying(lambda conn: self._configure(conn, action))
+        elif kind is ActionKind.DISABLE:
             self._retrying(lambda conn: self._set_enabled(conn, action.account, enabled=False))
         elif kind is ActionKind.ENABLE:
             self._retrying(lambda conn: self._set_enabled(conn, action.account, enabled=True))
@@ -401,11 +535,103 @@ class LdapTarget:
         for group in groups:
             self._retrying(partial(self._remove_member, group=group, account=account))
 
+    def _apply_answer(self, action: Action) -> str | None:
+        """`apply` of one action, its failure as the executor would record it."""
+        try:
+            self.apply(action)
+        except ApplyError as error:
+            return str(error) or type(error).__name__
+        except Exception as error:  # an adapter bug must not fail the other actions
+            log.exception("ldap.apply.crashed", target=self.name, account=action.account)
+            return f"{type(error).__name__}: {error}"
+        return None
+
+    def _mergeable(self, action: Action) -> bool:
+        """Group changes whose member values are known without asking the server."""
+        return action.kind in _GROUP_KINDS and (
+            self.flavour.member_kind is MemberKind.DN or action.account in self._accounts
+        )
+
+    def _apply_merged(self, actions: list[Action]) -> list[str | None]:
+        """Group changes of several accounts: all additions first, then all removals.
+
+        A change of unit whose addition failed keeps its old unit (never in none). Any
+        merged modify the server refuses - all or nothing in LDAP: a value already there
+        or gone, the group's last member, a product's own code - is redone value by
+        value through the single-action path, which knows every tolerated answer.
+        """
+        errors: list[str | None] = [None] * len(actions)
+        values: list[tuple[str, ...]] = []
+        for index, action in enumerate(actions):
+            log.info(
+                "ldap.apply",
+                target=self.name,
+                action=action.kind.value,
+                account=action.account,
+                add=list(action.add),
+                remove=list(action.remove),
+            )
+            try:
+                values.append(self._member_values(self._connection(), action.account))
+            except (_OperationFailed, TargetError) as error:
+                values.append(())
+                errors[index] = str(error)
+        for adding in (True, False):
+            wanted: dict[str, list[int]] = {}
+            for index, action in enumerate(actions):
+                if errors[index] is None:
+                    for group in action.add if adding else action.remove:
+                        wanted.setdefault(group, []).append(index)
+            for group, indexes in wanted.items():
+                if not self._merged_modify(group, indexes, values, adding=adding):
+                    for index in indexes:
+                        errors[index] = errors[index] or self._member_answer(
+                            actions[index], group, adding=adding
+                        )
+        return errors
+
+    def _merged_modify(
+        self, group: str, indexes: list[int], values: list[tuple[str, ...]], *, adding: bool
+    ) -> bool:
+        """One modify for every value; False if refused or not tried (redo one by one)."""
+        if len(indexes) < 2 or (adding and group in self._groups_with_placeholder):
+            return False
+        chosen = [values[i][:1] if adding else values[i] for i in indexes]
+        members = list(dict.fromkeys(value for found in chosen for value in found))
+        operation = ldap3.MODIFY_ADD if adding else ldap3.MODIFY_DELETE
+        changes: Changes = {self.flavour.member_attribute: [(operation, members)]}
+        group_dn = self._group_dns.get(group, group)
+        try:
+            self._retrying(lambda conn: self._modify(conn, group_dn, changes, tolerated=set()))
+        except (_OperationFailed, TargetError, LDAPException) as error:
+            log.info("ldap.merged_modify_refused", target=self.name, group=group_dn,
+                     reason=str(error) if not isinstance(error, LDAPException) else
+                     self._safe(error))  # fmt: skip
+            return False
+        return True
+
+    def _member_answer(self, action: Action, group: str, *, adding: bool) -> str | None:
+        """One account into or out of one group, the failure as `apply` words it."""
+        work = self._add_member if adding else self._remove_member
+        try:
+            self._retrying(partial(work, group=group, account=action.account))
+        except (_OperationFailed, TargetError) as error:
+            return str(error)
+        except LDAPException as error:
+            return f"{action.kind.value} {action.account}: {self._safe(error)}"
+        return None
+
     def _set_enabled(self, conn: ldap3.Connection, account: str, *, enabled: bool) -> None:
         dn = self._account_dn(account)
-        # Read just before writing: AD's flag word holds other bits that may have changed
-        # since the fetch, and an entry already in the wanted state needs no write at all.
-        attributes = self._read_entry(conn, dn, list(self.flavour.lock_attributes))
+        if not enabled and self.flavour.name in _FIXED_VALUE_LOCKS:
+            # The lock is one fixed value written over whatever is there: reading first
+            # would end in the same state, one round trip later.
+            attributes: Attributes = {}
+        else:
+            # Read just before writing: AD's flag word holds other bits that may have
+            # changed since the fetch, Zimbra's status may be an administrator's own lock,
+            # and an entry already in the wanted state needs no write at all.
+            attributes = self._read_entry(conn, dn, list(self.flavour.lock_attributes))
         build = self.flavour.enable_changes if enabled else self.flavour.disable_changes
         try:
             changes = build(attributes)
@@ -425,6 +651,35 @@ class LdapTarget:
             log.info("ldap.apply.already_done", target=self.name, account=dn, must_change=True)
             return
         self._modify(conn, dn, changes, tolerated=set())
+
+    def _configure(self, conn: ldap3.Connection, action: Action) -> None:
+        """Set exactly the planned policy attributes; create the ppolicy entry if missing."""
+        profile = policy_profile(self.flavour.name)
+        dn = self._policy_dn(conn)
+        if dn is None:
+            raise _OperationFailed(f"configure {self.name}: {POLICY_DN_KEY} is not set")
+        if normalise_server_dn(dn) != normalise_server_dn(action.account):
+            raise _OperationFailed(
+                f"configure: planned for {action.account}, but the policy is {dn}"
+            )
+        current = self._policy_entry(conn, dn, list(profile.attributes))
+        try:
+            if current is None:
+                self._add_policy(conn, dn, profile.creation(dn, action.settings))
+                return
+            changes = profile.changes(action.settings, current)
+        except PolicyError as error:
+            raise _OperationFailed(f"configure {dn}: {error}") from None
+        if changes:
+            self._modify(conn, dn, changes, tolerated=set())
+
+    def _add_policy(
+        self, conn: ldap3.Connection, dn: str, attributes: dict[str, list[str]]
+    ) -> None:
+        conn.add(dn, attributes=attributes)
+        if not isinstance(conn.result, dict) or conn.result.get("result") != _SUCCESS:
+            raise _OperationFailed(f"create {dn} failed: {result_text(conn.result)}")
+        log.info("ldap.settings.created", target=self.name, entry=dn, attributes=sorted(attributes))
 
     def _add_member(self, conn: ldap3.Connection, group: str, account: str) -> None:
         group_dn = self._group_dns.get(group, group)
@@ -567,6 +822,7 @@ class _RawAccount:
     emails: tuple[str, ...]  # lower-cased; the first is the one reported
     enabled: bool
     display_name: str | None
+    observed: Observed = NOTHING_OBSERVED
 
     def account(self, target: str, groups: frozenset[str], entitlements: frozenset[str]) -> Account:
         return Account(
@@ -579,4 +835,9 @@ class _RawAccount:
             entitlements=entitlements,
             display_name=self.display_name,
             groups=groups,
+            created=self.observed.created,
+            password_changed=self.observed.password_changed,
+            must_change_password=self.observed.must_change_password,
+            last_sign_in=self.observed.last_sign_in,
+            failed_sign_ins=self.observed.failed_sign_ins,
         )

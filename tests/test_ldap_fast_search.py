@@ -1,0 +1,326 @@
+"""The python-ldap search path against a real OpenLDAP: it must read exactly what ldap3 reads.
+
+Every comparison runs both paths on the same directory, choosing the library with the
+SYNCBOT_LDAP_SEARCH environment variable, and compares what `LdapTarget` hands on.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from conftest import ROLE_GROUPS, SEED_USERS, UNIT_GROUPS
+from structlog.testing import capture_logs
+
+from syncbot.errors import ConfigError, TargetError
+from syncbot.localdev.slapd import LocalPki, SlapdServer, make_test_pki
+from syncbot.model import Snapshot
+from syncbot.targets.ldap import LdapSettings, LdapTarget
+from syncbot.targets.ldap.fast_search import (
+    ENVIRONMENT,
+    LDAP3,
+    PYTHON_LDAP,
+    PagedSearcher,
+    choose_library,
+    open_connection,
+)
+
+# Not UTF-8 (a JPEG header): ldap3 hands such a value over as bytes, and so must we.
+BINARY = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x80\x81"
+
+
+def target_with(
+    library: str, settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
+) -> LdapTarget:
+    monkeypatch.setenv(ENVIRONMENT, library)
+    target = LdapTarget(settings)
+    assert target.search_library == library
+    return target
+
+
+def fetched(
+    library: str, settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Snapshot, list[int]]:
+    """The snapshot one path reads, and the progress counts it reported page by page."""
+    target = target_with(library, settings, monkeypatch)
+    progress: list[int] = []
+    try:
+        managed = frozenset(target.entitlement_key(g) for g in (*ROLE_GROUPS, *UNIT_GROUPS))
+        snapshot = target.fetch(managed, lambda done, _: progress.append(done))
+    finally:
+        target.close()
+    return snapshot, progress
+
+
+def entries(
+    library: str,
+    settings: LdapSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    attributes: list[str],
+) -> list[dict[str, Any]]:
+    """Entries of the users search as `_read_account` receives them, in plain dicts."""
+    target = target_with(library, settings, monkeypatch)
+    try:
+        found = target._retrying(
+            lambda conn: list(
+                target._paged(conn, settings.users_base, "(objectClass=*)", attributes)
+            )
+        )
+    finally:
+        target.close()
+    return [
+        {"dn": e["dn"], "attributes": dict(e["attributes"]), "raw": dict(e["raw_attributes"])}
+        for e in found
+    ]
+
+
+def add_odd_person(server: SlapdServer) -> None:
+    """Two mails, Vietnamese text, a binary photo: every kind of value a search returns."""
+    photo = base64.b64encode(BINARY).decode("ascii")
+    server.add_ldif(
+        f"dn: uid=odd,{server.people_base}\nobjectClass: inetOrgPerson\nuid: odd\n"
+        "cn: Đỗ Thị Ưng\nsn: Đỗ\ndisplayName: Đỗ Thị Ưng\nmail: Odd@Example.gov.vn\n"
+        f"mail: odd.alias@example.gov.vn\nemployeeNumber: NV900\njpegPhoto:: {photo}\n"
+    )
+
+
+def bulk_people(server: SlapdServer, count: int) -> None:
+    people = [
+        f"dn: uid=bulk{i:04d},{server.people_base}\nobjectClass: inetOrgPerson\n"
+        f"uid: bulk{i:04d}\ncn: Người {i}\nsn: N\nemployeeNumber: B{i:04d}\n"
+        f"mail: bulk{i:04d}@example.gov.vn\n" + ("displayName: Trưởng phòng\n" if i % 7 else "")
+        for i in range(count)
+    ]
+    members = "".join(f"member: uid=bulk{i:04d},{server.people_base}\n" for i in range(count))
+    third = "".join(f"member: uid=bulk{i:04d},{server.people_base}\n" for i in range(0, count, 3))
+    groups = [
+        f"dn: cn=toan-bo,{server.groups_base}\nobjectClass: groupOfNames\ncn: toan-bo\n" + members,
+        f"dn: cn=mot-phan-ba,{server.groups_base}\nobjectClass: groupOfNames\n"
+        f"cn: mot-phan-ba\n" + third,
+    ]
+    server.bulk_load("\n".join([*people, *groups]))
+
+
+# -- choosing the library (pure) -------------------------------------------------------------
+
+
+def settings_like(**values: Any) -> Any:
+    return SimpleNamespace(name="ldap", **values)
+
+
+def test_auto_chooses_python_ldap_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENVIRONMENT, raising=False)
+    assert choose_library(settings_like()) == PYTHON_LDAP
+    assert choose_library(settings_like(search_library="auto")) == PYTHON_LDAP
+
+
+def test_the_environment_refines_auto_but_not_an_explicit_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ENVIRONMENT, "ldap3")
+    assert choose_library(settings_like()) == LDAP3
+    assert choose_library(settings_like(search_library="python-ldap")) == PYTHON_LDAP
+
+
+def test_an_unknown_library_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENVIRONMENT, raising=False)
+    with pytest.raises(ConfigError, match="search_library"):
+        choose_library(settings_like(search_library="openldap"))
+    monkeypatch.setenv(ENVIRONMENT, "fast")
+    with pytest.raises(ConfigError, match=ENVIRONMENT):
+        choose_library(settings_like())
+
+
+# -- the same snapshot both ways ---------------------------------------------------------------
+
+
+@pytest.mark.slapd
+def test_both_paths_read_the_seeded_directory_alike(
+    ldap_directory: SlapdServer, ldap_settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_odd_person(ldap_directory)
+    slow, slow_progress = fetched(LDAP3, ldap_settings, monkeypatch)
+    fast, fast_progress = fetched(PYTHON_LDAP, ldap_settings, monkeypatch)
+
+    assert fast == slow
+    assert fast_progress == slow_progress
+    assert len(fast.accounts) == len(SEED_USERS) + 1
+    assert any(a.entitlements for a in fast.accounts)
+    assert fast.entitlements
+
+
+@pytest.mark.slapd
+def test_entries_reach_the_reader_in_ldap3s_shape(
+    ldap_directory: SlapdServer, ldap_settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_odd_person(ldap_directory)
+    # Names in odd cases, as a configuration may spell them; a binary attribute too.
+    wanted = ["UID", "mail", "employeenumber", "displayName", "jpegPhoto", "createTimestamp"]
+    slow = entries(LDAP3, ldap_settings, monkeypatch, wanted)
+    fast = entries(PYTHON_LDAP, ldap_settings, monkeypatch, wanted)
+
+    assert fast == slow
+    odd = next(e for e in fast if e["dn"].startswith("uid=odd,"))
+    assert odd["attributes"]["mail"] == ["Odd@Example.gov.vn", "odd.alias@example.gov.vn"]
+    assert odd["attributes"]["displayName"] == ["Đỗ Thị Ưng"]
+    assert odd["attributes"]["jpegPhoto"] == [BINARY]
+    assert odd["raw"]["jpegPhoto"] == [BINARY]
+    assert all(type(v) is str for v in odd["attributes"]["mail"])
+
+
+@pytest.mark.slapd
+def test_both_paths_read_2000_generated_entries_alike_page_by_page(
+    ldap_directory: SlapdServer, ldap_settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bulk_people(ldap_directory, 2000)
+    settings = dataclasses.replace(ldap_settings, page_size=300)
+    slow, slow_progress = fetched(LDAP3, settings, monkeypatch)
+    fast, fast_progress = fetched(PYTHON_LDAP, settings, monkeypatch)
+
+    assert fast == slow
+    assert len(fast.accounts) == 2000 + len(SEED_USERS)
+    # Pages of the configured size: 2004 people in 7 pages, then the groups in one.
+    assert fast_progress == slow_progress
+    assert fast_progress[:7] == [300, 600, 900, 1200, 1500, 1800, 2004]
+    in_both = [a for a in fast.accounts if a.username.startswith("bulk") and len(a.groups) == 2]
+    assert len(in_both) == len(range(0, 2000, 3))
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slapd
+def test_a_wrong_base_fails_with_the_same_message_both_ways(
+    ldap_settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = dataclasses.replace(ldap_settings, users_base="ou=nobody,dc=example,dc=gov,dc=vn")
+    messages = []
+    for library in (LDAP3, PYTHON_LDAP):
+        with pytest.raises(TargetError, match="noSuchObject") as raised:
+            fetched(library, settings, monkeypatch)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+    assert "check users_base" in messages[1]
+
+
+@pytest.mark.slapd
+def test_a_wrong_password_is_refused_without_the_password(ldap_settings: LdapSettings) -> None:
+    wrong = "Sai-Mat-Khau-4410"
+    settings = dataclasses.replace(ldap_settings, bind_password=wrong)
+    with capture_logs() as logs, pytest.raises(TargetError, match="invalidCredentials") as raised:
+        open_connection(settings)
+    assert settings.bind_dn in str(raised.value)
+    assert wrong not in str(raised.value)
+    assert wrong not in repr(logs)
+
+
+@pytest.mark.slapd
+def test_a_restarted_server_is_reconnected_once(
+    ldap_directory: SlapdServer, ldap_settings: LdapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = target_with(PYTHON_LDAP, ldap_settings, monkeypatch)
+    try:
+        first = target.fetch(frozenset())
+        ldap_directory.stop()  # both connections, ldap3's and python-ldap's, are cut
+        ldap_directory.start()
+        with capture_logs() as logs:
+            again = target.fetch(frozenset())
+    finally:
+        target.close()
+    assert again == first
+    assert [e["event"] for e in logs].count("ldap.reconnect") == 1
+
+
+@pytest.mark.slapd
+def test_a_stopped_server_is_a_target_error(
+    ldap_directory: SlapdServer, ldap_settings: LdapSettings
+) -> None:
+    ldap_directory.stop()
+    try:
+        with pytest.raises(TargetError, match="cannot connect") as raised:
+            open_connection(ldap_settings)
+    finally:
+        ldap_directory.start()
+    assert ldap_settings.bind_password not in str(raised.value)
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPki:
+    return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: LocalPki) -> Iterator[SlapdServer]:
+    server = SlapdServer(tmp_path_factory.mktemp("slapd-tls"), tls=pki)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def tls_settings(server: SlapdServer, **overrides: Any) -> LdapSettings:
+    settings = LdapSettings(
+        name="ldap",
+        flavour="openldap",
+        url=server.url,
+        bind_dn=server.service_dn,
+        bind_password=server.service_password,
+        users_base=server.people_base,
+        groups_base=server.groups_base,
+    )
+    return dataclasses.replace(settings, **overrides)
+
+
+def count_people(settings: LdapSettings) -> int:
+    searcher = PagedSearcher(settings)
+    try:
+        return sum(1 for _ in searcher.search(settings.users_base, "(uid=*)", ["1.1"]))
+    finally:
+        searcher.close()
+
+
+@pytest.mark.slapd
+@pytest.mark.parametrize("use_ldaps", [False, True])
+def test_tls_with_the_right_ca(tls_server: SlapdServer, pki: LocalPki, use_ldaps: bool) -> None:
+    where: dict[str, Any] = {"url": tls_server.ldaps_url} if use_ldaps else {"start_tls": True}
+    settings = tls_settings(tls_server, ca_file=str(pki.ca_certificate), **where)
+    assert count_people(settings) == 0  # bound over TLS; the server holds no people yet
+
+
+@pytest.mark.slapd
+@pytest.mark.parametrize("use_ldaps", [False, True])
+def test_tls_with_another_ca_is_refused(
+    tls_server: SlapdServer, tmp_path: Path, use_ldaps: bool
+) -> None:
+    stranger = make_test_pki(tmp_path / "stranger", common_name="some other CA")
+    where: dict[str, Any] = {"url": tls_server.ldaps_url} if use_ldaps else {"start_tls": True}
+    settings = tls_settings(tls_server, ca_file=str(stranger.ca_certificate), **where)
+    with pytest.raises(TargetError, match="TLS with") as raised:
+        count_people(settings)
+    assert str(stranger.ca_certificate) in str(raised.value)
+    assert tls_server.service_password not in str(raised.value)
+
+
+@pytest.mark.slapd
+def test_unverified_tls_is_possible_for_labs(tls_server: SlapdServer, tmp_path: Path) -> None:
+    stranger = make_test_pki(tmp_path / "stranger")
+    settings = tls_settings(
+        tls_server, start_tls=True, ca_file=str(stranger.ca_certificate), tls_verify=False
+    )
+    assert count_people(settings) == 0
+
+
+@pytest.mark.slapd
+def test_a_missing_ca_file_is_a_target_error(tls_server: SlapdServer, tmp_path: Path) -> None:
+    settings = tls_settings(tls_server, start_tls=True, ca_file=str(tmp_path / "absent.pem"))
+    with pytest.raises(TargetError, match=r"absent\.pem"):
+        open_connection(settings)
