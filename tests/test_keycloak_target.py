@@ -157,6 +157,8 @@ def test_fetch_reads_people_roles_and_groups(realm: RealmHandle, target: Keycloa
     assert snapshot.has_sessions is True
     assert snapshot.entitlements == MANAGED  # the three missing ones are simply absent
 
+    created = people["nguyenvana"].created  # free with the user: always filled
+    assert created is not None and abs(time.time() - created.timestamp()) < 120
     assert people["nguyenvana"] == Account(
         target="keycloak",
         key=a,
@@ -168,6 +170,7 @@ def test_fetch_reads_people_roles_and_groups(realm: RealmHandle, target: Keycloa
         display_name="Nguyễn Văn A",
         groups=frozenset({REALM_ROLE, CLIENT_ROLE, UNIT_GROUP}),  # quan-tri is not managed
         federated=False,
+        created=created,
     )
     assert people["tranthib"].key == b
     assert people["tranthib"].employee_id == "NV002"

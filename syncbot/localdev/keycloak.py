@@ -23,6 +23,10 @@ confidential `syncbot` client whose service account holds only these realm-manag
   It also lets the account read the realm's client secrets; a production realm that must
   avoid that can grant role mapping on `qoffice` alone through fine-grained admin
   permissions.
+- `view-events`: read the stored LOGIN and LOGIN_ERROR events (last sign-in, failed
+  sign-ins) and the event settings.
+- `manage-realm`: set the realm's password policy (the `[password_policy]` rules).
+- `manage-events`: turn event storage on and set how long events are kept.
 
 Nothing else: the account cannot create realms or clients, nor change a client.
 """
@@ -67,7 +71,14 @@ UNIT_GROUP = "Phòng Tài chính"
 DOCUMENT_CLIENT = "qoffice"
 LOGIN_CLIENT = "test-login"
 SYNCBOT_CLIENT = "syncbot"
-SERVICE_ACCOUNT_ROLES = ("manage-users", "view-realm", "view-clients")
+SERVICE_ACCOUNT_ROLES = (
+    "manage-users",
+    "view-realm",
+    "view-clients",
+    "view-events",
+    "manage-realm",
+    "manage-events",
+)
 EMPLOYEE_NUMBER = "employeeNumber"
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]

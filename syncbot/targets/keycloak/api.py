@@ -6,6 +6,14 @@ outlives short token lifespans. The requests themselves are built here rather th
 `KeycloakAdmin`'s helpers, because those paste names into URLs unescaped: a SAML client
 named by its URL, or a role or group name holding "/", "?", "#" or "%", would reach the
 wrong resource or none.
+
+Transient failures (502/503/504 answers, refused or dropped connections, read timeouts) are
+retried with exponential backoff and jitter, within `RetryPolicy`'s bounds, but only for
+requests that are safe to send twice: GET, PUT, DELETE and the POSTs syncbot sends (role
+mappings and logout, both harmless to repeat). When a call exhausts its retries the server
+counts as down for a cooldown: later calls fail at once instead of each waiting out the whole
+budget, so an outage costs one budget per cooldown, not one per step, and the LDAP steps of
+the same run go on at full speed. After the cooldown a single attempt probes the server.
 """
 
 from __future__ import annotations
@@ -14,15 +22,22 @@ import base64
 import binascii
 import json
 import math
+import random
 import re
+import time
 import warnings
-from collections.abc import Iterator
-from typing import Any, cast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import quote
 
+import requests
+import structlog
 from keycloak import KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 from requests import Response
+from urllib3.exceptions import NewConnectionError
 
 from syncbot.targets.keycloak.permissions import need_for
 from syncbot.targets.keycloak.settings import KeycloakSettings
@@ -30,14 +45,82 @@ from syncbot.targets.keycloak.settings import KeycloakSettings
 REALM_MANAGEMENT = "realm-management"
 HTTP_NOT_FOUND = 404
 HTTP_FORBIDDEN = 403
+HTTP_UNAVAILABLE = 503
 _OK_CODES = range(200, 300)
 _MAX_ERROR_TEXT = 300
 # The innermost reason of a requests/urllib3 failure: "[Errno 111] Connection refused",
 # "certificate verify failed: …", "Read timed out".
 _REASON = re.compile(
     r"(\[Errno -?\d+\][^'\")]*|certificate verify failed[^'\"(]*|"
-    r"[Rr]ead timed out|timed out|Name or service not known)"
+    r"[Rr]ead timed out|timed out|Name or service not known|"
+    r"Remote end closed connection without response|Connection reset by peer|Connection aborted)"
 )
+#: Reasons that mean the server took the request and closed without answering.
+_NO_ANSWER = (
+    "Remote end closed connection without response",
+    "Connection reset by peer",
+    "Connection aborted",
+)
+#: Answers of a proxy or a server that is starting, stopping or overloaded: try again later.
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+#: POSTs that leave the same state however often they are sent: role mappings and logout.
+_IDEMPOTENT_POST = re.compile(r"users/[^/]+/(logout|role-mappings/(realm|clients/[^/]+))")
+
+log = structlog.get_logger("syncbot.keycloak")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one call tries before it fails.
+
+    `attempts` bounds the tries; `window` bounds the time: no attempt starts later than
+    `window` seconds after the first (with the default 30 s timeout, a hanging server gets
+    two attempts, a server answering 503 gets all four). `cooldown` is how long the server
+    counts as down once a call has given up.
+    """
+
+    attempts: int = 4
+    first_delay: float = 0.5
+    max_delay: float = 8.0
+    window: float = 60.0
+    cooldown: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None, jitter: float) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based).
+
+        Exponential with "equal jitter" (`jitter` in [0, 1) draws between half and all of
+        the step), so many clients restarted together do not retry in lockstep. A server's
+        Retry-After is honoured up to `max_delay`: a longer wait belongs to the next run.
+        """
+        step = min(self.max_delay, self.first_delay * 2.0 ** (attempt - 1))
+        wait = step * (0.5 + jitter / 2)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return min(self.max_delay, wait)
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One failed attempt that may pass: what to say, the status, whether it reached Keycloak."""
+
+    text: str
+    status: int | None
+    sent: bool
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class _Outage:
+    """The server counted as down since `since` (wall clock), tried again from `retry_at`."""
+
+    since: datetime
+    retry_at: float  # time.monotonic()
+    last: str
+    status: int | None
 
 
 class AdminError(Exception):
@@ -89,8 +172,11 @@ class AdminApi:
     Not thread-safe: one connection, used by one thread at a time.
     """
 
-    def __init__(self, settings: KeycloakSettings) -> None:
+    def __init__(self, settings: KeycloakSettings, retry: RetryPolicy = DEFAULT_RETRY) -> None:
         self.settings = settings
+        self.retry = retry
+        self._outage: _Outage | None = None
+        self._random = random.Random()  # noqa: S311 - jitter, not a secret
         # urljoin drops the last path segment of a base without a trailing slash, which
         # would lose the /auth of a Keycloak still served under it.
         self.base_url = settings.server_url.rstrip("/") + "/"
@@ -135,6 +221,9 @@ class AdminApi:
                 grant_type="client_credentials",
                 verify=self.settings.tls,
                 timeout=max(1, math.ceil(self.settings.timeout)),
+                # requests' own retry would resend a timed-out POST blindly and hide attempts
+                # from the count and the backoff: retries are decided in `_retrying` instead.
+                max_retries=0,
             )
             _ = conn.keycloak_openid  # the token client, built lazily otherwise: build it here
             return conn
@@ -142,10 +231,7 @@ class AdminApi:
     def sign_in(self) -> dict[str, Any]:
         """Get a fresh access token now and return its claims (what the token grants)."""
         conn = self.connection()
-        try:
-            conn.get_token()
-        except KeycloakError as error:
-            raise AdminError(self.sign_in_failure(error), _status(error)) from None
+        self._retrying("sign-in", conn.get_token, repeatable=True, changes=False)
         token = conn.token or {}
         return decode_claims(str(token.get("access_token", "")))
 
@@ -167,8 +253,9 @@ class AdminApi:
     def get(self, path: str, **params: str | int) -> Any:
         return self._call("GET", path, params=params)
 
-    def post(self, path: str, body: object = None) -> Any:
-        return self._call("POST", path, body=body)
+    def post(self, path: str, body: object = None, *, idempotent: bool | None = None) -> Any:
+        """POST; retried on transient failures only if `idempotent` (None: judged by path)."""
+        return self._call("POST", path, body=body, idempotent=idempotent)
 
     def put(self, path: str, body: object = None) -> Any:
         return self._call("PUT", path, body=body)
@@ -201,23 +288,27 @@ class AdminApi:
         *,
         params: dict[str, str | int] | None = None,
         body: object = None,
+        idempotent: bool | None = None,
     ) -> Any:
-        conn = self.connection()
         url = self.realm_path + path
         data = json.dumps(body) if body is not None else ""
-        try:
+        if idempotent is None:
+            idempotent = method != "POST" or bool(_IDEMPOTENT_POST.fullmatch(path))
+
+        def send() -> Response:
+            conn = self.connection()
             if method == "GET":
-                response = conn.raw_get(url, **(params or {}))
-            elif method == "POST":
-                response = conn.raw_post(url, data=data)
-            elif method == "PUT":
-                response = conn.raw_put(url, data=data)
-            else:  # python-keycloak types the body as a dict; requests takes the JSON text
-                response = conn.raw_delete(url, data=cast(Any, data or None))
-        except KeycloakConnectionError as error:
-            raise AdminError(self.unreachable(error)) from None
-        except KeycloakError as error:  # a token refresh refused halfway through the run
-            raise AdminError(self.sign_in_failure(error), _status(error)) from None
+                return conn.raw_get(url, **(params or {}))
+            if method == "POST":
+                return conn.raw_post(url, data=data)
+            if method == "PUT":
+                return conn.raw_put(url, data=data)
+            # python-keycloak types the body as a dict; requests takes the JSON text
+            return conn.raw_delete(url, data=cast(Any, data or None))
+
+        response = self._retrying(
+            f"{method} {path}", send, repeatable=idempotent, changes=method != "GET"
+        )
         if response.status_code not in _OK_CODES:
             text = response_text(response, self.settings.client_secret)
             if response.status_code == HTTP_FORBIDDEN:
@@ -234,6 +325,128 @@ class AdminApi:
         except ValueError:
             return response.text
 
+    # -- retries ---------------------------------------------------------------------------
+
+    def _retrying(
+        self, label: str, send: Callable[[], _T], *, repeatable: bool, changes: bool
+    ) -> _T:
+        """`send()` until it passes or the policy gives up; AdminError then.
+
+        A request that is not `repeatable` is tried again only when it never left this
+        machine (the connection was refused): a timed-out POST may have been carried out.
+        """
+        probing = self._refuse_while_down(label)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            result, failure = self._attempt(send)
+            if failure is None:
+                self._up_again()
+                return cast(_T, result)
+            elapsed = time.monotonic() - started
+            delay = self.retry.delay(attempt, failure.retry_after, self._random.random())
+            unsafe = failure.sent and not repeatable
+            if (
+                probing
+                or unsafe
+                or attempt >= self.retry.attempts
+                or elapsed + delay > self.retry.window
+            ):
+                self._give_up(label, failure, attempt, elapsed, unsafe=unsafe, changes=changes)
+            log.warning(
+                "keycloak.retry",
+                target=self.settings.name,
+                request=label,
+                attempt=attempt,
+                status=failure.status,
+                error=failure.text,
+                delay=round(delay, 2),
+            )
+            time.sleep(delay)
+
+    def _attempt(self, send: Callable[[], _T]) -> tuple[_T | None, _Failure | None]:
+        """One try: its result, or the transient failure; other failures raise AdminError."""
+        try:
+            result = send()
+        except KeycloakConnectionError as error:
+            return None, _Failure(self.unreachable(error), None, sent=not _never_sent(error))
+        except KeycloakError as error:  # the token request, refused or failing
+            status = _status(error)
+            if status not in TRANSIENT_STATUSES:
+                raise AdminError(self.sign_in_failure(error), status) from None
+            # The token request failed, so the admin request it was made for was not sent.
+            return None, _Failure(self.sign_in_failure(error), status, sent=False)
+        if isinstance(result, Response) and result.status_code in TRANSIENT_STATUSES:
+            # The status line only: such answers come from a proxy or a load balancer
+            # more often than from Keycloak, and their bodies are HTML pages.
+            text = f"{result.status_code} {result.reason or ''}".strip()
+            return None, _Failure(text, result.status_code, True, _retry_after(result))
+        return result, None
+
+    def _give_up(
+        self,
+        label: str,
+        failure: _Failure,
+        attempts: int,
+        elapsed: float,
+        *,
+        unsafe: bool,
+        changes: bool,
+    ) -> NoReturn:
+        tries = f"{attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f} s"
+        if unsafe:
+            tries += " (not repeated: the request may have been carried out)"
+        elif changes and failure.sent and failure.status != HTTP_UNAVAILABLE:
+            # No answer, or a gateway's: Keycloak may have made the change all the same.
+            # The audit record must not read as "nothing happened".
+            tries += (
+                "; whether Keycloak carried out the last attempt is not known: the next run "
+                "reads the realm again and plans from what is there"
+            )
+        if not unsafe:  # one unrepeatable request failing says little about the server
+            self._outage = _Outage(
+                since=self._outage.since if self._outage else datetime.now().astimezone(),
+                retry_at=time.monotonic() + self.retry.cooldown,
+                last=failure.text,
+                status=failure.status,
+            )
+        log.error(
+            "keycloak.unavailable",
+            target=self.settings.name,
+            request=label,
+            attempts=attempts,
+            error=failure.text,
+            cooldown=self.retry.cooldown,
+        )
+        raise AdminError(
+            f"{label}: {failure.text}; target {self.settings.name} gave up after {tries}",
+            failure.status,
+        )
+
+    def _refuse_while_down(self, label: str) -> bool:
+        """Fail at once while the server counts as down; True when this call is the probe."""
+        outage = self._outage
+        if outage is None:
+            return False
+        if time.monotonic() >= outage.retry_at:
+            return True
+        raise AdminError(
+            f"{label}: not sent: Keycloak at {self.settings.server_url} has failed since "
+            f"{outage.since:%H:%M:%S} ({outage.last}); tried again "
+            f"{max(1, round(outage.retry_at - time.monotonic()))} s from now or in the next run",
+            outage.status,
+        )
+
+    def _up_again(self) -> None:
+        if self._outage is not None:
+            log.warning(
+                "keycloak.available_again",
+                target=self.settings.name,
+                since=self._outage.since.isoformat(timespec="seconds"),
+            )
+            self._outage = None
+
     # -- messages --------------------------------------------------------------------------
 
     def safe(self, text: str) -> str:
@@ -247,6 +460,10 @@ class AdminApi:
         if "certificate" in text.lower() or "SSL" in type(cause).__name__:
             trusted = self.settings.ca_file or "the system CA store"
             return f"TLS with {self.settings.server_url} failed (trusting {trusted}): {text}"
+        if isinstance(cause, requests.exceptions.ReadTimeout):
+            return f"{self.settings.server_url} did not answer within {self.settings.timeout:g} s"
+        if any(reason in text for reason in _NO_ANSWER):
+            return f"{self.settings.server_url} closed the connection without answering ({text})"
         return f"cannot connect to {self.settings.server_url}: {self.safe(text)}"
 
     def sign_in_failure(self, error: KeycloakError) -> str:
@@ -263,6 +480,25 @@ class AdminApi:
 def _status(error: KeycloakError) -> int | None:
     code = error.response_code
     return code if isinstance(code, int) else None
+
+
+def _never_sent(error: KeycloakConnectionError) -> bool:
+    """Whether the request surely never reached the server (no connection was made)."""
+    cause = error.__cause__
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(cause.args[0], "reason", None) if cause is not None and cause.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _retry_after(response: Response) -> float | None:
+    """A Retry-After given in seconds (the HTTP-date form is not worth honouring here)."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < math.inf else None
 
 
 def response_text(response: Response, secret: str) -> str:

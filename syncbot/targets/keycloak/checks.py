@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncbot.targets.keycloak.api import AdminApi, AdminError, roles_in
-from syncbot.targets.keycloak.permissions import NEEDS, missing
+from syncbot.targets.keycloak.permissions import DUTY_NEEDS, NEEDS, Need, missing
 
 #: Policies under which Keycloak keeps an attribute the user profile does not declare.
 _KEEPS_UNMANAGED = ("ENABLED", "ADMIN_EDIT")
@@ -26,6 +26,7 @@ def describe_realm(api: AdminApi) -> list[str]:
         f"{settings.client_id}",
         users_line(api),
         roles_line(claims, settings.client_id),
+        roles_line(claims, settings.client_id, DUTY_NEEDS, "for the duties"),
         profile_line(api, settings.match_attribute),
     ]
 
@@ -40,19 +41,23 @@ def users_line(api: AdminApi) -> str:
         return f"users: cannot count them ({error})"
 
 
-def roles_line(claims: dict[str, Any], client_id: str) -> str:
-    wanted = ", ".join(need.role for need in NEEDS)
+def roles_line(
+    claims: dict[str, Any], client_id: str, needs: tuple[Need, ...] = NEEDS, scope: str = ""
+) -> str:
+    """One line on `needs`; `scope` ("for the duties") says which set it is about."""
+    label = f"realm-management roles {scope}".rstrip()
+    wanted = ", ".join(need.role for need in needs)
     granted = roles_in(claims)
     if granted is None:
         return (
-            f"realm-management roles: cannot tell, the access token lists no roles (does "
-            f"client {client_id} issue lightweight access tokens?); syncbot needs {wanted}"
+            f"{label}: cannot tell, the access token lists no roles (does client {client_id} "
+            f"issue lightweight access tokens?); syncbot needs {wanted}"
         )
-    lacking = missing(granted)
+    lacking = missing(granted, needs)
     if not lacking:
-        return f"realm-management roles: all present ({wanted})"
+        return f"{label}: all present ({wanted})"
     return (
-        f"realm-management roles MISSING: {'; '.join(need.explain() for need in lacking)}. "
+        f"{label} MISSING: {'; '.join(need.explain() for need in lacking)}. "
         f"Assign them in Clients → {client_id} → Service accounts roles"
     )
 

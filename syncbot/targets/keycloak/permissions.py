@@ -13,8 +13,16 @@ Measured against Keycloak 26.7 by taking each role away in turn:
   answers the client search with an empty list rather than 403, which would make every
   client look missing.
 
-`manage-realm`, `manage-clients` and `realm-admin` would also do and are not asked for:
-they let a leaked secret rewrite the realm or its clients.
+- `view-events` (when dormancy or failed sign-ins are watched): read the realm's stored
+  LOGIN and LOGIN_ERROR events, and its event settings.
+- `manage-realm` (when `[password_policy]` sets rules): write the realm's password policy.
+  It lets a leaked secret rewrite the whole realm, so a realm whose policy is kept by hand
+  (no rules in the config) need not grant it.
+- `manage-events` (when the target has `store_events = true`): turn event storage on and
+  set how long events are kept.
+
+`manage-clients` and `realm-admin` would also do and are not asked for: they let a leaked
+secret rewrite the realm's clients.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ class Need:
         return self.role in held or any(role in held for role in self.also_by)
 
     def explain(self) -> str:
-        when = f", needed when mappings use {self.when}" if self.when else ""
+        when = f", needed when {self.when}" if self.when else ""
         return f"{self.role} ({self.purpose}{when})"
 
 
@@ -46,24 +54,52 @@ MANAGE_USERS = Need(
     "read, disable, enable and sign out users, change their groups and role mappings",
 )
 VIEW_REALM = Need(
-    "view-realm", "read realm roles and who holds them", "realm: references", ("manage-realm",)
+    "view-realm",
+    "read realm roles and who holds them, and the password policy",
+    "mappings use realm: references or [password_policy] sets rules",
+    ("manage-realm",),
 )
 VIEW_CLIENTS = Need(
     "view-clients",
     "find clients and read who holds their roles",
-    "client: references",
+    "mappings use client: references",
     ("manage-clients",),
 )
+VIEW_EVENTS = Need(
+    "view-events",
+    "read sign-in and failed sign-in events and the event settings",
+    "[dormancy] or [failed_sign_ins] is configured",
+    ("manage-events",),
+)
+MANAGE_REALM = Need(
+    "manage-realm", "set the realm's password policy", "[password_policy] sets rules"
+)
+MANAGE_EVENTS = Need(
+    "manage-events", "turn on event storage and set its expiration", "store_events = true"
+)
+#: Needed by every configuration that maps roles or units.
 NEEDS = (MANAGE_USERS, VIEW_REALM, VIEW_CLIENTS)
+#: Needed only by the circulars' duties that read or set realm-wide things.
+DUTY_NEEDS = (VIEW_EVENTS, MANAGE_REALM, MANAGE_EVENTS)
 
 
-def missing(granted: Iterable[str]) -> list[Need]:
+def missing(granted: Iterable[str], needs: tuple[Need, ...] = NEEDS) -> list[Need]:
     held = frozenset(granted)
-    return [need for need in NEEDS if not need.met_by(held)]
+    return [need for need in needs if not need.met_by(held)]
 
 
 def need_for(path: str) -> Need:
-    """The role whose absence most likely explains a 403 on `path` (under the realm)."""
+    """The role whose absence most likely explains a 403 on `path` (under the realm).
+
+    "" is the realm itself, which syncbot only writes (reading it takes the view-realm
+    every fetch of realm roles already needs); `events/config` likewise.
+    """
+    if path == "":
+        return MANAGE_REALM
+    if path == "events/config":
+        return MANAGE_EVENTS
+    if path.startswith("events"):
+        return VIEW_EVENTS
     if path.startswith("roles/"):
         return VIEW_REALM
     if path.startswith("clients"):

@@ -26,6 +26,11 @@ class KeycloakSettings:
     ca_file: str | None = None
     page_size: int = 200
     timeout: float = 30.0
+    # Whether syncbot turns on and keeps the realm's login event storage, which the
+    # dormancy and failed sign-in duties read; off, the realm's own event settings stand.
+    store_events: bool = False
+    # Dormancy looks a year back, and Keycloak deletes stored events older than this.
+    events_expiration_days: int = 400
 
     def __post_init__(self) -> None:
         source = f"targets.{self.name}"
@@ -41,6 +46,10 @@ class KeycloakSettings:
                 raise ConfigError("must not be empty", source=source, key=key)
         if not 1 <= self.page_size <= 10_000:
             raise ConfigError("must be between 1 and 10000", source=source, key="page_size")
+        if self.events_expiration_days < 1:
+            raise ConfigError(
+                "must be a positive number of days", source=source, key="events_expiration_days"
+            )
         if self.timeout <= 0:
             raise ConfigError("must be a positive number of seconds", source=source, key="timeout")
 

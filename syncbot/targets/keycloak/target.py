@@ -5,7 +5,10 @@ client role still works has not been deprovisioned, so besides enabling, disabli
 role or group membership this target ends sessions and revokes offline tokens (SIGN_OUT).
 
 Reading costs pages, never a request per person: the users list (attributes included),
-then the direct members of each managed realm role, client role and group.
+then the direct members of each managed realm role, client role and group. What the duties
+observe adds the realm's stored LOGIN / LOGIN_ERROR events (pages for the whole realm), the
+realm's password policy and event settings (two requests) and, only when password dates
+are asked for, one request per enabled user with a password of their own.
 
 Not thread-safe: one `KeycloakTarget` holds one HTTP session, used by one thread at a time.
 """
@@ -13,15 +16,18 @@ Not thread-safe: one `KeycloakTarget` holds one HTTP session, used by one thread
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
 
-from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
+from syncbot.duties import OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
 from syncbot.model import Account, Action, ActionKind, Snapshot
 from syncbot.targets.base import ApplyError, Progress, no_progress
+from syncbot.targets.keycloak import observed, policy
 from syncbot.targets.keycloak.api import (
     HTTP_NOT_FOUND,
     AdminApi,
@@ -44,6 +50,25 @@ log = structlog.get_logger("syncbot.keycloak")
 User = dict[str, Any]
 #: Keycloak's required action that makes the next sign-in set a new password.
 UPDATE_PASSWORD = "UPDATE_PASSWORD"  # noqa: S105 - the action's name, not a password
+#: Where the realm's target-wide settings live, as plans name it.
+SETTINGS_KEY = "realm"
+#: Event-store settings, beside the policy terms in `Snapshot.settings`.
+EVENTS_ENABLED = "events.enabled"
+EVENTS_EXPIRATION = "events.expiration"  # seconds, as Keycloak keeps it
+EVENTS_TYPES = "events.types"  # the stored event types, sorted, comma-separated
+#: The event types the dormancy and failed sign-in duties read.
+REQUIRED_EVENT_TYPES = frozenset({observed.LOGIN, observed.LOGIN_ERROR})
+_DAY_SECONDS = 86_400
+
+
+@dataclass(slots=True)
+class _Observed:
+    """What a fetch read beyond accounts: per user id, and the realm's settings."""
+
+    password_set: dict[str, datetime] = field(default_factory=dict)
+    last_sign_in: dict[str, datetime] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, str] | None = None
 
 
 class KeycloakTarget:
@@ -57,6 +82,8 @@ class KeycloakTarget:
         self._client_uuids: dict[str, str | None] = {}
         self._group_ids: dict[str, str | None] = {}
         self._roles: dict[str, dict[str, Any] | None] = {}
+        # The realm's event settings as last read: what `wanted_settings` keeps (types
+        # and a longer expiration an administrator chose are never taken away).
 
     def __repr__(self) -> str:
         return (
@@ -104,15 +131,23 @@ class KeycloakTarget:
                 for entitlement in wanted
                 if (found := self._read_members(entitlement)) is not None
             }
+            extra = self._read_observed(users, observe, progress)
         except AdminError as error:
             raise TargetError(
                 f"{self.name}: reading realm {self.settings.realm}: {error}"
+            ) from None
+        except policy.PolicyError as error:
+            raise TargetError(
+                f"{self.name}: the password policy of realm {self.settings.realm} "
+                f"cannot be read: {error}"
             ) from None
         held: dict[str, set[str]] = {}
         for key, user_ids in members.items():
             for user_id in user_ids:
                 held.setdefault(user_id, set()).add(key)
-        accounts = tuple(self._account(user, frozenset(held.get(user["id"], ()))) for user in users)
+        accounts = tuple(
+            self._account(user, frozenset(held.get(user["id"], ())), extra) for user in users
+        )
         log.info(
             "keycloak.fetch.done",
             target=self.name,
@@ -128,6 +163,8 @@ class KeycloakTarget:
             accounts=accounts,
             entitlements=frozenset(members),
             has_sessions=True,
+            settings=extra.settings,
+            settings_key=SETTINGS_KEY,
         )
 
     def apply(self, action: Action) -> None:
@@ -151,7 +188,18 @@ class KeycloakTarget:
             ) from None
 
     def wanted_settings(self, duties: Duties) -> WantedSettings:
-        return NO_SETTINGS
+        """The policy terms the rules call for and, with `store_events`, event storage on
+        for at least `events_expiration_days`, LOGIN and LOGIN_ERROR among the stored types.
+
+        Event settings are "at least": the snapshot reports them as syncbot judges them
+        (the required types that are stored; an expiration at least as long, or none, reads
+        as the configured one), so wanted values never depend on a fetch, and apply only
+        ever adds types or lengthens the expiration.
+        """
+        values = policy.wanted_terms(duties.password)
+        if self.settings.store_events:
+            values.update(self._wanted_events())
+        return WantedSettings(values=values)
 
     def describe(self) -> list[str]:
         """Sign in and say what is there and what is wrong, for `syncbot check-config`."""
@@ -212,7 +260,49 @@ class KeycloakTarget:
         group_id = self._group_id(entitlement.name)
         return f"groups/{group_id}/members" if group_id else None
 
-    def _account(self, user: User, held: frozenset[str]) -> Account:
+    def _read_observed(self, users: list[User], observe: Observe, progress: Progress) -> _Observed:
+        """Whatever `observe` asks for beyond accounts; nothing (no request) by default."""
+        extra = _Observed()
+        if observe.sign_ins_since is not None:
+            extra.last_sign_in = observed.last_sign_ins(self.api, observe.sign_ins_since)
+        if observe.failures_since is not None:
+            extra.failures = observed.failed_sign_ins(self.api, observe.failures_since)
+        events_watched = observe.sign_ins_since is not None or observe.failures_since is not None
+        if observe.settings or (self.settings.store_events and events_watched):
+            extra.settings = self._read_settings(policy_too=observe.settings)
+        if observe.passwords:
+            # Federated users' passwords live in LDAP; a disabled account's password is of
+            # no use to anyone, and each user read here is one more request.
+            own = [
+                str(user["id"])
+                for user in users
+                if user.get("enabled", True) and not user.get("federationLink")
+            ]
+            extra.password_set = observed.password_set_on(
+                self.api, own, lambda done: progress(done, len(own))
+            )
+        return extra
+
+    def _read_settings(self, *, policy_too: bool) -> dict[str, str]:
+        """The realm's policy terms and, with `store_events`, its event settings."""
+        settings: dict[str, str] = {}
+        if policy_too:
+            realm = self.api.get("")
+            raw = realm.get("passwordPolicy") if isinstance(realm, dict) else None
+            settings.update(policy.parse(str(raw) if raw else ""))
+        if self.settings.store_events:
+            now = _events_settings(self.api.get("events/config"))
+            settings.update(_as_judged(now, self._wanted_events()))
+        return settings
+
+    def _wanted_events(self) -> dict[str, str]:
+        return {
+            EVENTS_ENABLED: "true",
+            EVENTS_TYPES: ",".join(sorted(REQUIRED_EVENT_TYPES)),
+            EVENTS_EXPIRATION: str(self.settings.events_expiration_days * _DAY_SECONDS),
+        }
+
+    def _account(self, user: User, held: frozenset[str], extra: _Observed) -> Account:
         attributes = user.get("attributes") or {}
         raw_ids = attributes.get(self.settings.match_attribute) or ()
         employee_id = next((v.strip() for v in raw_ids if isinstance(v, str) and v.strip()), None)
@@ -228,6 +318,11 @@ class KeycloakTarget:
             display_name=" ".join(n for n in names if n) or None,
             groups=held,
             federated=bool(user.get("federationLink")),
+            created=observed.from_millis(user.get("createdTimestamp")),
+            password_changed=extra.password_set.get(str(user["id"])),
+            must_change_password=UPDATE_PASSWORD in (user.get("requiredActions") or ()),
+            last_sign_in=extra.last_sign_in.get(str(user["id"])),
+            failed_sign_ins=extra.failures.get(str(user["id"]), 0),
         )
 
     # -- names to ids ----------------------------------------------------------------------
@@ -295,7 +390,9 @@ class KeycloakTarget:
     def _apply(self, action: Action) -> None:
         kind = action.kind
         user = action.account
-        if kind is ActionKind.DISABLE:
+        if kind is ActionKind.CONFIGURE:
+            self._configure({name: wanted for name, _, wanted in action.settings})
+        elif kind is ActionKind.DISABLE:
             self._set_enabled(user, enabled=False)
         elif kind is ActionKind.ENABLE:
             self._set_enabled(user, enabled=True)
@@ -314,6 +411,55 @@ class KeycloakTarget:
             self._each(action.remove, lambda e: self._revoke(user, e))
         else:  # pragma: no cover - ActionKind is closed
             raise ApplyError(f"unsupported action {kind!r}")
+
+    def _configure(self, wanted: Mapping[str, str | None]) -> None:
+        """Set exactly the named settings; every other policy term and event setting stays.
+
+        Each side is read just before it is written and written only if it changes, so
+        repeating the step, or an administrator's edit made since the plan, is harmless.
+        """
+        terms = {k: v for k, v in wanted.items() if not k.startswith("events.")}
+        events = {k: v for k, v in wanted.items() if k.startswith("events.")}
+        if terms:
+            self._configure_policy(terms)
+        if events:
+            self._configure_events(events)
+
+    def _configure_policy(self, terms: Mapping[str, str | None]) -> None:
+        realm = self.api.get("")
+        raw = str(realm.get("passwordPolicy") or "") if isinstance(realm, dict) else ""
+        try:
+            current = policy.parse(raw)
+        except policy.PolicyError as error:
+            raise AdminError(f"the realm's password policy cannot be read: {error}") from None
+        merged = policy.merge(current, terms)
+        if merged == current:
+            log.info("keycloak.apply.already_done", target=self.name, settings=sorted(terms))
+            return
+        # Only "passwordPolicy" is sent: Keycloak leaves what a partial realm omits.
+        self.api.put("", {"passwordPolicy": policy.serialise(merged)})
+
+    def _configure_events(self, wanted: Mapping[str, str | None]) -> None:
+        config = self.api.get("events/config")
+        if not isinstance(config, dict):
+            raise AdminError("GET events/config: expected an object")
+        changed = dict(config)
+        if EVENTS_ENABLED in wanted:
+            changed["eventsEnabled"] = wanted[EVENTS_ENABLED] == "true"
+        expiration = wanted.get(EVENTS_EXPIRATION)
+        if expiration is not None:
+            changed["eventsExpiration"] = int(expiration)
+        types = wanted.get(EVENTS_TYPES)
+        if types is not None:
+            # Never narrower than now: another team may read the other event types.
+            held = [str(t) for t in config.get("enabledEventTypes") or ()]
+            changed["enabledEventTypes"] = sorted({*held, *filter(None, types.split(","))})
+        if changed == config:
+            log.info("keycloak.apply.already_done", target=self.name, settings=sorted(wanted))
+            return
+        # The whole representation goes back: a PUT without the listeners or the admin-event
+        # flags would reset them.
+        self.api.put("events/config", changed)
 
     def _each(self, keys: Iterable[str], step: Callable[[Entitlement], None]) -> None:
         for key in keys:
@@ -409,3 +555,29 @@ class KeycloakTarget:
             return f"{self._user_path(user)}/role-mappings/realm"
         uuid = self._client_uuid(str(entitlement.client_id))
         return f"{self._user_path(user)}/role-mappings/clients/{uuid}"
+
+
+def _as_judged(now: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """Event settings as compared with `wanted`: more than asked for is what was asked."""
+    judged = dict(now)
+    held = set(filter(None, now.get(EVENTS_TYPES, "").split(",")))
+    judged[EVENTS_TYPES] = ",".join(sorted(held & REQUIRED_EVENT_TYPES))
+    current, enough = now.get(EVENTS_EXPIRATION), int(wanted[EVENTS_EXPIRATION])
+    unlimited = current is None and now.get(EVENTS_ENABLED) == "true"
+    if unlimited or (current is not None and current.isdigit() and int(current) >= enough):
+        judged[EVENTS_EXPIRATION] = wanted[EVENTS_EXPIRATION]
+    return judged
+
+
+def _events_settings(config: object) -> dict[str, str]:
+    """The event settings syncbot compares, from `GET events/config`."""
+    if not isinstance(config, dict):
+        raise AdminError("GET events/config: expected an object")
+    settings = {
+        EVENTS_ENABLED: "true" if config.get("eventsEnabled") else "false",
+        EVENTS_TYPES: ",".join(sorted(str(t) for t in config.get("enabledEventTypes") or ())),
+    }
+    expiration = config.get("eventsExpiration")
+    if isinstance(expiration, int) and not isinstance(expiration, bool) and expiration > 0:
+        settings[EVENTS_EXPIRATION] = str(expiration)
+    return settings
