@@ -105,17 +105,17 @@ class TargetMapping:
     roles: Mapping[str, frozenset[str]]  # canonical role name -> entitlement keys
     units: Mapping[str, str]  # folded unit name -> entitlement key
 
-    @property
-    def role_entitlements(self) -> frozenset[str]:
-        return frozenset().union(*self.roles.values()) if self.roles else frozenset()
+    # Derived once: the planner asks for them for every account of every target.
+    role_entitlements: frozenset[str] = field(init=False, repr=False, compare=False)
+    unit_entitlements: frozenset[str] = field(init=False, repr=False, compare=False)
+    managed: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def unit_entitlements(self) -> frozenset[str]:
-        return frozenset(self.units.values())
-
-    @property
-    def managed(self) -> frozenset[str]:
-        return self.role_entitlements | self.unit_entitlements
+    def __post_init__(self) -> None:
+        roles = frozenset().union(*self.roles.values()) if self.roles else frozenset()
+        units = frozenset(self.units.values())
+        object.__setattr__(self, "role_entitlements", roles)
+        object.__setattr__(self, "unit_entitlements", units)
+        object.__setattr__(self, "managed", roles | units)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,9 @@ class LedgerEntry:
     # Locked for being unused: never undone by the roster, and the dormancy clock restarts
     # here, so an administrator's re-enable is not reversed by the very next run.
     dormant_locked_on: str | None = None
+    # syncbot re-enabled it (a rehire): the dormancy clock restarts here too, or a returning
+    # person with an old last sign-in would be locked again by the very next run.
+    reopened_on: str | None = None
 
 
 class ActionKind(StrEnum):
@@ -156,8 +159,10 @@ class ActionKind(StrEnum):
 KIND_ORDER = {
     ActionKind.CONFIGURE: -1,
     ActionKind.DISABLE: 0,
-    ActionKind.SIGN_OUT: 1,
-    ActionKind.REQUIRE_PASSWORD_CHANGE: 2,
+    # The new-password demand before the sign-out: signing out first would leave a moment
+    # in which the old password opens a fresh session.
+    ActionKind.REQUIRE_PASSWORD_CHANGE: 1,
+    ActionKind.SIGN_OUT: 2,
     ActionKind.REVOKE: 3,
     ActionKind.CHANGE_UNIT: 4,
     ActionKind.ENABLE: 5,

@@ -8,10 +8,10 @@ missed trigger costs latency, never correctness.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from syncbot import reasons
+from syncbot import duty_rules, reasons
 from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings
 from syncbot.matching import Fallback, MatchResult, match
@@ -29,7 +29,6 @@ from syncbot.model import (
     Roster,
     RosterRow,
     Snapshot,
-    Status,
     TargetMapping,
 )
 from syncbot.protection import Protection
@@ -72,6 +71,17 @@ class _Person:
         managed = self.state.mapping.managed
         return managed & self.state.federated_owned if self.account.federated else managed
 
+    @property
+    def subject(self) -> duty_rules.Subject:
+        return duty_rules.Subject(
+            target=self.state.name,
+            account=self.account,
+            has_sessions=self.state.snapshot.has_sessions,
+            row=self.row,
+            evidence=self.evidence,
+            ledger=self.ledger,
+        )
+
     def action(self, kind: ActionKind, reason: Reason, **fields: object) -> Action:
         return Action(
             target=self.state.name,
@@ -99,7 +109,11 @@ def plan(
     findings: list[Finding] = _roster_findings(roster, mappings, today)
     matched: dict[str, int] = {}
     matched_people: set[str] = set()
+    watch_people = duty_rules.watches_people(duties)  # skipped whole at 100k rows when off
     for state in targets:
+        settings = duty_rules.settings_drift(state.snapshot, state.wanted, duties.password)
+        actions.extend(settings.actions)
+        findings.extend(settings.findings)
         accounts, protected_ids = _split_protected(state)
         result = match(roster.rows, accounts, fallback)
         matched[state.name] = len(result.pairs)
@@ -112,10 +126,23 @@ def plan(
                 state=state,
                 ledger=ledger.get((state.name, account.key)),
             )
-            person_actions, person_findings = _plan_person(person, mappings, today)
+            person_actions, person_findings = _plan_person(person, mappings, today, duties)
+            if watch_people:
+                reopening = any(a.kind is ActionKind.ENABLE for a in person_actions)
+                duty = duty_rules.for_person(person.subject, duties, today, reopening=reopening)
+                # A lock for disuse replaces the roster's role changes: a locked account's
+                # roles are settled when someone reopens it (the roster never does).
+                person_actions = duty.actions if duty.locks else person_actions + duty.actions
+                person_findings.extend(duty.findings)
             actions.extend(person_actions)
             findings.extend(person_findings)
         findings.extend(_match_findings(state.name, result, protected_ids))
+        for account in result.orphans:
+            subject = duty_rules.Subject(state.name, account, state.snapshot.has_sessions)
+            orphan = duty_rules.for_orphan(subject, duties, today)
+            actions.extend(orphan.actions)
+            findings.extend(orphan.findings)
+        findings.extend(duty_rules.failed_sign_ins(state.snapshot, duties.failed_sign_ins, today))
     actions.sort(key=_action_order)
     return Plan(
         today=today,
@@ -129,10 +156,18 @@ def plan(
     )
 
 
-def _action_order(action: Action) -> tuple[str, int, str, tuple[str, ...]]:
-    """Per person, every target's locks and sign-outs before any role change anywhere."""
+def _action_order(action: Action) -> tuple[bool, str, int, str, tuple[str, ...]]:
+    """Target-wide settings first, so the password rules are in force before anyone is
+    made to choose a new password; then per person, every target's locks and sign-outs
+    before any role change anywhere."""
     person = action.employee_id or action.account
-    return (person, KIND_ORDER[action.kind], action.target, action.add + action.remove)
+    return (
+        action.kind is not ActionKind.CONFIGURE,
+        person,
+        KIND_ORDER[action.kind],
+        action.target,
+        action.add + action.remove,
+    )
 
 
 def _evidence(roster: Roster, row: RosterRow) -> Evidence:
@@ -148,7 +183,7 @@ def _evidence(roster: Roster, row: RosterRow) -> Evidence:
 
 
 def _is_leaving(row: RosterRow) -> bool:
-    return row.status in (Status.DEPARTED, Status.TRANSFERRED)
+    return row.status in duty_rules.LEAVING
 
 
 def _in_force(row: RosterRow, today: date) -> bool:
@@ -156,7 +191,7 @@ def _in_force(row: RosterRow, today: date) -> bool:
 
 
 def _plan_person(
-    person: _Person, mappings: Mappings, today: date
+    person: _Person, mappings: Mappings, today: date, duties: Duties
 ) -> tuple[list[Action], list[Finding]]:
     row = person.row
     if _is_leaving(row) and _in_force(row, today):
@@ -164,7 +199,7 @@ def _plan_person(
     if not _is_leaving(row) and not _in_force(row, today):
         return [], [_finding(person, FindingKind.FUTURE_CHANGE, reasons.future_change(row))]
     # Active, or leaving on a future date: until then the person keeps working normally.
-    return _keep_in_step(person, mappings)
+    return _keep_in_step(person, mappings, duties)
 
 
 def _offboard(person: _Person, mappings: Mappings) -> list[Action]:
@@ -197,13 +232,22 @@ def _offboard(person: _Person, mappings: Mappings) -> list[Action]:
     return actions
 
 
-def _keep_in_step(person: _Person, mappings: Mappings) -> tuple[list[Action], list[Finding]]:
+def _keep_in_step(
+    person: _Person, mappings: Mappings, duties: Duties
+) -> tuple[list[Action], list[Finding]]:
     row, account, state = person.row, person.account, person.state
     actions: list[Action] = []
     findings: list[Finding] = []
     restoring = False
     if not account.enabled:
         entry = person.ledger
+        if entry is not None and entry.dormant_locked_on:
+            # Checked first: even a stale "disabled by syncbot" must not reopen it.
+            locked_on = date.fromisoformat(entry.dormant_locked_on)
+            relock = duty_rules.relock_date(locked_on, duties.dormancy)
+            reason = reasons.locked_dormant(account.username, locked_on, relock)
+            finding = _finding(person, FindingKind.LOCKED_BY_OTHERS, reason)
+            return [], [replace(finding, since=locked_on)]
         if entry is None or not entry.disabled_by_syncbot:
             reason = reasons.locked_by_others(row, account.username)
             return [], [_finding(person, FindingKind.LOCKED_BY_OTHERS, reason)]
@@ -368,7 +412,8 @@ def _match_findings(target: str, result: MatchResult, protected_ids: set[str]) -
         )
     for row in result.unmatched_rows:
         # A person whose only account is protected has one: creating another would be wrong.
-        if row.status is Status.ACTIVE and row.employee_id.casefold() not in protected_ids:
+        # Someone on leave is still employed and still needs an account.
+        if not _is_leaving(row) and row.employee_id.casefold() not in protected_ids:
             findings.append(
                 Finding(
                     kind=FindingKind.NO_ACCOUNT,
@@ -376,16 +421,6 @@ def _match_findings(target: str, result: MatchResult, protected_ids: set[str]) -
                     target=target,
                     employee_id=row.employee_id,
                     row=row.row,
-                )
-            )
-    for account in result.orphans:
-        if account.enabled:
-            findings.append(
-                Finding(
-                    kind=FindingKind.ORPHAN,
-                    reason=reasons.orphan(account.username),
-                    target=target,
-                    account=account.key,
                 )
             )
     return findings

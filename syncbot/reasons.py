@@ -5,9 +5,11 @@ One place for the wording keeps plans, audit records and reports saying the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from syncbot.model import Reason, RosterRow, Status
+from syncbot.duties import CharClass, PasswordPolicy
+from syncbot.model import Reason, RosterRow, Setting, Status
 
 
 def vn_date(value: date | None) -> str:
@@ -102,10 +104,12 @@ def change_unit(row: RosterRow, old: list[str], new: str | None) -> Reason:
     )
 
 
-def orphan(username: str) -> Reason:
+def orphan(username: str, lock_on: date | None = None) -> Reason:
+    later_vi = f" Sẽ khóa ngày {vn_date(lock_on)} nếu vẫn không có hồ sơ." if lock_on else ""
+    later_en = f" It will be locked on {lock_on} if it still has none." if lock_on else ""
     return Reason(
-        vi=f"Tài khoản {username} đang hoạt động nhưng không có trong hồ sơ nhân sự.",
-        en=f"Account {username} is enabled but has no HR record.",
+        vi=f"Tài khoản {username} đang hoạt động nhưng không có trong hồ sơ nhân sự.{later_vi}",
+        en=f"Account {username} is enabled but has no HR record.{later_en}",
     )
 
 
@@ -219,4 +223,231 @@ def leaked_protected(username: str, file: str, line: int) -> Reason:
         "bảo vệ; syncbot không thay đổi, quản trị viên cần xử lý thủ công.",
         en=f"Account {username} is on the leaked-credentials list ({file}, line {line}) but is "
         "protected; syncbot leaves it alone, an administrator must act by hand.",
+    )
+
+
+# --- the circulars' duties ------------------------------------------------------------------
+
+_CLASS_WORDS = {
+    CharClass.UPPER: ("chữ hoa", "an upper-case letter"),
+    CharClass.LOWER: ("chữ thường", "a lower-case letter"),
+    CharClass.DIGIT: ("chữ số", "a digit"),
+    CharClass.SPECIAL: ("ký tự đặc biệt", "a special character"),
+}
+#: How a target names the terms it cannot enforce, in words an administrator reads.
+_TERM_WORDS = {
+    **{c.value: words for c, words in _CLASS_WORDS.items()},
+    "min_length": ("độ dài tối thiểu", "minimum length"),
+    "not_username": ("không trùng tên đăng nhập", "not the username"),
+    "history": ("không dùng lại mật khẩu cũ", "no reuse of old passwords"),
+    "max_age_days": ("thời hạn đổi mật khẩu", "maximum password age"),
+}
+
+
+def policy_terms(policy: PasswordPolicy) -> tuple[str, str]:
+    """The configured rules in one phrase each language, so a reason states the numbers."""
+    vi: list[str] = []
+    en: list[str] = []
+    if policy.min_length is not None:
+        vi.append(f"tối thiểu {policy.min_length} ký tự")
+        en.append(f"at least {policy.min_length} characters")
+    if policy.classes:
+        ordered = [c for c in CharClass if c in policy.classes]
+        vi.append("có " + ", ".join(_CLASS_WORDS[c][0] for c in ordered))
+        en.append("with " + ", ".join(_CLASS_WORDS[c][1] for c in ordered))
+    if policy.not_username:
+        vi.append("không trùng tên đăng nhập")
+        en.append("not the username")
+    if policy.history is not None:
+        vi.append(f"không dùng lại {policy.history} mật khẩu gần nhất")
+        en.append(f"none of the last {policy.history} passwords")
+    if policy.max_age_days is not None:
+        vi.append(f"đổi ít nhất {policy.max_age_days} ngày một lần")
+        en.append(f"changed at least every {policy.max_age_days} days")
+    return "; ".join(vi), "; ".join(en)
+
+
+def configure(target: str, key: str, policy: PasswordPolicy, settings: Sequence[Setting]) -> Reason:
+    rules_vi, rules_en = policy_terms(policy)
+    changes = ", ".join(f"{name}: {now or '∅'} → {wanted or '∅'}" for name, now, wanted in settings)
+    return Reason(
+        vi=f"Chính sách mật khẩu của {target} ({key}) chưa đúng quy định ({rules_vi}); "
+        f"cập nhật {len(settings)} thiết lập: {changes}.",
+        en=f"The password policy of {target} ({key}) differs from the configured rules "
+        f"({rules_en}); {len(settings)} settings updated: {changes}.",
+    )
+
+
+def settings_unreadable(target: str, key: str) -> Reason:
+    where = f" ({key})" if key else ""
+    return Reason(
+        vi=f"Không đọc được cấu hình chính sách mật khẩu của {target}{where}; chưa kiểm tra "
+        "được, cần quản trị viên xem xét quyền đọc.",
+        en=f"The password-policy settings of {target}{where} could not be read; not checked, "
+        "an administrator should look at read permissions.",
+    )
+
+
+def setting_unsupported(target: str, term: str) -> Reason:
+    vi, en = _TERM_WORDS.get(term, (term, term))
+    return Reason(
+        vi=f"{target} không tự áp dụng được yêu cầu '{vi}' của chính sách mật khẩu; cần "
+        "biện pháp khác (mô-đun kiểm tra mật khẩu, hướng dẫn người dùng).",
+        en=f"{target} cannot enforce the password rule '{en}' itself; it needs another means "
+        "(a password-check module, user guidance).",
+    )
+
+
+def password_never_changed(username: str, created: date) -> tuple[str, str]:
+    return (
+        f"Tài khoản {username} vẫn dùng mật khẩu được cấp khi tạo ngày {vn_date(created)}, "
+        "chưa đổi lần nào",
+        f"Account {username} still uses the password issued when it was created on {created}",
+    )
+
+
+def password_expired(username: str, changed: date, age: int, max_age: int) -> tuple[str, str]:
+    return (
+        f"Mật khẩu của tài khoản {username} đã {age} ngày chưa đổi (đổi lần cuối ngày "
+        f"{vn_date(changed)}), quá thời hạn {max_age} ngày",
+        f"The password of account {username} is {age} days old (last changed on {changed}), "
+        f"beyond the {max_age}-day maximum",
+    )
+
+
+def password_waiting(fact: tuple[str, str]) -> Reason:
+    return Reason(
+        vi=f"{fact[0]}; đã yêu cầu đổi mật khẩu, đang chờ người dùng đổi.",
+        en=f"{fact[1]}; a change is already required, waiting for the owner.",
+    )
+
+
+def password_report(fact: tuple[str, str], deadline: date | None) -> Reason:
+    if deadline is not None:
+        return Reason(
+            vi=f"{fact[0]}; từ ngày {vn_date(deadline)} phải đổi mật khẩu mới dùng được tài khoản.",
+            en=f"{fact[1]}; from {deadline} the password must be changed before the account "
+            "can be used.",
+        )
+    return Reason(
+        vi=f"{fact[0]}; cần nhắc người dùng đổi mật khẩu.",
+        en=f"{fact[1]}; the owner should be asked to change it.",
+    )
+
+
+def password_require(fact: tuple[str, str], deadline: date | None) -> Reason:
+    if deadline is not None:
+        return Reason(
+            vi=f"{fact[0]}; đã đến hạn {vn_date(deadline)}: buộc đổi mật khẩu, chưa đổi thì "
+            "không dùng được tài khoản.",
+            en=f"{fact[1]}; the deadline {deadline} has come: a new password is required "
+            "before the account can be used.",
+        )
+    return Reason(
+        vi=f"{fact[0]}; buộc đổi mật khẩu ở lần đăng nhập tới.",
+        en=f"{fact[1]}; a new password is required at next sign-in.",
+    )
+
+
+def password_sign_out(fact: tuple[str, str], deadline: date) -> Reason:
+    return Reason(
+        vi=f"{fact[0]}; đã đến hạn {vn_date(deadline)}: đăng xuất mọi phiên để chủ tài khoản "
+        "phải đặt mật khẩu mới.",
+        en=f"{fact[1]}; the deadline {deadline} has come: every session ended so the owner "
+        "must set a new password.",
+    )
+
+
+def idle(username: str, days: int, source: str, reference: date) -> tuple[str, str]:
+    """How long an account has gone unused, and counted from what."""
+    since_vi, since_en = {
+        "sign_in": (
+            f"đăng nhập lần cuối ngày {vn_date(reference)}",
+            f"last sign-in on {reference}",
+        ),
+        "locked": (
+            f"tính lại từ ngày syncbot khóa vì không sử dụng, {vn_date(reference)}",
+            f"counted from syncbot's lock for disuse on {reference}",
+        ),
+        "reopened": (
+            f"tính lại từ ngày syncbot mở lại tài khoản, {vn_date(reference)}",
+            f"counted from syncbot re-enabling it on {reference}",
+        ),
+        "created": (
+            f"tạo ngày {vn_date(reference)}, chưa ghi nhận lần đăng nhập nào",
+            f"created on {reference}, no sign-in recorded",
+        ),
+        "recorded": (
+            f"không có lần đăng nhập nào từ khi bắt đầu ghi nhận ngày {vn_date(reference)}",
+            f"no sign-in since recording began on {reference}",
+        ),
+    }[source]
+    return (
+        f"Tài khoản {username} không được sử dụng {days} ngày ({since_vi})",
+        f"Account {username} has not been used for {days} days ({since_en})",
+    )
+
+
+def dormant(fact: tuple[str, str], threshold: int, lock_on: date | None) -> Reason:
+    if lock_on is not None:
+        return Reason(
+            vi=f"{fact[0]}, quá ngưỡng {threshold} ngày; sẽ khóa ngày {vn_date(lock_on)} nếu "
+            "vẫn không đăng nhập.",
+            en=f"{fact[1]}, beyond the {threshold}-day limit; it will be locked on {lock_on} "
+            "unless it is used.",
+        )
+    return Reason(
+        vi=f"{fact[0]}, quá ngưỡng {threshold} ngày; cần xác minh còn nhu cầu sử dụng.",
+        en=f"{fact[1]}, beyond the {threshold}-day limit; check whether it is still needed.",
+    )
+
+
+def dormant_lock(fact: tuple[str, str], threshold: int, warning: int, sign_out: bool) -> Reason:
+    what_vi = "đăng xuất mọi phiên, thu hồi token" if sign_out else "khóa tài khoản"
+    what_en = "every session ended, tokens revoked" if sign_out else "account locked"
+    return Reason(
+        vi=f"{fact[0]}, quá {threshold + warning} ngày ({threshold} ngày và {warning} ngày "
+        f"cảnh báo); {what_vi}.",
+        en=f"{fact[1]}, beyond {threshold + warning} days ({threshold} days and a {warning}-day "
+        f"warning); {what_en}.",
+    )
+
+
+def orphan_lock(username: str, created: date, grace: int, sign_out: bool) -> Reason:
+    what_vi = "đăng xuất mọi phiên, thu hồi token" if sign_out else "khóa tài khoản"
+    what_en = "every session ended, tokens revoked" if sign_out else "account locked"
+    return Reason(
+        vi=f"Tài khoản {username} không có trong hồ sơ nhân sự, tạo ngày {vn_date(created)}, "
+        f"quá {grace} ngày chờ; {what_vi}.",
+        en=f"Account {username} has no HR record and was created on {created}, more than "
+        f"{grace} days ago; {what_en}.",
+    )
+
+
+def failed_sign_ins(username: str, count: int, days: int, threshold: int) -> Reason:
+    return Reason(
+        vi=f"Tài khoản {username} có {count} lần đăng nhập sai trong {days} ngày qua (ngưỡng "
+        f"{threshold}); cần hỏi chủ tài khoản có phải họ không.",
+        en=f"Account {username} had {count} failed sign-ins in the last {days} days (threshold "
+        f"{threshold}); ask its owner whether that was them.",
+    )
+
+
+def locked_dormant(username: str, locked_on: date, relock_on: date | None) -> Reason:
+    """A lock for disuse stays until an administrator lifts it, whatever HR says."""
+    again_vi = (
+        f"; nếu chủ tài khoản vẫn không đăng nhập, sẽ bị khóa lại từ ngày {vn_date(relock_on)}"
+        if relock_on
+        else ""
+    )
+    again_en = (
+        f"; unless its owner signs in it is locked again from {relock_on}" if relock_on else ""
+    )
+    return Reason(
+        vi=f"Tài khoản {username} bị syncbot khóa ngày {vn_date(locked_on)} vì không sử dụng; "
+        "hồ sơ nhân sự không tự mở lại. Để mở lại, quản trị viên mở khóa tài khoản; thời gian "
+        f"không sử dụng được tính lại từ ngày khóa nên lần chạy sau không khóa lại ngay{again_vi}.",
+        en=f"Account {username} was locked by syncbot on {locked_on} for disuse; the roster does "
+        "not reopen it. To reopen it an administrator enables the account; disuse is counted "
+        f"again from the lock date, so the next run does not lock it at once{again_en}.",
     )

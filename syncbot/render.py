@@ -7,8 +7,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from syncbot.model import Action, ActionKind, Finding, FindingKind, Plan, Reason
+from syncbot.reasons import vn_date
 
 ACTION_TITLES = {
+    ActionKind.CONFIGURE: ("Cấu hình chính sách của hệ thống", "Configure target settings"),
     ActionKind.DISABLE: ("Khóa tài khoản", "Disable account"),
     ActionKind.SIGN_OUT: ("Đăng xuất, thu hồi token", "Sign out, revoke tokens"),
     ActionKind.REQUIRE_PASSWORD_CHANGE: ("Buộc đổi mật khẩu", "Require a password change"),
@@ -29,6 +31,17 @@ FINDING_TITLES = {
     FindingKind.LOCKED_BY_OTHERS: ("Tài khoản bị khóa thủ công", "Locked by someone else"),
     FindingKind.LEAKED_NOT_FOUND: ("Không tìm thấy / not found", "Leaked names not found"),
     FindingKind.LEAKED_PROTECTED: ("Tài khoản được bảo vệ, không xử lý", "Protected, left alone"),
+    FindingKind.PASSWORD_NEVER_CHANGED: (
+        "Mật khẩu được cấp chưa đổi lần nào",
+        "Issued passwords never changed",
+    ),
+    FindingKind.PASSWORD_EXPIRED: ("Mật khẩu quá hạn chưa đổi", "Passwords past their maximum age"),
+    FindingKind.DORMANT: ("Tài khoản không sử dụng", "Dormant accounts"),
+    FindingKind.FAILED_SIGN_INS: ("Đăng nhập sai nhiều lần", "Repeated failed sign-ins"),
+    FindingKind.SETTING_UNSUPPORTED: (
+        "Yêu cầu chính sách chưa áp dụng được",
+        "Policy terms the target cannot enforce",
+    ),
 }
 
 
@@ -50,6 +63,11 @@ def _title(titles: tuple[str, str], lang: str) -> str:
     return titles[1] if lang == "en" else f"{titles[0]} / {titles[1]}"
 
 
+def settings_lines(action: Action) -> list[str]:
+    """A CONFIGURE step as one "name: now → wanted" line per setting (∅: not set)."""
+    return [f"{name}: {now or '∅'} → {wanted or '∅'}" for name, now, wanted in action.settings]
+
+
 def _what(action: Action) -> str:
     names = [short_name(k) for k in (*action.remove, *action.add)]
     if action.kind is ActionKind.CHANGE_UNIT:
@@ -62,6 +80,9 @@ def _what(action: Action) -> str:
 
 
 def _action_line(action: Action, lang: str) -> str:
+    if action.kind is ActionKind.CONFIGURE:
+        changes = "".join(f"\n        {line}" for line in settings_lines(action))
+        return f"  {action.target:<8} {action.username}{changes}\n      {_say(action.reason, lang)}"
     who = f"{action.username} [{action.employee_id or '?'}]"
     what = _what(action)
     row = f"[dòng {action.evidence.row}] " if action.evidence else ""
@@ -69,9 +90,24 @@ def _action_line(action: Action, lang: str) -> str:
     return f"{head}\n      {row}{_say(action.reason, lang)}"
 
 
+def _dates(finding: Finding, lang: str) -> str:
+    """When a finding began and when it takes effect, in the reader's date format."""
+    parts: list[str] = []
+    for value, vi, en in ((finding.since, "từ", "since"), (finding.due, "hạn", "due")):
+        if value is None:
+            continue
+        if lang == "en":
+            parts.append(f"{en} {value.isoformat()}")
+        elif lang == "both":
+            parts.append(f"{vi} / {en} {vn_date(value)}")
+        else:
+            parts.append(f"{vi} {vn_date(value)}")
+    return f" [{'; '.join(parts)}]" if parts else ""
+
+
 def _finding_line(finding: Finding, lang: str) -> str:
     where = f"{finding.target}: " if finding.target else ""
-    return f"  {where}{_say(finding.reason, lang)}"
+    return f"  {where}{_say(finding.reason, lang)}{_dates(finding, lang)}"
 
 
 def _by_action(plan: Plan, lang: str) -> Iterator[str]:
@@ -94,11 +130,15 @@ def _by_person(plan: Plan, lang: str) -> Iterator[str]:
         first = actions[0]
         row = f", dòng {first.evidence.row}: {first.evidence.status}" if first.evidence else ""
         yield ""
-        yield f"{first.username} [{person}]{row}"
+        if first.kind is ActionKind.CONFIGURE:
+            yield f"{first.target}: {first.username}"  # the target itself, not a person
+        else:
+            yield f"{first.username} [{person}]{row}"
         for action in actions:
             title = _title(ACTION_TITLES[action.kind], lang)
             what = _what(action)
             yield f"  {action.target:<9} {title}" + (f": {what}" if what else "")
+            yield from (f"            {line}" for line in settings_lines(action))
             yield f"            {_say(action.reason, lang)}"
 
 
@@ -127,7 +167,9 @@ def summary(plan: Plan) -> str:
     if plan.empty:
         return "Không có thay đổi nào. / Nothing to change."
     counts = Counter(a.kind for a in plan.actions)
-    people = len({a.employee_id or a.account for a in plan.actions})
+    people = len(
+        {a.employee_id or a.account for a in plan.actions if a.kind is not ActionKind.CONFIGURE}
+    )
     parts = ", ".join(f"{kind.value} {counts[kind]}" for kind in ACTION_TITLES if counts[kind])
     return (
         f"Kế hoạch: {len(plan.actions)} thay đổi cho {people} người / "

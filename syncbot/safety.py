@@ -42,9 +42,18 @@ def threshold_violations(plan: Plan, safety: SafetyConfig, previous_rows: int | 
                 f"{_pct(safety.min_matched_share)}: is this the right organisation's export, "
                 "and the right match_attribute?"
             )
+    # People, and accounts with no person (orphans), each counted once: a lock for
+    # disuse or for having no HR record takes access just as a departure does.
     losing = len(plan.people_losing_access())
     matched = plan.matched_people
-    if losing >= safety.min_people_for_share and matched:
+    if losing >= safety.min_people_for_share and not matched:
+        # Nothing matched yet something would be locked: only orphans, or a wrong export.
+        problems.append(
+            f"the plan would lock or strip roles from {losing} accounts while no roster row "
+            f"matches an account, above safety.max_disable_share = "
+            f"{_pct(safety.max_disable_share)}"
+        )
+    elif losing >= safety.min_people_for_share:
         share = losing / matched
         if share > safety.max_disable_share:
             problems.append(

@@ -35,11 +35,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _append_line(path: Path, record: dict[str, Any]) -> None:
-    line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+def _json_line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """One write() in practice; a short write (disk full) is finished or raises."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _append_lines(path: Path, lines: list[bytes]) -> None:
+    """Append whole lines and fsync once: a crash leaves a prefix, the last one maybe torn."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     try:
-        os.write(fd, line.encode("utf-8"))
+        _write_all(fd, b"".join(lines))
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -61,8 +72,27 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: dict[Key, LedgerEntry] = {}
+        self._held: list[bytes] | None = None  # lines of a batch not yet on disk
         if path.exists():
             self._load()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write every entry noted in the block with one append and one fsync at its end.
+
+        The executor notes a whole window's intents this way before sending any of its
+        changes, so the ledger is still written ahead of every change it describes.
+        """
+        if self._held is not None:
+            yield  # already inside a batch: the outer one writes
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            if held:
+                _append_lines(self.path, held)
 
     def _load(self) -> None:
         with self.path.open(encoding="utf-8") as handle:
@@ -84,10 +114,15 @@ class Ledger:
                         removed=tuple(record.get("removed", ())),
                         signed_out=record.get("signed_out", False),
                         dormant_locked_on=record.get("dormant_locked_on"),
+                        reopened_on=record.get("reopened_on"),
                     )
 
     def _write(self, op: str, entry: LedgerEntry) -> None:
-        _append_line(self.path, {"op": op, **asdict(entry), "removed": list(entry.removed)})
+        line = _json_line({"op": op, **asdict(entry), "removed": list(entry.removed)})
+        if self._held is not None:
+            self._held.append(line)
+        else:
+            _append_lines(self.path, [line])
         if op == "clear":
             self.entries.pop((entry.target, entry.account), None)
         else:
@@ -111,19 +146,8 @@ class Ledger:
         removed = tuple(sorted({*(old.removed if old else ()), *groups}))
         if old is not None and old.removed == removed:
             return
-        self._write(
-            "set",
-            LedgerEntry(
-                target,
-                account,
-                employee_id,
-                old.disabled_by_syncbot if old else False,
-                old.disabled_on if old else None,
-                old.run_id if old else run_id,
-                removed,
-                old.signed_out if old else False,
-            ),
-        )
+        base = old or LedgerEntry(target, account, employee_id, False, None, run_id)
+        self._write("set", replace(base, removed=removed))
 
     def will_lock_dormant(
         self, target: str, account: str, employee_id: str | None, run_id: str
@@ -143,9 +167,18 @@ class Ledger:
         self._write("set", replace(base, signed_out=True))
 
     def enabled(self, target: str, account: str) -> None:
+        """A departure's lock undone (a rehire): what was taken is no longer owed back, and
+        the day is kept so dormancy counts from the return, not from the old last sign-in."""
         entry = self.entries.get((target, account))
         if entry is not None:
-            self._write("clear", entry)
+            today = datetime.now(UTC).date().isoformat()
+            self._write(
+                "set",
+                LedgerEntry(
+                    target, account, entry.employee_id, False, None, entry.run_id,
+                    reopened_on=today,
+                ),
+            )  # fmt: skip
 
     def compact(self) -> None:
         """Rewrite the journal as its current entries, so it does not grow without bound."""
@@ -211,6 +244,11 @@ class StepJournal:
     nobody recorded. Before each step its audit fields are appended here (fsynced); after
     its audit record is written a `done` line follows. The next run finds a step without
     `done`, looks at the directory to see whether it took effect, and audits it then.
+
+    The executor applies a window of steps at a time (at most one per person): every step
+    of the window is named here, with one fsync, before any of them is sent, and their
+    `done` lines follow their audit records. So after a kill, several steps may lack
+    `done`; some of them may already have their audit record, which recovery looks for.
     """
 
     def __init__(self, path: Path) -> None:
@@ -238,15 +276,22 @@ class StepJournal:
 
     def start(self, run: dict[str, Any]) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o640)
-        self._write({"run_started": run}, sync=True)
+        self._write([{"run_started": run}], sync=True)
 
     def begin(self, number: int, step: dict[str, Any]) -> None:
-        self._write({"begin": number, "step": step}, sync=True)
+        self.begin_many([(number, step)])
+
+    def begin_many(self, steps: list[tuple[int, dict[str, Any]]]) -> None:
+        """Name every step about to be sent, durably, in one write and one fsync."""
+        self._write([{"begin": number, "step": step} for number, step in steps], sync=True)
 
     def done(self, number: int) -> None:
+        self.done_many([number])
+
+    def done_many(self, numbers: list[int]) -> None:
         # Not fsynced: it only saves a duplicate record after a power cut, and a process
         # killed after write() has already handed the line to the kernel.
-        self._write({"done": number}, sync=False)
+        self._write([{"done": number} for number in numbers], sync=False)
 
     def finish(self) -> None:
         """The run ended normally: nothing is left to recover."""
@@ -258,8 +303,8 @@ class StepJournal:
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
 
-    def _write(self, record: dict[str, Any], *, sync: bool) -> None:
+    def _write(self, records: list[dict[str, Any]], *, sync: bool) -> None:
         assert self._fd is not None, "StepJournal.start() first"
-        os.write(self._fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        _write_all(self._fd, b"".join(_json_line(record) for record in records))
         if sync:
             os.fsync(self._fd)

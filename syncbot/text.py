@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 
+@functools.lru_cache(maxsize=65_536)
 def fold(text: str) -> str:
     """Normalise a word for comparison: NFC, case-folded, inner whitespace collapsed.
 

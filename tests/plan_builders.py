@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings, load_mappings
 from syncbot.matching import Fallback
 from syncbot.model import (
@@ -95,6 +96,10 @@ def row(
     )
 
 
+#: Where the test target keeps its password policy (the ppolicy entry's DN).
+POLICY_KEY = "cn=default,ou=policies,dc=t"
+
+
 def account_key(username: str) -> str:
     return f"uid={username},ou=people,dc=t"
 
@@ -108,8 +113,17 @@ def account(
     holds: Iterable[str] = (),
     groups: Iterable[str] = (),
     target: str = TARGET,
+    federated: bool = False,
+    created: datetime | None = None,
+    password_changed: datetime | None = None,
+    must_change_password: bool = False,
+    last_sign_in: datetime | None = None,
+    failed_sign_ins: int = 0,
 ) -> Account:
-    """An account holding the managed entitlements `holds`; `groups` adds unmanaged ones."""
+    """An account holding the managed entitlements `holds`; `groups` adds unmanaged ones.
+
+    The duty fields default to "not recorded", as a target that was not asked leaves them.
+    """
     held = frozenset(holds)
     return Account(
         target=target,
@@ -121,6 +135,12 @@ def account(
         entitlements=held,
         display_name=username,
         groups=held | frozenset(groups),
+        federated=federated,
+        created=created,
+        password_changed=password_changed,
+        must_change_password=must_change_password,
+        last_sign_in=last_sign_in,
+        failed_sign_ins=failed_sign_ins,
     )
 
 
@@ -134,14 +154,23 @@ def target_state(
     entitlements: Iterable[str] = ALL_MANAGED,
     protection: Protection | None = None,
     target: str = TARGET,
+    has_sessions: bool = False,
+    settings: Mapping[str, str] | None = None,
+    wanted: WantedSettings = NO_SETTINGS,
 ) -> TargetState:
     """One target whose groups are those of the shipped `ldap` mapping, keyed by `group`."""
     return TargetState(
         snapshot=Snapshot(
-            target=target, accounts=tuple(accounts), entitlements=frozenset(entitlements)
+            target=target,
+            accounts=tuple(accounts),
+            entitlements=frozenset(entitlements),
+            has_sessions=has_sessions,
+            settings=settings,
+            settings_key=POLICY_KEY,
         ),
         mapping=shipped().for_target(TARGET, group),
         protection=protection or Protection(),
+        wanted=wanted,
     )
 
 
@@ -153,6 +182,7 @@ def ledger_entry(
     removed: Iterable[str] = (),
     disabled_on: str | None = "2024-01-10",
     target: str = TARGET,
+    dormant_locked_on: str | None = None,
 ) -> tuple[tuple[str, str], LedgerEntry]:
     """A ledger item ready for `dict(...)`: keyed by (target, account key) as the planner reads."""
     key = account_key(username)
@@ -164,6 +194,7 @@ def ledger_entry(
         disabled_on=disabled_on,
         run_id="run-2024-01-10",
         removed=tuple(removed),
+        dormant_locked_on=dormant_locked_on,
     )
     return (target, key), entry
 
@@ -180,25 +211,52 @@ def run(
     protection: Protection | None = None,
     fallback: Fallback = Fallback.NONE,
     today: date = TODAY,
+    duties: Duties = NO_DUTIES,
+    has_sessions: bool = False,
+    settings: Mapping[str, str] | None = None,
+    wanted: WantedSettings = NO_SETTINGS,
 ) -> Plan:
     """Plan one roster against one target with the shipped mappings."""
-    state = target_state(accounts, entitlements=entitlements, protection=protection)
-    return plan(roster(*rows), shipped(), [state], ledger or {}, today, fallback)
+    state = target_state(
+        accounts,
+        entitlements=entitlements,
+        protection=protection,
+        has_sessions=has_sessions,
+        settings=settings,
+        wanted=wanted,
+    )
+    return plan(roster(*rows), shipped(), [state], ledger or {}, today, fallback, duties)
 
 
 def applied(accounts: Sequence[Account], actions: Iterable[Action]) -> tuple[Account, ...]:
     """The accounts as a flawless apply of `actions` would leave them."""
     by_key = {a.key: a for a in accounts}
     for action in actions:
+        if action.kind in (ActionKind.CONFIGURE, ActionKind.SIGN_OUT):
+            continue  # the target's settings (see `configured`); sessions are not in a snapshot
         current = by_key[action.account]
         if action.kind in (ActionKind.DISABLE, ActionKind.ENABLE):
             current = dataclasses.replace(current, enabled=action.kind is ActionKind.ENABLE)
+        elif action.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
+            current = dataclasses.replace(current, must_change_password=True)
         else:
             held = (current.entitlements - set(action.remove)) | set(action.add)
             groups = (current.groups - set(action.remove)) | set(action.add)
             current = dataclasses.replace(current, entitlements=held, groups=groups)
         by_key[action.account] = current
     return tuple(by_key[a.key] for a in accounts)
+
+
+def configured(settings: Mapping[str, str] | None, actions: Iterable[Action]) -> dict[str, str]:
+    """The target's settings as a flawless apply of the plan's CONFIGURE steps leaves them."""
+    after = dict(settings or {})
+    for action in actions:
+        for name, _, wanted in action.settings if action.kind is ActionKind.CONFIGURE else ():
+            if wanted is None:
+                after.pop(name, None)
+            else:
+                after[name] = wanted
+    return after
 
 
 def kinds(actions: Iterable[Action]) -> list[ActionKind]:

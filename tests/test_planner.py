@@ -684,10 +684,11 @@ def test_a_perfect_apply_leaves_nothing_to_do() -> None:
 
     first = plan_for(accounts)
 
-    # LDAP has no sessions; password changes are asked for by quarantine, not by HR.
+    # LDAP has no sessions; password changes and settings are the duties', not HR's.
     assert set(kinds(first.actions)) == set(ActionKind) - {
         ActionKind.SIGN_OUT,
         ActionKind.REQUIRE_PASSWORD_CHANGE,
+        ActionKind.CONFIGURE,
     }
     assert {a.username for a in first.actions} == {
         "a02",

@@ -197,25 +197,25 @@ def test_a_username_and_an_email_match_in_both_targets_in_safe_order() -> None:
     leaks = parse("anv\nB@X.VN\n")
     plan = plan_quarantine(leaks, ROSTER, two_targets(), TODAY, disable=False)
     assert steps(plan.actions) == [
-        ("anv", "keycloak", "sign_out"),
         ("anv", "keycloak", "require_password_change"),
         ("anv", "ldap", "require_password_change"),
-        ("btt", "keycloak", "sign_out"),
+        ("anv", "keycloak", "sign_out"),
         ("btt", "keycloak", "require_password_change"),
         ("btt", "ldap", "require_password_change"),
+        ("btt", "keycloak", "sign_out"),
     ]
     assert plan.matched == {"ldap": 2, "keycloak": 2}
     assert plan.findings == ()
 
 
-def test_disable_locks_first_then_signs_out_then_requires_a_new_password() -> None:
+def test_disable_locks_first_then_requires_a_new_password_then_signs_out() -> None:
     plan = plan_quarantine(parse("anv\n"), ROSTER, two_targets(), TODAY, disable=True)
     assert steps(plan.actions) == [
         ("anv", "keycloak", "disable"),
         ("anv", "ldap", "disable"),
-        ("anv", "keycloak", "sign_out"),
         ("anv", "keycloak", "require_password_change"),
         ("anv", "ldap", "require_password_change"),
+        ("anv", "keycloak", "sign_out"),
     ]
     # Not a departure: the ledger must not let a rehire lift this lock.
     assert not any(a.offboarding for a in plan.actions)
