@@ -1,7 +1,7 @@
-"""The HTML report as a real browser draws it: headless Chromium takes a screenshot.
+"""The HTML reports as a real browser draws them: headless Chromium takes screenshots.
 
-Set SYNCBOT_UPDATE_SCREENSHOTS=1 to refresh tests/screenshots/report-changes.png, the
-picture reviewers look at to judge that the page reads well.
+Set SYNCBOT_UPDATE_SCREENSHOTS=1 to refresh tests/screenshots/report-*.png, the pictures
+reviewers look at to judge that the pages read well.
 """
 
 from __future__ import annotations
@@ -10,12 +10,18 @@ import os
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pytest
 from test_report import build_audit_log
+from test_report_duties import NOW, prepared
 
-from syncbot.report import Period, changes_report, write_report
+from syncbot.report import Period, Report, changes_report, write_report
+from syncbot.report.compliance import compliance_report
+from syncbot.report.dormant import dormant_report
+from syncbot.report.orphans import orphans_report
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1280, 1600
@@ -67,3 +73,21 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     if os.environ.get("SYNCBOT_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(out, SCREENSHOT)
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [("compliance", compliance_report), ("dormant", dormant_report), ("orphans", orphans_report)],
+)
+def test_duty_report_renders_in_chromium(
+    tmp_path: Path, name: str, build: Callable[..., Report]
+) -> None:
+    page = tmp_path / f"bao-cao-{name}.html"
+    write_report(build(prepared(), now=NOW), "html", page)
+    out = tmp_path / f"report-{name}.png"
+    screenshot(page, out, tmp_path / "profile")
+    data = out.read_bytes()
+    assert len(data) > 20_000, f"screenshot is only {len(data)} bytes: a blank page?"
+    assert png_size(data) == (WIDTH, HEIGHT)
+    if os.environ.get("SYNCBOT_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(out, SCREENSHOT.parent / f"report-{name}.png")

@@ -21,6 +21,7 @@ from syncbot.errors import ConfigError
 from syncbot.model import ActionKind
 from syncbot.render import ACTION_TITLES
 from syncbot.report.document import Bar, Chart, ChartShape, Report
+from syncbot.report.people import collate
 from syncbot.report.period import Period, local, show_date, show_time
 from syncbot.report.table import Cell, Table
 from syncbot.report.words import LANGS, say
@@ -81,9 +82,10 @@ def changes_report(
             _changes_table(changes, lang),
             _by_kind_table(changes, lang),
             _by_day_table(changes, lang),
+            *_by_unit_tables(changes, lang),
             _runs_table(records, lang),
         ),
-        charts=_charts(changes, period, lang),
+        charts=_charts(changes, period, lang) + _by_unit_charts(changes, lang),
         warning=warning,
         note=None if changes else say("empty", lang),
         intact=verified.ok,
@@ -217,6 +219,64 @@ def _by_day_table(changes: Sequence[Mapping[str, Any]], lang: str) -> Table:
     rows.append(_total_row(say("total", lang), counts.values()))
     columns = (say("day", lang), say("ok", lang), say("failed", lang), say("total", lang))
     return Table(say("by_day", lang), columns, tuple(rows), (14, 12, 12, 12))
+
+
+_UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
+    "unit": ("Đơn vị", "Unit"),
+    "no_unit": (
+        "(không theo hồ sơ cán bộ: chính sách, tài khoản không có hồ sơ)",
+        "(not about a rostered person: policy, accounts with no HR record)",
+    ),
+    "chart_unit": ("Số thay đổi theo đơn vị", "Changes by unit"),
+}
+
+
+def _unit_say(key: str, lang: str) -> str:
+    vi, en = _UNIT_WORDS[key]
+    return vi if lang == "vi" else en
+
+
+def _unit(record: Mapping[str, Any], lang: str) -> str:
+    """The unit of the roster row behind the change (evidence.unit), as HR spells it."""
+    evidence = record.get("evidence")
+    unit = evidence.get("unit") if isinstance(evidence, Mapping) else None
+    return str(unit) if unit else _unit_say("no_unit", lang)
+
+
+def _has_units(changes: Sequence[Mapping[str, Any]]) -> bool:
+    """Logs written before evidence carried the unit get no by-unit summary of blanks."""
+    return any(
+        isinstance(r.get("evidence"), Mapping) and r["evidence"].get("unit") for r in changes
+    )
+
+
+def _units_in_order(counts: Mapping[str, tuple[int, int]], lang: str) -> list[str]:
+    """Units alphabetically (Đ with D), the changes with no unit last."""
+    no_unit = _unit_say("no_unit", lang)
+    return sorted(counts, key=lambda unit: (unit == no_unit, collate(unit), unit))
+
+
+def _by_unit_tables(changes: Sequence[Mapping[str, Any]], lang: str) -> tuple[Table, ...]:
+    if not _has_units(changes):
+        return ()
+    counts = _count(changes, lambda r: _unit(r, lang))
+    rows: list[tuple[Cell, ...]] = [
+        (unit, *counts[unit], sum(counts[unit])) for unit in _units_in_order(counts, lang)
+    ]
+    rows.append(_total_row(say("total", lang), counts.values()))
+    columns = (_unit_say("unit", lang), say("ok", lang), say("failed", lang), say("total", lang))
+    return (Table(_unit_say("by_unit", lang), columns, tuple(rows), (40, 12, 12, 12)),)
+
+
+def _by_unit_charts(changes: Sequence[Mapping[str, Any]], lang: str) -> tuple[Chart, ...]:
+    if not _has_units(changes):
+        return ()
+    counts = _count(changes, lambda r: _unit(r, lang))
+    bars = tuple(
+        Bar(unit, sum(counts[unit]), KIND_COLOUR) for unit in _units_in_order(counts, lang)
+    )
+    return (Chart(_unit_say("chart_unit", lang), ChartShape.BARS, bars),)
 
 
 def _runs_table(records: Iterable[Mapping[str, Any]], lang: str) -> Table:

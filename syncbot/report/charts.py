@@ -12,11 +12,16 @@ _ROW = 28
 _PAD = 12
 _COLUMN_AREA = 180
 _MAX_X_LABELS = 10
+_SEGMENT_LABEL_ROOM = 24  # pixels a segment needs before its count fits inside it
+_LEGEND_CHAR = 7  # rough width of one character of the legend, to space the entries
+_LABEL_CHARS = 27  # what fits left of the bars at font-size 13; longer labels are shortened
 
 
 def render_svg(chart: Chart) -> str:
     if chart.shape is ChartShape.BARS:
         return _bars(chart)
+    if chart.shape is ChartShape.STACKED:
+        return _stacked(chart)
     return _columns(chart)
 
 
@@ -29,7 +34,7 @@ def _bars(chart: Chart) -> str:
     for n, bar in enumerate(chart.bars):
         y = _PAD + n * _ROW
         length = round(room * bar.value / top)
-        label = escape(bar.label)
+        label = _fit(bar.label)
         parts.append(
             f'<text x="{_LABEL_WIDTH - 8}" y="{y + 18}" text-anchor="end">{label}</text>'
             f'<rect x="{_LABEL_WIDTH}" y="{y + 4}" width="{max(length, 1)}" height="{_ROW - 8}" '
@@ -37,6 +42,58 @@ def _bars(chart: Chart) -> str:
             f'<text x="{_LABEL_WIDTH + length + 6}" y="{y + 18}">{bar.value}</text>'
         )
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def _stacked(chart: Chart) -> str:
+    """Horizontal bars split by series, on one scale, so units of different sizes compare;
+    a segment wide enough carries its own count, and the total follows the bar."""
+    legend_height = _ROW
+    height = legend_height + _PAD * 2 + _ROW * max(len(chart.bars), 1)
+    top = max((sum(bar.parts) for bar in chart.bars), default=0) or 1
+    room = WIDTH - _LABEL_WIDTH - 60
+    parts = [_open(chart.title, height), _legend(chart)]
+    for n, bar in enumerate(chart.bars):
+        y = legend_height + _PAD + n * _ROW
+        label = _fit(bar.label)
+        parts.append(f'<text x="{_LABEL_WIDTH - 8}" y="{y + 18}" text-anchor="end">{label}</text>')
+        x = float(_LABEL_WIDTH)
+        for series, value in zip(chart.series, bar.parts, strict=False):
+            width = room * value / top
+            if value:
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{_ROW - 8}" '
+                    f'fill="{escape(series.colour)}"><title>{escape(bar.label)} – '
+                    f"{escape(series.name)}: {value}</title></rect>"
+                )
+            if width >= _SEGMENT_LABEL_ROOM:
+                parts.append(
+                    f'<text x="{x + width / 2:.1f}" y="{y + 18}" text-anchor="middle" '
+                    f'fill="#fff" font-size="12">{value}</text>'
+                )
+            x += width
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 18}">{sum(bar.parts)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _fit(label: str) -> str:
+    """A category label that fits left of the bars; the whole one shows on hover."""
+    if len(label) <= _LABEL_CHARS:
+        return escape(label)
+    return f"<tspan><title>{escape(label)}</title>{escape(label[: _LABEL_CHARS - 1])}…</tspan>"
+
+
+def _legend(chart: Chart) -> str:
+    parts = []
+    x = float(_LABEL_WIDTH)
+    for series in chart.series:
+        name = escape(series.name)
+        parts.append(
+            f'<rect x="{x:.1f}" y="{_PAD - 2}" width="12" height="12" '
+            f'fill="{escape(series.colour)}"/><text x="{x + 16:.1f}" y="{_PAD + 9}">{name}</text>'
+        )
+        x += 16 + _LEGEND_CHAR * len(series.name) + 18
     return "".join(parts)
 
 

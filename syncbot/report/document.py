@@ -11,6 +11,15 @@ from syncbot.report.table import Table
 class ChartShape(StrEnum):
     BARS = "bars"  # horizontal bars, for long category labels
     COLUMNS = "columns"  # vertical columns along a time axis
+    STACKED = "stacked"  # horizontal bars split into the chart's series (compliant vs not)
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One colour of a stacked chart, named in its legend."""
+
+    name: str
+    colour: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +27,7 @@ class Bar:
     label: str
     value: int
     colour: str
+    parts: tuple[int, ...] = ()  # STACKED only: one value per series of the chart
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,7 @@ class Chart:
     title: str
     shape: ChartShape
     bars: tuple[Bar, ...]
+    series: tuple[Series, ...] = ()  # STACKED only
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 
 from syncbot.report.charts import render_svg
@@ -29,6 +30,7 @@ th, td { border: 1px solid #c8c8c8; padding: 4px 6px; text-align: left; vertical
 th { background: #e8eef6; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { background: #fff3f3; }
+tr.group th { background: #f3f6fa; font-size: 15px; padding-top: 8px; }
 @media print { .charts { break-inside: avoid; } h2 { break-after: avoid; } }
 """
 
@@ -64,7 +66,12 @@ def render_html(report: Report) -> str:
 def _table(table: Table, *, wide: bool) -> str:
     head = "".join(f'<th scope="col">{escape(c)}</th>' for c in table.columns)
     rows = []
+    group_sizes = _group_sizes(table)
+    previous: Cell | None = None
     for index, row in enumerate(table.rows):
+        if table.group_column is not None and (index == 0 or row[table.group_column] != previous):
+            previous = row[table.group_column]
+            rows.append(_group_heading(table, previous, group_sizes[previous]))
         cells = "".join(_cell(cell) for cell in row)
         flagged = index in table.flagged
         rows.append(f'<tr class="failed">{cells}</tr>' if flagged else f"<tr>{cells}</tr>")
@@ -74,6 +81,20 @@ def _table(table: Table, *, wide: bool) -> str:
         f'<section><h2>{escape(table.title)}</h2><table class="{"wide" if wide else "summary"}">'
         f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _group_sizes(table: Table) -> Counter[Cell]:
+    if table.group_column is None:
+        return Counter()
+    return Counter(row[table.group_column] for row in table.rows)
+
+
+def _group_heading(table: Table, value: Cell, size: int) -> str:
+    """The unit's name above its accounts, as the appendices print it, with how many."""
+    return (
+        f'<tr class="group"><th scope="rowgroup" colspan="{len(table.columns)}">'
+        f"{escape(str(value))} ({size})</th></tr>"
     )
 
 

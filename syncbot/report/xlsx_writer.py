@@ -58,6 +58,10 @@ def _sheet(book: Workbook, report: Report, table: Table) -> None:
             for cell in sheet[sheet.max_row]:
                 cell.fill = _FAILED_FILL
     sheet.freeze_panes = sheet.cell(header_row + 1, 1)
+    if table.rows:
+        # Lists of accounts are read by unit or by system: a filter on every heading.
+        last = get_column_letter(len(table.columns))
+        sheet.auto_filter.ref = f"A{header_row}:{last}{sheet.max_row}"
     widths = table.widths or tuple(max(12, len(c) + 2) for c in table.columns)
     for number, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(number)].width = width
