@@ -9,9 +9,10 @@ time/seq/prev under the file lock, add the hash and render canonical JSON, and i
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from syncbot.audit.record import (
     RESULTS,
     RUN_FINISHED,
     RUN_STARTED,
+    SECRET_KEY_MARKERS,
     DamagedRecord,
     canonical_json,
     format_time,
@@ -63,6 +65,7 @@ class _ChainFile:
         self.seq = 0
         self.prev = GENESIS_PREV
         self.last_hash: str | None = None
+        self._held: bytearray | None = None  # a batch's lines, written together at its end
 
     @contextmanager
     def locked(self) -> Iterator[dict[str, Any] | None]:
@@ -76,12 +79,47 @@ class _ChainFile:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def msg(self, line: str, *, seq: int, record_hash: str) -> None:
-        """Append one rendered record with a single write, then fsync before returning."""
+        """Append one rendered record with a single write, then fsync before returning.
+
+        Inside `batch()` the line is held and the chain advanced in memory only; the
+        batch writes and fsyncs all its lines at its end.
+        """
         if not self._locked or self._fd is None:
             raise RuntimeError("audit records are written only under the file lock")
         data = line.encode("utf-8") + b"\n"
         if len(data) > MAX_LINE_BYTES:
             raise ValueError(f"audit record is {len(data)} bytes, over {MAX_LINE_BYTES}")
+        if self._held is not None:
+            self._held += data
+        else:
+            self._append(data)
+        self.seq = seq
+        self.prev = line_digest(data[:-1])
+        self.last_hash = record_hash
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the records of the block, then append them with one write and one fsync.
+
+        Used under the lock only. If anything fails before the write, nothing is written
+        and the chain point is re-read from the file on the next lock.
+        """
+        if not self._locked:
+            raise RuntimeError("audit records are written only under the file lock")
+        self._held = bytearray()
+        try:
+            yield
+            held = bytes(self._held)
+        except BaseException:
+            self._size = -1  # the chain advanced in memory only: forget it
+            raise
+        finally:
+            self._held = None
+        if held:
+            self._append(held)
+
+    def _append(self, data: bytes) -> None:
+        assert self._fd is not None
         try:
             written = os.write(self._fd, data)
         except OSError as exc:
@@ -96,9 +134,6 @@ class _ChainFile:
             self._size = -1
             raise AuditError(f"cannot flush the audit log {self.path} to disk: {exc}") from exc
         self._size += len(data)
-        self.seq = seq
-        self.prev = line_digest(data[:-1])
-        self.last_hash = record_hash
 
     def now(self) -> datetime:
         return self._clock()
@@ -183,10 +218,33 @@ def _chain_point(line: bytes | None) -> tuple[int, str, str | None]:
 
 def refuse_secret_keys(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """The record is permanent: refuse it outright if any key looks like it holds a secret."""
-    found = list(secret_key_paths(event_dict))
-    if found:
+    if _has_secret_key(event_dict):
+        found = list(secret_key_paths(event_dict))
         raise ValueError(f"audit record refused: secret-looking keys {', '.join(found)}")
     return event_dict
+
+
+@functools.lru_cache(maxsize=4096)
+def _looks_secret(key: str) -> bool:
+    """Records repeat the same few dozen keys: decide each name once."""
+    folded = key.casefold()
+    return any(marker in folded for marker in SECRET_KEY_MARKERS)
+
+
+def _has_secret_key(value: Any) -> bool:
+    """`secret_key_paths` without building the paths: it runs for every record written."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            for key, inner in item.items():
+                if _looks_secret(str(key)):
+                    return True
+                if isinstance(inner, Mapping | list | tuple):
+                    stack.append(inner)
+        else:
+            stack.extend(inner for inner in item if isinstance(inner, Mapping | list | tuple))
+    return False
 
 
 def add_hash(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -217,6 +275,40 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+def _change_fields(
+    *,
+    target: str,
+    account: str,
+    employee_id: str | None,
+    username: str | None = None,
+    action: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    reason: Mapping[str, str],
+    evidence: Mapping[str, Any] | None,
+    result: str,
+    error: str | None,
+) -> dict[str, Any]:
+    """The fields of one change record, checked and as plain JSON values."""
+    if result not in RESULTS:
+        raise ValueError(f"result must be one of {sorted(RESULTS)}, not {result!r}")
+    if not isinstance(reason.get("vi"), str) or not isinstance(reason.get("en"), str):
+        raise ValueError("reason needs both 'vi' and 'en' texts")
+    return {
+        "target": target,
+        "account": account,
+        "username": username,
+        "employee_id": employee_id,
+        "action": action,
+        "before": _plain(before),
+        "after": _plain(after),
+        "reason": _plain(reason),
+        "evidence": None if evidence is None else _plain(evidence),
+        "result": result,
+        "error": error,
+    }
 
 
 class AuditLog:
@@ -267,24 +359,42 @@ class AuditLog:
         error: str | None,
     ) -> None:
         """Record one change attempt, successful or not."""
-        if result not in RESULTS:
-            raise ValueError(f"result must be one of {sorted(RESULTS)}, not {result!r}")
-        if not isinstance(reason.get("vi"), str) or not isinstance(reason.get("en"), str):
-            raise ValueError("reason needs both 'vi' and 'en' texts")
         self._emit(
             CHANGE,
-            target=target,
-            account=account,
-            username=username,
-            employee_id=employee_id,
-            action=action,
-            before=_plain(before),
-            after=_plain(after),
-            reason=_plain(reason),
-            evidence=None if evidence is None else _plain(evidence),
-            result=result,
-            error=error,
+            **_change_fields(
+                target=target,
+                account=account,
+                username=username,
+                employee_id=employee_id,
+                action=action,
+                before=before,
+                after=after,
+                reason=reason,
+                evidence=evidence,
+                result=result,
+                error=error,
+            ),
         )
+
+    def changes(self, attempts: Sequence[Mapping[str, Any]]) -> None:
+        """Record several change attempts with one write and one fsync (a group commit).
+
+        Each mapping holds `change`'s keyword arguments. All or none are appended: a
+        refused record (secret-looking key, not plain JSON) leaves the file as it was.
+        """
+        records = [_change_fields(**attempt) for attempt in attempts]
+        if not records:
+            return
+        with self._mutex:
+            if self._closed:
+                raise AuditError(f"the audit log {self.path} was already closed")
+            with self._file.locked() as torn, self._file.batch():
+                if torn is not None:
+                    self._logger.msg(AUDIT_RECOVERED, details=torn)
+                for fields in records:
+                    self._logger.msg(CHANGE, **fields)
+            if self._file.last_hash is not None:
+                self._last_written = (self._file.seq, self._file.last_hash)
 
     def run_finished(self, details: Mapping[str, Any]) -> None:
         self._emit(RUN_FINISHED, details=_plain(details))

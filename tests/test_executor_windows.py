@@ -1,0 +1,390 @@
+"""The executor's windows: what is durable when, and what a kill inside a window leaves.
+
+The unit tests drive `apply_plan` and `recover_interrupted` with an in-memory target (pure
+bookkeeping, no directory); the last ones run `syncbot apply` against the real slapd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import ldap3
+import pytest
+from conftest import group_dn, user_dn
+from test_cli_e2e import _big_departure, audit_lines, members, plan_json, run, sample  # noqa: F401
+
+from syncbot.audit import AuditLog
+from syncbot.audit.verify import verify_chain
+from syncbot.executor import apply_plan, recover_interrupted
+from syncbot.localdev.slapd import SlapdServer
+from syncbot.model import Account, Action, ActionKind, Evidence, Plan, Reason, Snapshot
+from syncbot.state import Ledger, StepJournal
+from syncbot.targets.base import ApplyError
+from syncbot.targets.ldap.settings import LdapSettings
+from syncbot.targets.ldap.target import LdapTarget
+
+TODAY = date.today()
+REASON = Reason("Cán bộ đã nghỉ việc", "Left the organisation")
+
+
+def departure(number: int) -> list[Action]:
+    """A lock and two group removals, in the planner's order."""
+    account = f"uid=u{number:04d},ou=people,dc=example"
+    evidence = Evidence("nhan-su.csv", "0" * 64, number + 2, "Nghỉ việc", TODAY, "CV", "VP")
+
+    def step(kind: ActionKind, remove: tuple[str, ...] = ()) -> Action:
+        return Action("ldap", kind, account, f"u{number:04d}", f"E{number:04d}", REASON,
+                      evidence, remove=remove, offboarding=True)  # fmt: skip
+
+    return [
+        step(ActionKind.DISABLE),
+        step(ActionKind.REVOKE, ("cn=chuyen-vien,ou=groups,dc=example",)),
+        step(ActionKind.REVOKE, ("cn=don-vi-van-phong,ou=groups,dc=example",)),
+    ]
+
+
+def plan_of(actions: Sequence[Action]) -> Plan:
+    return Plan(TODAY, "nhan-su.csv", "0" * 64, 10, tuple(actions), ())
+
+
+def records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+class OneAtATime:
+    """Checks, whenever steps are sent, that everything before them is already on disk."""
+
+    name = "ldap"
+
+    def __init__(self, audit: Path, journal: StepJournal, fail: frozenset[str] = frozenset()):
+        self.audit, self.journal, self.fail = audit, journal, fail
+        self.windows: list[list[Action]] = []
+        self.sent: list[Action] = []
+        self.problems: list[str] = []  # the executor turns an exception into a failed step
+
+    def apply(self, action: Action) -> None:
+        error = self._check([action])[0]
+        if error is not None:
+            raise ApplyError(error)
+
+    def _check(self, actions: list[Action]) -> list[str | None]:
+        try:
+            self._check_durable(actions)
+        except AssertionError as problem:
+            self.problems.append(str(problem))
+            raise
+        self.sent += actions
+        return [f"refused {a.account}" if a.username in self.fail else None for a in actions]
+
+    def _check_durable(self, actions: list[Action]) -> None:
+        self.windows.append(actions)
+        people = [a.employee_id for a in actions]
+        assert len(people) == len(set(people)), "two steps of one person in one window"
+        done = {(r["account"], json.dumps(r["before"])) for r in records(self.audit)
+                if r["event"] == "change"}  # fmt: skip
+        _, named = self.journal.pending()
+        for action in actions:
+            for earlier in self.sent:
+                if earlier.account == action.account:
+                    assert (earlier.account, json.dumps(earlier.before())) in done
+            assert any(
+                s["account"] == action.account and s["remove"] == list(action.remove) for s in named
+            ), "a step was sent before the journal named it"
+
+
+class WatchingTarget(OneAtATime):
+    """The same, taking a window's steps at once as the LDAP target does."""
+
+    def apply_many(self, actions: Sequence[Action]) -> list[str | None]:
+        return self._check(list(actions))
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Ledger, StepJournal]:
+    journal = StepJournal(tmp_path / "steps.jsonl")
+    journal.start({"run_id": "r1", "actor": "test"})
+    return tmp_path / "audit.jsonl", Ledger(tmp_path / "ledger.jsonl"), journal
+
+
+def test_a_persons_next_step_waits_for_the_previous_record_on_disk(
+    files: tuple[Path, Ledger, StepJournal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit_path, ledger, journal = files
+    target = WatchingTarget(audit_path, journal, fail=frozenset({"u0007"}))
+    fsyncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    actions = [a for n in range(150) for a in departure(n)]
+    with AuditLog(audit_path, run_id="r1", actor="test") as audit:
+        report = apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1",
+                            journal=journal, window=64)  # fmt: skip
+    assert not target.problems
+    assert len(report.results) == 450
+    assert {r.action.username for r in report.failed} == {"u0007"}
+    assert [len(w) for w in target.windows] == [64] * 6 + [22] * 3
+    # ledger, journal, audit: once a window; creating the audit log syncs its folder once
+    assert len(fsyncs) <= 3 * len(target.windows) + 1
+    written = records(audit_path)
+    assert len(written) == 450 and verify_chain(audit_path).ok
+    for number in (0, 149):  # each person's records in plan order
+        mine = [r["before"] for r in written if r["account"].startswith(f"uid=u{number:04d}")]
+        assert mine == [a.before() for a in departure(number)]
+    assert all(
+        ledger.entries[("ldap", a.account)].disabled_by_syncbot for a in actions[::3]
+    )  # the ledger was written ahead of every lock
+
+
+def test_a_target_without_apply_many_gets_the_same_windows(
+    files: tuple[Path, Ledger, StepJournal],
+) -> None:
+    audit_path, ledger, journal = files
+    target = OneAtATime(audit_path, journal)
+    actions = [a for n in range(5) for a in departure(n)]
+    with AuditLog(audit_path, run_id="r1", actor="test") as audit:
+        report = apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1",
+                            journal=journal, window=64)  # fmt: skip
+    assert not target.problems
+    assert report.succeeded == 15 and len(target.windows) == 15
+
+
+def test_a_stop_finishes_the_people_started_and_takes_no_one_new(
+    files: tuple[Path, Ledger, StepJournal],
+) -> None:
+    audit_path, ledger, journal = files
+    target = WatchingTarget(audit_path, journal)
+    actions = [a for n in range(100) for a in departure(n)]
+    with AuditLog(audit_path, run_id="r1", actor="test") as audit:
+        report = apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1",
+                            journal=journal, window=10,
+                            should_stop=lambda: len(target.windows) >= 1)  # fmt: skip
+    assert not target.problems and report.interrupted
+    assert [r.action for r in report.results] == [a for window in target.windows for a in window]
+    assert sorted(a.username for a in target.sent) == sorted(
+        a.username for n in range(10) for a in departure(n)
+    )  # the first ten people, every step of each
+
+
+def _recovery_case(
+    tmp_path: Path, recorded: int, torn: bool, applied: int
+) -> tuple[list[dict], list[Action]]:
+    """A window of three locks named in the journal; `recorded` of their records written
+    (the next one torn mid-line if `torn`), `applied` of them visible in the directory."""
+    actions = [departure(n)[0] for n in range(3)]
+    journal = StepJournal(tmp_path / "steps.jsonl")
+    journal.start({"run_id": "killed", "actor": "root via syncbot apply"})
+    fields = []
+    for action in actions:
+        fields.append({
+            "target": action.target, "account": action.account, "username": action.username,
+            "employee_id": action.employee_id, "action": action.kind.value,
+            "before": action.before(), "after": action.after(),
+            "reason": action.reason.as_dict(),
+            "evidence": action.evidence.as_dict() if action.evidence else None,
+        })  # fmt: skip
+    journal.begin_many([(i, {**f, "add": [], "remove": []}) for i, f in enumerate(fields)])
+    audit_path = tmp_path / "audit.jsonl"
+    with AuditLog(audit_path, run_id="killed", actor="root via syncbot apply") as audit:
+        audit.run_started({"actions": 3})
+        audit.changes([{**f, "result": "ok", "error": None} for f in fields[:recorded]])
+    if torn:
+        with AuditLog(tmp_path / "whole.jsonl", run_id="killed", actor="x") as whole:
+            whole.changes([{**f, "result": "ok", "error": None} for f in fields])
+        line = (tmp_path / "whole.jsonl").read_bytes().splitlines()[recorded]
+        with audit_path.open("ab") as handle:
+            handle.write(line[: len(line) // 2])  # the kill came in the middle of the write
+    snapshot = Snapshot("ldap", tuple(
+        Account("ldap", a.account, a.username, a.employee_id, None, enabled=i >= applied)
+        for i, a in enumerate(actions)
+    ), frozenset())  # fmt: skip
+    recover_interrupted(journal, audit_path, {"ldap": snapshot}, "next-run")
+    assert not journal.path.exists()
+    assert verify_chain(audit_path).ok
+    return records(audit_path), actions
+
+
+def test_kill_after_a_windows_records_before_its_done_lines_records_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    written, actions = _recovery_case(tmp_path, recorded=3, torn=False, applied=3)
+    changes = [r for r in written if r["event"] == "change"]
+    assert [r["account"] for r in changes] == [a.account for a in actions]
+    assert written[-1]["event"] == "run_finished" and written[-1]["run_id"] == "killed"
+
+
+def test_kill_between_a_windows_journal_and_its_records_audits_each_step_once(
+    tmp_path: Path,
+) -> None:
+    """Two of the three changes reached the directory before the kill, the third did not."""
+    written, actions = _recovery_case(tmp_path, recorded=0, torn=False, applied=2)
+    changes = [r for r in written if r["event"] == "change"]
+    assert [(r["account"], r["result"]) for r in changes] == [
+        (actions[0].account, "ok"), (actions[1].account, "ok"), (actions[2].account, "failed"),
+    ]  # fmt: skip
+    assert "recorded on recovery" in changes[0]["actor"]
+    assert "interrupted" in changes[2]["error"]
+
+
+def test_kill_in_the_middle_of_a_windows_records_keeps_the_whole_ones(tmp_path: Path) -> None:
+    written, actions = _recovery_case(tmp_path, recorded=1, torn=True, applied=3)
+    changes = [r for r in written if r["event"] == "change"]
+    assert sorted(r["account"] for r in changes) == [a.account for a in actions]
+    assert "recorded on recovery" not in changes[0]["actor"]
+    assert all("recorded on recovery" in r["actor"] for r in changes[1:])
+    assert any(r["event"] == "audit_recovered" for r in written)  # the torn bytes moved aside
+    assert list(tmp_path.glob("audit.jsonl.torn-*"))
+
+
+def test_audit_changes_is_one_durable_write_that_chains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    fsyncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    action = departure(1)[0]
+    change = {
+        "target": "ldap", "account": action.account, "employee_id": "E1", "action": "disable",
+        "before": {"enabled": True}, "after": {"enabled": False}, "reason": REASON.as_dict(),
+        "evidence": None, "result": "ok", "error": None,
+    }  # fmt: skip
+    with AuditLog(path, run_id="r", actor="t") as audit:
+        audit.change(**change)
+        audit.changes([change] * 5)
+        with pytest.raises(ValueError, match="secret-looking"):
+            audit.changes([change, {**change, "before": {"password": "x"}}])
+        audit.change(**change)
+    # the folder once at creation, then one per call; nothing for the refused batch
+    assert len(fsyncs) == 4
+    assert [r["seq"] for r in records(path)] == list(range(1, 8))
+    assert verify_chain(path).ok
+
+
+# -- against the real slapd -------------------------------------------------------------------
+
+
+def test_merged_group_changes_tolerate_what_is_already_so(
+    ldap_directory: SlapdServer, ldap_settings: LdapSettings
+) -> None:
+    """One modify per group; a value already gone or there falls back to one by one."""
+    server = ldap_directory
+    target = LdapTarget(ldap_settings)
+    managed = frozenset(group_dn(server, g) for g in ("chuyen-vien", "lanh-dao", "van-thu"))
+    snapshot = target.fetch(managed)
+    keys = {a.username: a.key for a in snapshot.accounts}
+
+    def action(user: str, kind: ActionKind, add: str = "", remove: str = "") -> Action:
+        return Action("ldap", kind, keys[user], user, None, REASON, None,
+                      add=(target.entitlement_key(add),) if add else (),
+                      remove=(target.entitlement_key(remove),) if remove else ())  # fmt: skip
+
+    admin = ldap3.Connection(ldap3.Server(server.url.rstrip("/")), server.admin_dn,
+                             server.admin_password, auto_bind=True)  # fmt: skip
+
+    def meanwhile(kind: str, user: str, group: str) -> None:
+        """Someone else changes a group between the fetch and the apply."""
+        change = ldap3.MODIFY_ADD if kind == "add" else ldap3.MODIFY_DELETE
+        assert admin.modify(group_dn(server, group),
+                            {"member": [(change, [user_dn(server, user)])]})  # fmt: skip
+
+    meanwhile("add", "levanc", "lanh-dao")
+    errors = target.apply_many([
+        action("levanc", ActionKind.GRANT, add="lanh-dao"),  # already there
+        action("nguyenvana", ActionKind.GRANT, add="lanh-dao"),
+        action("phamthid", ActionKind.GRANT, add="chuyen-vien"),
+        action("tranthib", ActionKind.DISABLE),
+    ])  # fmt: skip
+    assert errors == [None] * 4
+    assert members(server, "lanh-dao") == {"tranthib", "levanc", "nguyenvana"}
+    assert members(server, "chuyen-vien") == {"tranthib", "phamthid"}
+
+    meanwhile("delete", "nguyenvana", "lanh-dao")
+    errors = target.apply_many([
+        action("tranthib", ActionKind.REVOKE, remove="lanh-dao"),
+        action("nguyenvana", ActionKind.REVOKE, remove="lanh-dao"),  # already gone
+    ])  # fmt: skip
+    assert errors == [None, None]
+    assert members(server, "lanh-dao") == {"levanc"}
+
+    # The last members leave: the group keeps the placeholder, as one at a time would.
+    errors = target.apply_many([
+        action("tranthib", ActionKind.REVOKE, remove="chuyen-vien"),
+        action("phamthid", ActionKind.REVOKE, remove="chuyen-vien"),
+    ])  # fmt: skip
+    assert errors == [None, None]
+    assert members(server, "chuyen-vien") == {"cn=syncbot-empty-group-placeholder"}
+    admin.unbind()
+    target.close()
+
+
+def test_a_group_deleted_mid_window_fails_only_its_steps(
+    ldap_directory: SlapdServer, ldap_settings: LdapSettings
+) -> None:
+    server = ldap_directory
+    target = LdapTarget(ldap_settings)
+    snapshot = target.fetch(frozenset({group_dn(server, "van-thu")}))
+    keys = {a.username: a.key for a in snapshot.accounts}
+    admin = ldap3.Connection(ldap3.Server(server.url.rstrip("/")), server.admin_dn,
+                             server.admin_password, auto_bind=True)  # fmt: skip
+    assert admin.delete(group_dn(server, "van-thu"))
+    admin.unbind()
+    grant = target.entitlement_key("van-thu")
+    errors = target.apply_many([
+        Action("ldap", ActionKind.GRANT, keys["levanc"], "levanc", None, REASON, None,
+               add=(grant,)),
+        Action("ldap", ActionKind.GRANT, keys["phamthid"], "phamthid", None, REASON, None,
+               add=(grant,)),
+        Action("ldap", ActionKind.DISABLE, keys["nguyenvana"], "nguyenvana", None, REASON, None),
+    ])  # fmt: skip
+    assert errors[0] and errors[1] and "noSuchObject" in errors[0]
+    assert errors[2] is None
+    target.close()
+
+
+def test_kills_at_random_points_inside_windows_lose_and_duplicate_nothing(
+    sample: Path,  # noqa: F811
+    slapd_server: SlapdServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each kill lands once the audit log has grown past a random point of the apply."""
+    _big_departure(slapd_server, sample.parent)
+    env = {**os.environ, "SYNCBOT_LOG_LEVEL": "error"}
+    cmd = [sys.executable, "-m", "syncbot", "--config", str(sample), "apply", "--yes", "--force"]
+    audit = sample.parent / "audit" / "audit.jsonl"
+    chance = random.Random(7)  # noqa: S311 - kill timing, nothing secret
+    killed = 0
+    for _ in range(4):
+        before = audit.read_bytes().count(b"\n") if audit.exists() else 0
+        wanted = before + chance.randint(2, 250)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if audit.exists() and audit.read_bytes().count(b"\n") >= wanted:
+                break
+            time.sleep(0.002)
+        time.sleep(chance.uniform(0, 0.04))  # anywhere in the window that follows
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed += proc.returncode == -signal.SIGKILL
+        capsys.readouterr()
+        assert run(sample, "audit", "verify") == 0
+    assert killed >= 3
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert plan_json(sample, capsys)["actions"] == []
+    assert run(sample, "audit", "verify") == 0
+    changes = [json.loads(x) for x in audit_lines(sample)]
+    ok = [(r["account"], r["action"], json.dumps(r["before"])) for r in changes
+          if r.get("result") == "ok"]  # fmt: skip
+    assert len(ok) == len(set(ok))  # no change recorded twice
+    assert len({a for a, kind, _ in ok if kind == "disable"}) == 403  # none lost
