@@ -56,21 +56,33 @@ def match(
     The fallback only considers accounts with no employee id at all: an account that
     names a different employee id belongs to someone else, whatever its e-mail says.
     """
-    by_id = _index(accounts, "employee_id")
-    without_id = [a for a in accounts if not _key(a.employee_id)]
+    # `_key` inlined in the loops below: they run once per account and once per row.
+    by_id: dict[str, list[Account]] = defaultdict(list)
+    without_id: list[Account] = []
+    for each in accounts:
+        id_key = (each.employee_id or "").strip().casefold()
+        if id_key:
+            by_id[id_key].append(each)
+        else:
+            without_id.append(each)
     by_fallback: dict[str, list[Account]] = {}
     if fallback is Fallback.EMAIL:
         by_fallback = _index(without_id, "email")
     elif fallback is Fallback.USERNAME:
         by_fallback = _index(without_id, "username")
 
-    claims: dict[str, list[RosterRow]] = defaultdict(list)
+    # The first row claiming each account; every claimant only for the few accounts
+    # claimed twice or more (a list per account costs more than the rest of the loop).
+    first_claim: dict[str, RosterRow] = {}
+    claims: dict[str, list[RosterRow]] = {}
     candidates: dict[int, Account] = {}
     ambiguous: list[Ambiguity] = []
     unmatched: list[RosterRow] = []
     touched: set[str] = set()
+    nothing: list[Account] = []
     for row in rows:
-        found = by_id.get(_key(row.employee_id) or "", [])
+        # An empty key finds nothing: only non-empty keys were indexed.
+        found = by_id.get((row.employee_id or "").strip().casefold(), nothing)
         if not found and by_fallback:
             value = row.email if fallback is Fallback.EMAIL else row.username
             found = by_fallback.get(_key(value) or "", [])
@@ -78,8 +90,13 @@ def match(
             ambiguous.append(Ambiguity(rows=(row,), accounts=tuple(found)))
             touched.update(a.key for a in found)
         elif found:
-            candidates[row.row] = found[0]
-            claims[found[0].key].append(row)
+            claimed = found[0]
+            candidates[row.row] = claimed
+            first = first_claim.get(claimed.key)
+            if first is None:
+                first_claim[claimed.key] = row
+            else:
+                claims.setdefault(claimed.key, [first]).append(row)
         else:
             unmatched.append(row)
 
@@ -88,8 +105,8 @@ def match(
         account = candidates.get(row.row)
         if account is None:
             continue
-        claimants = claims[account.key]
-        if len(claimants) > 1:
+        claimants = claims.get(account.key)
+        if claimants is not None:
             if claimants[0] is row:
                 ambiguous.append(Ambiguity(rows=tuple(claimants), accounts=(account,)))
         elif account.key not in touched:

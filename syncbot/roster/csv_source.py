@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import itertools
+import operator
 from collections.abc import Iterator
 
 from syncbot.errors import RosterError
@@ -170,9 +171,15 @@ def _numbered_rows(text: str, delimiter: str, problems: ProblemList) -> Iterator
 
 def _records(rows: Iterator[Row], layout: Layout, problems: ProblemList) -> Iterator[Record]:
     values_of, columns, width = layout.values_of, layout.columns, layout.width
+    fields, reach = layout.fields, layout.reach
+    # `Layout.values_of` for a row holding every found field, with the cells picked in C;
+    # itemgetter of one index returns the cell itself, not a tuple, so that case is left out.
+    pick = operator.itemgetter(*layout.indices) if len(layout.indices) > 1 else None
     for row, cells in rows:
         if len(cells) > width:
             _report_extra_cells(row, len(cells), width, problems)
+        elif pick is not None and len(cells) >= reach:
+            yield Record(row, dict(zip(fields, pick(cells), strict=True)), columns)
         else:
             yield Record(row, values_of(cells), columns)
 
