@@ -109,8 +109,8 @@ def bulk_people(server: SlapdServer, count: int) -> None:
 # -- choosing the library (pure) -------------------------------------------------------------
 
 
-def settings_like(**values: Any) -> Any:
-    return SimpleNamespace(name="ldap", **values)
+def settings_like(search_library: str = "auto") -> Any:
+    return SimpleNamespace(name="ldap", search_library=search_library)
 
 
 def test_auto_chooses_python_ldap_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
