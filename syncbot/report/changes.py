@@ -221,27 +221,11 @@ def _by_day_table(changes: Sequence[Mapping[str, Any]], lang: str) -> Table:
     return Table(say("by_day", lang), columns, tuple(rows), (14, 12, 12, 12))
 
 
-_UNIT_WORDS: dict[str, tuple[str, str]] = {
-    "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
-    "unit": ("Đơn vị", "Unit"),
-    "no_unit": (
-        "(không theo hồ sơ cán bộ: chính sách, tài khoản không có hồ sơ)",
-        "(not about a rostered person: policy, accounts with no HR record)",
-    ),
-    "chart_unit": ("Số thay đổi theo đơn vị", "Changes by unit"),
-}
-
-
-def _unit_say(key: str, lang: str) -> str:
-    vi, en = _UNIT_WORDS[key]
-    return vi if lang == "vi" else en
-
-
 def _unit(record: Mapping[str, Any], lang: str) -> str:
     """The unit of the roster row behind the change (evidence.unit), as HR spells it."""
     evidence = record.get("evidence")
     unit = evidence.get("unit") if isinstance(evidence, Mapping) else None
-    return str(unit) if unit else _unit_say("no_unit", lang)
+    return str(unit) if unit else say("no_unit", lang)
 
 
 def _has_units(changes: Sequence[Mapping[str, Any]]) -> bool:
@@ -253,7 +237,7 @@ def _has_units(changes: Sequence[Mapping[str, Any]]) -> bool:
 
 def _units_in_order(counts: Mapping[str, tuple[int, int]], lang: str) -> list[str]:
     """Units alphabetically (Đ with D), the changes with no unit last."""
-    no_unit = _unit_say("no_unit", lang)
+    no_unit = say("no_unit", lang)
     return sorted(counts, key=lambda unit: (unit == no_unit, collate(unit), unit))
 
 
@@ -265,8 +249,8 @@ def _by_unit_tables(changes: Sequence[Mapping[str, Any]], lang: str) -> tuple[Ta
         (unit, *counts[unit], sum(counts[unit])) for unit in _units_in_order(counts, lang)
     ]
     rows.append(_total_row(say("total", lang), counts.values()))
-    columns = (_unit_say("unit", lang), say("ok", lang), say("failed", lang), say("total", lang))
-    return (Table(_unit_say("by_unit", lang), columns, tuple(rows), (40, 12, 12, 12)),)
+    columns = (say("unit", lang), say("ok", lang), say("failed", lang), say("total", lang))
+    return (Table(say("by_unit", lang), columns, tuple(rows), (40, 12, 12, 12)),)
 
 
 def _by_unit_charts(changes: Sequence[Mapping[str, Any]], lang: str) -> tuple[Chart, ...]:
@@ -276,7 +260,7 @@ def _by_unit_charts(changes: Sequence[Mapping[str, Any]], lang: str) -> tuple[Ch
     bars = tuple(
         Bar(unit, sum(counts[unit]), KIND_COLOUR) for unit in _units_in_order(counts, lang)
     )
-    return (Chart(_unit_say("chart_unit", lang), ChartShape.BARS, bars),)
+    return (Chart(say("chart_unit", lang), ChartShape.BARS, bars),)
 
 
 def _runs_table(records: Iterable[Mapping[str, Any]], lang: str) -> Table:

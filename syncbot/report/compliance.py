@@ -33,13 +33,12 @@ from syncbot.report.people import (
     header,
     holders,
     local_day,
-    say,
     show_day,
     wanted_settings,
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import LANGS
+from syncbot.report.words import LANGS, SHARED, pick
 
 OK_COLOUR, BAD_COLOUR, WAITING_COLOUR = "#2e7d32", "#c62828", "#ef8f00"
 
@@ -52,14 +51,9 @@ class Standing(StrEnum):
 
 
 _WORDS: dict[str, tuple[str, str]] = {
+    **SHARED,
     "title": ("Báo cáo tuân thủ chính sách mật khẩu", "Password compliance report"),
     "accounts": ("Tình trạng mật khẩu từng tài khoản", "Password status of every account"),
-    "no": ("STT", "No."),
-    "name": ("Họ và tên", "Full name"),
-    "unit": ("Đơn vị", "Unit"),
-    "account": ("Tài khoản", "Account"),
-    "email": ("Email", "Email"),
-    "system": ("Hệ thống", "System"),
     "changed": ("Đổi mật khẩu lần cuối", "Password last set"),
     "age": ("Tuổi mật khẩu (ngày)", "Password age (days)"),
     "standing": ("Tình trạng", "Status"),
@@ -133,7 +127,7 @@ STANDING_ORDER = (Standing.OK, Standing.NEVER_CHANGED, Standing.EXPIRED, Standin
 
 
 def _say(key: str, lang: str) -> str:
-    return say(_WORDS, key, lang)
+    return pick(_WORDS, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,26 +30,20 @@ from syncbot.report.people import (
     header,
     holders,
     local_day,
-    say,
     show_day,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import LANGS
+from syncbot.report.words import LANGS, SHARED, pick
 
 DORMANT_COLOUR = "#6a1b9a"
 
 _WORDS: dict[str, tuple[str, str]] = {
+    **SHARED,
     "title": ("Báo cáo tài khoản không sử dụng", "Dormant accounts report"),
     "accounts": (
         "Danh sách tài khoản không sử dụng, theo đơn vị",
         "Dormant accounts, by unit",
     ),
-    "no": ("STT", "No."),
-    "email": ("Email", "Email"),
-    "name": ("Họ và tên", "Full name"),
-    "unit": ("Đơn vị", "Unit"),
-    "account": ("Tài khoản", "Account"),
-    "system": ("Hệ thống", "System"),
     "last_sign_in": ("Lần đăng nhập cuối", "Last sign-in"),
     "idle_days": ("Số ngày không sử dụng", "Days unused"),
     "lock_on": ("Sẽ khóa từ ngày", "Locked from"),
@@ -85,7 +79,7 @@ ACCOUNT_WIDTHS = (5, 30, 28, 30, 16, 10, 26, 12, 14)
 
 
 def _say(key: str, lang: str) -> str:
-    return say(_WORDS, key, lang)
+    return pick(_WORDS, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,22 +26,18 @@ from syncbot.report.people import (
     header,
     holders,
     local_day,
-    say,
     show_day,
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import LANGS
+from syncbot.report.words import LANGS, SHARED, pick
 
 OPEN_COLOUR, LOCKED_COLOUR = "#c62828", "#78909c"
 
 _WORDS: dict[str, tuple[str, str]] = {
+    **SHARED,
     "title": ("Báo cáo tài khoản không có trong hồ sơ nhân sự", "Accounts with no HR record"),
     "accounts": ("Danh sách tài khoản không có hồ sơ nhân sự", "Accounts with no HR record"),
-    "no": ("STT", "No."),
-    "account": ("Tài khoản", "Account"),
-    "email": ("Email", "Email"),
-    "system": ("Hệ thống", "System"),
     "created": ("Ngày tạo", "Created"),
     "state": ("Trạng thái", "State"),
     "open": ("Đang mở", "Open"),
@@ -68,7 +64,7 @@ _WORDS: dict[str, tuple[str, str]] = {
 
 
 def _say(key: str, lang: str) -> str:
-    return say(_WORDS, key, lang)
+    return pick(_WORDS, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ plan acted on, and also the accounts the plan had nothing to say about.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from syncbot.duties import NO_SETTINGS, WantedSettings
 from syncbot.matching import match
 from syncbot.model import Account, Action, ActionKind, Duty, Finding, FindingKind, RosterRow
 from syncbot.report.period import local, show_date, show_time
+from syncbot.report.words import SHARED, pick
 from syncbot.text import fold
 
 if TYPE_CHECKING:  # the reports' own modules import it; `changes` needs none of reconcile
@@ -27,11 +28,9 @@ if TYPE_CHECKING:  # the reports' own modules import it; `changes` needs none of
 AccountRef = tuple[str, str]  # (target, account key): how plans name an account
 
 _WORDS: dict[str, tuple[str, str]] = {
+    **{k: SHARED[k] for k in ("generated", "timezone", "timezone_value", "total")},
     "config": ("Tệp cấu hình", "Config file"),
-    "generated": ("Thời điểm lập báo cáo", "Generated"),
     "as_of": ("Số liệu tính đến ngày", "Figures as of"),
-    "timezone": ("Múi giờ hiển thị", "Times shown in"),
-    "timezone_value": ("Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"),
     "roster": ("Tệp hồ sơ nhân sự", "HR roster file"),
     "roster_sha": ("Mã SHA-256 của tệp nhân sự", "SHA-256 of the roster file"),
     "roster_rows": ("Số cán bộ trong tệp", "People in the roster"),
@@ -46,18 +45,11 @@ _WORDS: dict[str, tuple[str, str]] = {
     "yes": ("có", "yes"),
     "no": ("không", "no"),
     "off": ("không áp dụng", "off"),
-    "total": ("Tổng", "Total"),
 }
 
 
-def say(words: Mapping[str, tuple[str, str]], key: str, lang: str) -> str:
-    """One entry of a report's word list: Vietnamese first, English on request."""
-    vi, en = words[key]
-    return vi if lang == "vi" else en
-
-
 def common(key: str, lang: str) -> str:
-    return say(_WORDS, key, lang)
+    return pick(_WORDS, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

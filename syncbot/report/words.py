@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 LANGS = ("vi", "en")
 
-_WORDS: dict[str, tuple[str, str]] = {
-    "title": ("Báo cáo thay đổi tài khoản", "Account changes report"),
-    "period": ("Khoảng thời gian", "Period"),
+Words = Mapping[str, tuple[str, str]]
+
+#: Words more than one report uses, spelt once so an inspector reads the same heading and
+#: the same header line in every document.
+SHARED: dict[str, tuple[str, str]] = {
+    "no": ("STT", "No."),
+    "name": ("Họ và tên", "Full name"),
+    "unit": ("Đơn vị", "Unit"),
+    "account": ("Tài khoản", "Account"),
+    "email": ("Email", "Email"),
+    "system": ("Hệ thống", "System"),
+    "employee_id": ("Mã cán bộ", "Employee ID"),
+    "total": ("Tổng", "Total"),
     "generated": ("Thời điểm lập báo cáo", "Generated"),
     "timezone": ("Múi giờ hiển thị", "Times shown in"),
     "timezone_value": ("Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"),
+}
+
+_WORDS: dict[str, tuple[str, str]] = {
+    **SHARED,
+    "title": ("Báo cáo thay đổi tài khoản", "Account changes report"),
+    "period": ("Khoảng thời gian", "Period"),
     "audit_file": ("Tệp nhật ký kiểm toán", "Audit log file"),
     "audit_records": ("Số bản ghi trong nhật ký", "Records in the log"),
     "audit_last_hash": ("Mã băm bản ghi cuối (còn nguyên vẹn)", "Hash of the last intact record"),
@@ -27,11 +45,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     "none": ("(không có)", "(none)"),
     "changes": ("Các thay đổi", "Changes"),
-    "no": ("STT", "No."),
     "time": ("Thời gian", "Time"),
-    "account": ("Tài khoản", "Account"),
-    "employee_id": ("Mã cán bộ", "Employee ID"),
-    "system": ("Hệ thống", "System"),
     "change": ("Thay đổi", "Change"),
     "reason": ("Lý do", "Reason"),
     "evidence": ("Căn cứ", "Evidence"),
@@ -39,7 +53,6 @@ _WORDS: dict[str, tuple[str, str]] = {
     "run": ("Lần chạy", "Run"),
     "ok": ("Thành công", "OK"),
     "failed": ("Lỗi", "Failed"),
-    "total": ("Tổng", "Total"),
     "row": ("dòng", "row"),
     "unknown_error": ("không rõ", "unknown"),
     "by_kind": ("Tổng hợp theo loại thay đổi", "Summary by kind of change"),
@@ -52,9 +65,21 @@ _WORDS: dict[str, tuple[str, str]] = {
     "chart_kind": ("Số thay đổi theo loại", "Changes by kind"),
     "chart_day": ("Số thay đổi theo ngày", "Changes per day"),
     "chart_result": ("Thành công và lỗi", "Succeeded and failed"),
+    "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
+    "no_unit": (
+        "(không theo hồ sơ cán bộ: chính sách, tài khoản không có hồ sơ)",
+        "(not about a rostered person: policy, accounts with no HR record)",
+    ),
+    "chart_unit": ("Số thay đổi theo đơn vị", "Changes by unit"),
 }
 
 
-def say(key: str, lang: str) -> str:
-    vi, en = _WORDS[key]
+def pick(words: Words, key: str, lang: str) -> str:
+    """One entry of a word list: Vietnamese first, English on request."""
+    vi, en = words[key]
     return vi if lang == "vi" else en
+
+
+def say(key: str, lang: str) -> str:
+    """A word of the changes report (and the words every report shares)."""
+    return pick(_WORDS, key, lang)
