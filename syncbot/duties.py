@@ -111,6 +111,8 @@ class Observe:
     passwords: bool = False
     sign_ins_since: date | None = None
     failures_since: date | None = None
+    # Set by reconcile when the target wants any setting (its `wanted_settings`): what is
+    # wanted decides what is read, in one place, whichever duty or target key wants it.
     settings: bool = False
 
     @classmethod
@@ -121,9 +123,6 @@ class Observe:
             passwords=duties.password.watches_accounts,
             sign_ins_since=_sign_in_window(dormancy, today) if dormancy else None,
             failures_since=today - timedelta(days=failures.days) if failures else None,
-            # Forcing a change needs the policy too: ppolicy ignores pwdReset without
-            # pwdMustChange.
-            settings=duties.password.enforces_settings or duties.password.watches_accounts,
         )
 
 

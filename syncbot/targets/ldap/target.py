@@ -312,9 +312,7 @@ class LdapTarget:
         self._accounts = known
         self._group_dns = group_dns
         self._groups_with_placeholder = with_placeholder
-        # ppolicy's pwdMustChange is a setting the password-change duties need, too.
-        wants_settings = observe.settings or observe.passwords
-        settings, settings_key = self._read_settings(conn) if wants_settings else (None, "")
+        settings, settings_key = self._read_settings(conn) if observe.settings else (None, "")
         return Snapshot(
             target=self.name,
             accounts=tuple(result),
