@@ -153,14 +153,7 @@ class LdapTarget:
         """Carry out one action; repeating it is harmless. Raises `ApplyError` on failure."""
         if action.target != self.name:
             raise ApplyError(f"action for target {action.target!r} sent to {self.name!r}")
-        log.info(
-            "ldap.apply",
-            target=self.name,
-            action=action.kind.value,
-            account=action.account,
-            add=list(action.add),
-            remove=list(action.remove),
-        )
+        self._log_step(action)
         try:
             self._apply(action)
         except _OperationFailed as error:
@@ -193,6 +186,16 @@ class LdapTarget:
     def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:
         """An LDAP directory is where federation starts: none of its accounts are federated."""
         return frozenset()
+
+    def _log_step(self, action: Action) -> None:
+        log.info(
+            "ldap.apply",
+            target=self.name,
+            action=action.kind.value,
+            account=action.account,
+            add=list(action.add),
+            remove=list(action.remove),
+        )
 
     def wanted_settings(self, duties: Duties) -> WantedSettings:
         """The password policy in this product's attributes (see `policy`)."""
@@ -561,14 +564,7 @@ class LdapTarget:
         errors: list[str | None] = [None] * len(actions)
         values: list[tuple[str, ...]] = []
         for index, action in enumerate(actions):
-            log.info(
-                "ldap.apply",
-                target=self.name,
-                action=action.kind.value,
-                account=action.account,
-                add=list(action.add),
-                remove=list(action.remove),
-            )
+            self._log_step(action)
             try:
                 values.append(self._member_values(self._connection(), action.account))
             except (_OperationFailed, TargetError) as error:
