@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import structlog
 
-from syncbot.localdev.slapd import SlapdServer
+from syncbot.localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.targets.ldap.flavours import OPENLDAP
 from syncbot.targets.ldap.settings import LdapSettings
 
@@ -157,3 +159,35 @@ def ldap_settings(ldap_directory: SlapdServer) -> LdapSettings:
         users_base=ldap_directory.people_base,
         groups_base=ldap_directory.groups_base,
     )
+
+
+# -- a slapd serving LDAPS and StartTLS with a certificate from a throwaway CA -------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPki:
+    return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: LocalPki) -> Iterator[SlapdServer]:
+    server = SlapdServer(tmp_path_factory.mktemp("slapd-tls"), tls=pki)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def tls_settings(server: SlapdServer, **overrides: Any) -> LdapSettings:
+    """Settings for the TLS server's service account; tests vary URL, CA and verification."""
+    settings = LdapSettings(
+        name="ldap",
+        flavour="openldap",
+        url=server.url,
+        bind_dn=server.service_dn,
+        bind_password=server.service_password,
+        users_base=server.people_base,
+        groups_base=server.groups_base,
+    )
+    return dataclasses.replace(settings, **overrides)

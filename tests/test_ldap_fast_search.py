@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import ROLE_GROUPS, SEED_USERS, UNIT_GROUPS
+from conftest import ROLE_GROUPS, SEED_USERS, UNIT_GROUPS, tls_settings
 from structlog.testing import capture_logs
 
 from syncbot.errors import ConfigError, TargetError
@@ -250,34 +249,6 @@ def test_a_stopped_server_is_a_target_error(
 
 
 # -- TLS ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPki:
-    return make_test_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: LocalPki) -> Iterator[SlapdServer]:
-    server = SlapdServer(tmp_path_factory.mktemp("slapd-tls"), tls=pki)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def tls_settings(server: SlapdServer, **overrides: Any) -> LdapSettings:
-    settings = LdapSettings(
-        name="ldap",
-        flavour="openldap",
-        url=server.url,
-        bind_dn=server.service_dn,
-        bind_password=server.service_password,
-        users_base=server.people_base,
-        groups_base=server.groups_base,
-    )
-    return dataclasses.replace(settings, **overrides)
 
 
 def count_people(settings: LdapSettings) -> int:

@@ -11,7 +11,15 @@ from typing import Any
 import ldap3
 import pytest
 import structlog
-from conftest import ROLE_GROUPS, SEED_USERS, UNIT_GROUPS, group_dn, placeholder_dn, user_dn
+from conftest import (
+    ROLE_GROUPS,
+    SEED_USERS,
+    UNIT_GROUPS,
+    group_dn,
+    placeholder_dn,
+    tls_settings,
+    user_dn,
+)
 from ldap3.utils.dn import escape_rdn
 from structlog.testing import capture_logs
 
@@ -607,34 +615,6 @@ def test_no_log_line_carries_the_password(
 
 
 # -- TLS ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPki:
-    return make_test_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: LocalPki) -> Iterator[SlapdServer]:
-    server = SlapdServer(tmp_path_factory.mktemp("slapd-tls"), tls=pki)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def tls_settings(server: SlapdServer, **overrides: Any) -> LdapSettings:
-    settings = LdapSettings(
-        name="ldap",
-        flavour="openldap",
-        url=server.url,
-        bind_dn=server.service_dn,
-        bind_password=server.service_password,
-        users_base=server.people_base,
-        groups_base=server.groups_base,
-    )
-    return dataclasses.replace(settings, **overrides)
 
 
 @pytest.mark.slapd
