@@ -73,6 +73,13 @@ def audit_lines(config: Path) -> list[str]:
     return (config.parent / "audit" / "audit.jsonl").read_text("utf-8").splitlines()
 
 
+def audit_line_count(config: Path) -> int:
+    """Complete lines so far, safe to call while a run is writing (a batch of records may
+    be half on disk, cut inside a multi-byte character)."""
+    path = config.parent / "audit" / "audit.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
 EXPECTED = {
     ("disable", "hattt", ""),
     ("revoke", "hattt", "cn=chuyen-vien"),
@@ -310,11 +317,6 @@ def _big_departure(server: SlapdServer, tmp: Path) -> Path:
     return config
 
 
-def _audit_line_count(config: Path) -> int:
-    path = config.parent / "audit" / "audit.jsonl"
-    return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
 def test_killed_apply_converges_and_audit_stays_whole(
     sample: Path, slapd_server: SlapdServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -325,10 +327,10 @@ def test_killed_apply_converges_and_audit_stays_whole(
     # Kill once the run is visibly applying, then a little later each time: fixed delays
     # from process start measure the machine's load (imports), not the apply.
     for delay in (0.0, 0.05, 0.2):
-        seen = _audit_line_count(sample)
+        seen = audit_line_count(sample)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
-        while _audit_line_count(sample) < seen + 3 and proc.poll() is None:
+        while audit_line_count(sample) < seen + 3 and proc.poll() is None:
             assert time.monotonic() < deadline, "apply never started writing its audit log"
             time.sleep(0.005)
         time.sleep(delay)

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_cli_e2e import _big_departure, audit_lines
+from test_cli_e2e import _big_departure, audit_line_count, audit_lines
 
 from syncbot.cli import main
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
@@ -33,13 +33,12 @@ def test_slapd_dying_mid_apply_is_audited_and_the_next_run_converges(
     (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
     config = write_config(tmp_path, slapd_server, REPO_MAPPINGS)
     _big_departure(slapd_server, tmp_path)
-    audit = tmp_path / "audit" / "audit.jsonl"
     env = {**os.environ, "SYNCBOT_LOG_LEVEL": "error"}
     cmd = [sys.executable, "-m", "syncbot", "--config", str(config), "apply", "--yes", "--force"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 60
-    while not (audit.exists() and len(audit_lines(config)) > 60):
+    while audit_line_count(config) <= 60:
         assert time.monotonic() < deadline and proc.poll() is None, "apply did not get going"
         time.sleep(0.02)
     slapd_server.stop()  # the directory dies mid-run...

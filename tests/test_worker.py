@@ -122,10 +122,14 @@ def can_bind(server: SlapdServer, uid: str) -> bool:
 
 
 def audit(config: Path) -> list[dict[str, Any]]:
+    """The records written so far; polled while the worker writes, so a batch of records
+    half on disk (cut anywhere, even inside a character) is left for the next look."""
     path = config.parent / "audit" / "audit.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    return [json.loads(line) for line in complete.decode("utf-8").splitlines()]
 
 
 def departed(csv_text: str, employee_id: str, day: date) -> str:
