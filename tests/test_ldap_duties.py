@@ -88,6 +88,17 @@ def test_generalized_time(text: str, expected: datetime) -> None:
     assert parse_generalized_time(text) == expected
 
 
+def test_generalized_time_remembers_only_the_last_text() -> None:
+    # Entries of one import share a creation time; a remembered value never leaks into
+    # the next, different text.
+    first, second = "20241026083000Z", "20241026083001Z"
+    assert parse_generalized_time(first) == parse_generalized_time(first)
+    assert parse_generalized_time(second) == datetime(2024, 10, 26, 8, 30, 1, tzinfo=UTC)
+    assert parse_generalized_time(first) == datetime(2024, 10, 26, 8, 30, tzinfo=UTC)
+    with pytest.raises(TimeFormatError):
+        parse_generalized_time("20241026083060Z")  # second 60: the short form, but no time
+
+
 @pytest.mark.parametrize("text", ["", "yesterday", "20241326083000Z", "2024-10-26T08:30:00Z"])
 def test_generalized_time_rejects_what_is_not_one(text: str) -> None:
     with pytest.raises(TimeFormatError):

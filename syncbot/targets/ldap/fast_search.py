@@ -31,11 +31,12 @@ from ldap3.core.results import RESULT_CODES
 
 from syncbot.errors import ConfigError, TargetError
 from syncbot.targets.ldap.connection import Endpoint, parse_url, scrub
+from syncbot.targets.ldap.flavours import LOWER_NAMES, LoweredAttributes, lowered_name
 from syncbot.targets.ldap.settings import LdapSettings
 
 try:  # optional: without it (or libldap) every search goes through ldap3
     import ldap
-    from ldap.controls import SimplePagedResultsControl
+    from ldap.controls import DecodeControlTuples, SimplePagedResultsControl
     from ldap.ldapobject import SimpleLDAPObject
 
     INSTALLED = True
@@ -157,11 +158,16 @@ class PagedSearcher:
 
     def _next(self, conn: Any, page: _Page) -> list[Entry]:
         """The entries of the next message of `page`'s search; marks the page done at its end."""
-        kind, data, _, controls = self._call(
-            conn.result3, page.msgid, all=0, timeout=self._settings.timeout
+        # libldap's own call, without python-ldap's per-call wrapper (a lock, tracing,
+        # control decoding): one call per entry, 100,000 of them in a large directory,
+        # and the wrapper cost a third of the library's time. One thread uses a
+        # connection, so the lock guarded nothing here.
+        kind, data, _, raw_controls = self._call(
+            conn._l.result4, page.msgid, 0, self._settings.timeout, 0, 0, 0
         )
         if kind == ldap.RES_SEARCH_RESULT:
             page.done = True
+            controls = DecodeControlTuples(raw_controls) if raw_controls else []
             page.cookie = next(
                 (c.cookie for c in controls if c.controlType == _PAGED_RESULTS),
                 b"",
@@ -211,19 +217,23 @@ def _entry(dn: str, raw: dict[str, list[bytes]]) -> Entry:
     try:
         attributes = _decoded(raw)
     except UnicodeDecodeError:
-        attributes = {name: [_one_decoded(v) for v in values] for name, values in raw.items()}
+        attributes = LoweredAttributes(
+            (lowered_name(name), [_one_decoded(v) for v in values]) for name, values in raw.items()
+        )
     return {"type": "searchResEntry", "dn": dn, "attributes": attributes, "raw_attributes": raw}
 
 
-def _decoded(raw: dict[str, list[bytes]]) -> dict[str, list[Any]]:
-    """As ldap3's `format_unicode` when every value is UTF-8 text, the usual case.
+def _decoded(raw: dict[str, list[bytes]]) -> LoweredAttributes:
+    """As ldap3's `format_unicode` when every value is UTF-8 text, the usual case, under
+    lower-case names, so that readers look a name up once instead of scanning for its case.
 
     A plain loop, the single value apart: about twice as fast as comprehensions, and this
     runs for every attribute of every entry.
     """
-    decoded: dict[str, list[Any]] = {}
+    decoded = LoweredAttributes()
     for name, values in raw.items():
-        decoded[name] = [values[0].decode()] if len(values) == 1 else list(map(_decode, values))
+        lowered = LOWER_NAMES.get(name) or lowered_name(name)
+        decoded[lowered] = [values[0].decode()] if len(values) == 1 else list(map(_decode, values))
     return decoded
 
 

@@ -92,19 +92,28 @@ class LoweredAttributes(dict[str, Any]):
 
 
 def _lookup(attributes: Attributes, name: str) -> Sequence[object] | None:
-    found = attributes.get(name)
-    if found is None:
-        lowered = name.lower()
-        found = attributes.get(lowered)
-        if (
-            found is None
-            and not isinstance(attributes, LoweredAttributes)
-            and not all(key.islower() for key in attributes)
-        ):
-            found = next((v for k, v in attributes.items() if k.lower() == lowered), None)
+    if type(attributes) is LoweredAttributes:
+        found = attributes.get(LOWER_NAMES.get(name) or lowered_name(name))
+    else:
+        found = attributes.get(name)
+        if found is None:
+            lowered = name.lower()
+            found = attributes.get(lowered)
+            if found is None and not all(key.islower() for key in attributes):
+                found = next((v for k, v in attributes.items() if k.lower() == lowered), None)
     if isinstance(found, str | bytes):
         return [found]
     return found
+
+
+#: Attribute names as code and servers spell them -> lower case: a handful of names, looked
+#: up for every entry of a large directory.
+LOWER_NAMES: dict[str, str] = {}
+
+
+def lowered_name(name: str) -> str:
+    lowered = LOWER_NAMES[name] = name.lower()
+    return lowered
 
 
 def _text(value: object) -> str:

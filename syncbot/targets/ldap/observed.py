@@ -49,6 +49,29 @@ class TimeFormatError(ValueError):
 def parse_generalized_time(text: str) -> datetime:
     """`20241026083000Z`, `20261123233512.611269Z`, `20240101120000.0Z`, `202401011200+0700`
     as an aware UTC datetime; raise `TimeFormatError` otherwise."""
+    global _last_parsed
+    if _last_parsed[0] == text:
+        # Entries created by one import share their creation time: read it once.
+        return _last_parsed[1]
+    if len(text) == 15 and text[14] == "Z" and text[:14].isdigit():
+        # The form servers write nearly always, without the general pattern.
+        try:
+            moment = datetime(
+                int(text[:4]), int(text[4:6]), int(text[6:8]),
+                int(text[8:10]), int(text[10:12]), int(text[12:14]), tzinfo=UTC,
+            )  # fmt: skip
+        except ValueError:
+            raise TimeFormatError(f"not a valid date and time: {text!r}") from None
+        _last_parsed = (text, moment)
+        return moment
+    return _parse_general(text)
+
+
+#: The last text parsed and its value (text, datetime are immutable: sharing is safe).
+_last_parsed: tuple[str, datetime] = ("", datetime.min.replace(tzinfo=UTC))
+
+
+def _parse_general(text: str) -> datetime:
     match = _GENERALIZED.fullmatch(text.strip())
     if match is None:
         raise TimeFormatError(f"not a generalized time: {text!r}")
@@ -97,7 +120,10 @@ def _time(
 
 
 def _raw_first(attributes: Attributes, name: str) -> object | None:
-    found = attributes.get(name, attributes.get(name.lower()))
+    # Lower-case first: the target hands entries over with lower-case names.
+    found = attributes.get(name.lower())
+    if found is None:
+        found = attributes.get(name)
     if found is None:
         lowered = name.lower()
         found = next((v for k, v in attributes.items() if k.lower() == lowered), None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -21,11 +20,11 @@ from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, Wanted
 from syncbot.errors import ConfigError, TargetError
 from syncbot.model import Account, Action, ActionKind, Snapshot
 from syncbot.targets.base import ApplyError, Progress, no_progress
+from syncbot.targets.ldap.accounts import AccountReader, UnreadableEntry, index_groups
 from syncbot.targets.ldap.connection import connect, error_text, result_text
 from syncbot.targets.ldap.dn import (
     InvalidDnError,
     child_dn,
-    first_rdn_value,
     normalise_dn,
     normalise_server_dn,
 )
@@ -35,16 +34,12 @@ from syncbot.targets.ldap.flavours import (
     Changes,
     Flavour,
     FlavourError,
-    LoweredAttributes,
     MemberKind,
     first,
     get_flavour,
     values,
 )
 from syncbot.targets.ldap.observed import (
-    NOTHING_OBSERVED,
-    Observed,
-    TimeFormatError,
     account_duties,
 )
 from syncbot.targets.ldap.policy import POLICY_DN_KEY, PolicyError, policy_profile
@@ -70,15 +65,6 @@ _GROUP_KINDS = frozenset({ActionKind.GRANT, ActionKind.REVOKE, ActionKind.CHANGE
 _FIXED_VALUE_LOCKS = frozenset({"openldap", "389ds"})
 
 
-@dataclass(frozen=True, slots=True)
-class _KnownAccount:
-    """What apply needs about an account seen by the last fetch, keyed by its DN key."""
-
-    dn: str
-    username: str
-    emails: tuple[str, ...]
-
-
 class _OperationFailed(Exception):
     """An LDAP operation returned an unexpected result; carries the message for ApplyError."""
 
@@ -97,7 +83,12 @@ class LdapTarget:
             normalise_server_dn(self._placeholder) if self._placeholder else None
         )
         self._conn: ldap3.Connection | None = None
-        self._accounts: dict[str, _KnownAccount] = {}
+        # What the last fetch saw, for apply: accounts by key (where groups list names or
+        # addresses), DNs the server spells otherwise than their key, and every address
+        # of accounts with more than one.
+        self._accounts: dict[str, Account] = {}
+        self._dns: dict[str, str] = {}
+        self._aliases: dict[str, tuple[str, ...]] = {}
         self._group_dns: dict[str, str] = {}
         self._groups_with_placeholder: set[str] = set()
         # Whole-directory reads through libldap when installed (see fast_search); ldap3 else.
@@ -266,60 +257,60 @@ class LdapTarget:
     ) -> Snapshot:
         flavour = self.flavour
         seen = 0
-        now = datetime.now(UTC)
 
         def count(entries: int) -> None:
             nonlocal seen
             seen += entries
             progress(seen, None)
 
-        accounts: list[_RawAccount] = [
-            self._read_account(entry, observe, now)
-            for entry in self._paged(
+        # Groups first: each user entry then becomes its whole account as it arrives.
+        groups = index_groups(
+            self._paged(
                 conn,
-                self.settings.users_base,
-                self._users_filter,
-                self._user_attributes(observe),
+                self.settings.groups_base,
+                flavour.group_filter,
+                [flavour.member_attribute],
                 count,
-            )
-        ]
-        group_dns: dict[str, str] = {}
-        with_placeholder: set[str] = set()
-        groups_of: dict[str, list[str]] = {}  # member key -> group keys
-        member_key = self._member_key_function()
-        for entry in self._paged(
-            conn, self.settings.groups_base, flavour.group_filter, [flavour.member_attribute], count
-        ):
-            group_key = normalise_server_dn(entry["dn"])
-            group_dns[group_key] = entry["dn"]
-            for raw in values(entry["attributes"], flavour.member_attribute):
-                key = member_key(raw)
-                if key == self._placeholder_key:
-                    with_placeholder.add(group_key)
-                else:
-                    groups_of.setdefault(key, []).append(group_key)
-
+            ),
+            flavour.member_attribute,
+            flavour.member_kind,
+            self._placeholder_key,
+        )
         managed_keys = frozenset(normalise_server_dn(m) for m in managed)
-        result: list[Account] = []
-        known: dict[str, _KnownAccount] = {}
-        for raw_account in accounts:
-            groups = frozenset(
-                group
-                for member in self._membership_keys(raw_account)
-                for group in groups_of.get(member, ())
-            )
-            result.append(raw_account.account(self.name, groups, groups & managed_keys))
-            known[raw_account.key] = _KnownAccount(
-                raw_account.dn, raw_account.username, raw_account.emails
-            )
-        self._accounts = known
-        self._group_dns = group_dns
-        self._groups_with_placeholder = with_placeholder
+        reader = AccountReader(
+            target=self.name,
+            flavour=flavour,
+            username_attribute=self._username_attribute,
+            match_attribute=self.settings.match_attribute,
+            email_attribute=self.settings.email_attribute,
+            observe=observe,
+            now=datetime.now(UTC),
+            groups=groups,
+            managed_keys=managed_keys,
+        )
+        users = self._paged(
+            conn,
+            self.settings.users_base,
+            self._users_filter,
+            self._user_attributes(observe),
+            count,
+        )
+        try:
+            accounts = reader.read_all(users)
+        except UnreadableEntry as error:
+            raise _OperationFailed(str(error)) from None
+        # Apply looks accounts up only to list them by name or address in groups.
+        by_key = flavour.member_kind is not MemberKind.DN
+        self._accounts = {account.key: account for account in accounts} if by_key else {}
+        self._dns = reader.dns
+        self._aliases = reader.aliases
+        self._group_dns = groups.dns
+        self._groups_with_placeholder = groups.with_placeholder
         settings, settings_key = self._read_settings(conn) if observe.settings else (None, "")
         return Snapshot(
             target=self.name,
-            accounts=tuple(result),
-            entitlements=frozenset(managed_keys & group_dns.keys()),
+            accounts=tuple(accounts),
+            entitlements=frozenset(managed_keys & groups.dns.keys()),
             settings=settings,
             settings_key=settings_key,
         )
@@ -335,63 +326,6 @@ class LdapTarget:
             *account_duties(self.flavour.name).attributes(observe),
         ]
         return list(dict.fromkeys(wanted))
-
-    def _read_account(
-        self, entry: dict[str, Any], observe: Observe = OBSERVE_NOTHING, now: datetime | None = None
-    ) -> _RawAccount:
-        dn: str = entry["dn"]
-        # A plain dict with lower-case names: ldap3's case-insensitive dict costs more per
-        # lookup than the rest of this function.
-        attributes: Attributes = LoweredAttributes(
-            (k.lower(), v) for k, v in entry["attributes"].items()
-        )
-        employee_id = (first(attributes, self.settings.match_attribute) or "").strip() or None
-        emails = tuple(
-            address
-            for address in (
-                v.strip().lower() for v in values(attributes, self.settings.email_attribute)
-            )
-            if address
-        )
-        key = normalise_server_dn(dn)
-        try:
-            enabled = not self.flavour.is_disabled(attributes)
-            read = account_duties(self.flavour.name).read
-            observed = read(attributes, key, observe, now or datetime.now(UTC))
-        except (FlavourError, TimeFormatError) as error:
-            raise _OperationFailed(f"account {dn}: {error}") from None
-        return _RawAccount(
-            dn=dn,
-            key=key,
-            username=first(attributes, self._username_attribute) or first_rdn_value(dn),
-            employee_id=employee_id,
-            emails=emails,
-            enabled=enabled,
-            display_name=first(attributes, "displayName") or first(attributes, "cn"),
-            observed=observed,
-        )
-
-    def _member_key_function(self) -> Callable[[str], str]:
-        if self.flavour.member_kind is MemberKind.DN:
-            cache: dict[str, str] = {}
-
-            def dn_key(value: str) -> str:
-                key = cache.get(value)
-                if key is None:
-                    key = cache[value] = normalise_server_dn(value)
-                return key
-
-            return dn_key
-        return lambda value: value.strip().lower()
-
-    def _membership_keys(self, account: _RawAccount) -> tuple[str, ...]:
-        """The member keys that stand for this account in the flavour's groups."""
-        kind = self.flavour.member_kind
-        if kind is MemberKind.DN:
-            return (account.key,)
-        if kind is MemberKind.MAIL:
-            return account.emails  # Zimbra lists may hold an alias rather than the primary
-        return (account.username.strip().lower(),)
 
     def _paged(
         self,
@@ -766,8 +700,7 @@ class LdapTarget:
         return found
 
     def _account_dn(self, account: str) -> str:
-        known = self._accounts.get(account)
-        return known.dn if known else account
+        return self._dns.get(account, account)
 
     def _member_values(self, conn: ldap3.Connection, account: str) -> tuple[str, ...]:
         """What the flavour's groups may store for this account: DN, username or mails.
@@ -775,11 +708,15 @@ class LdapTarget:
         The first value is the one added; removal takes out every one of them.
         """
         kind = self.flavour.member_kind
-        known = self._accounts.get(account)
         if kind is MemberKind.DN:
-            return (known.dn if known else account,)
+            return (self._account_dn(account),)
+        known = self._accounts.get(account)
         if known is not None:
-            found = known.emails if kind is MemberKind.MAIL else (known.username,)
+            found = (
+                self._aliases.get(account) or (known.email or "",)
+                if kind is MemberKind.MAIL
+                else (known.username,)
+            )
         else:
             attribute = (
                 self.settings.email_attribute
@@ -803,35 +740,3 @@ class LdapTarget:
         if self.flavour.groups_may_be_empty or self.flavour.placeholder_rdn is None:
             return None
         return f"{self.flavour.placeholder_rdn},{self.settings.groups_base}"
-
-
-@dataclass(frozen=True, slots=True)
-class _RawAccount:
-    """One user entry as read, before group membership is joined in."""
-
-    dn: str
-    key: str
-    username: str
-    employee_id: str | None
-    emails: tuple[str, ...]  # lower-cased; the first is the one reported
-    enabled: bool
-    display_name: str | None
-    observed: Observed = NOTHING_OBSERVED
-
-    def account(self, target: str, groups: frozenset[str], entitlements: frozenset[str]) -> Account:
-        return Account(
-            target=target,
-            key=self.key,
-            username=self.username,
-            employee_id=self.employee_id,
-            email=self.emails[0] if self.emails else None,
-            enabled=self.enabled,
-            entitlements=entitlements,
-            display_name=self.display_name,
-            groups=groups,
-            created=self.observed.created,
-            password_changed=self.observed.password_changed,
-            must_change_password=self.observed.must_change_password,
-            last_sign_in=self.observed.last_sign_in,
-            failed_sign_ins=self.observed.failed_sign_ins,
-        )

@@ -1,0 +1,238 @@
+"""Turning the entries of a directory's two searches into `Account`s, at 100,000 entries.
+
+Groups are read first, so that each user entry becomes its whole `Account` the moment it
+arrives, with no intermediate object per person. A directory holds few distinct sets of
+groups (everyone in a unit shares one), so each set, and its managed part, is one shared
+frozenset rather than two new ones per account; the account's DN key is the very string
+the group index holds. Together these halve what an account costs in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from syncbot.duties import Observe
+from syncbot.model import Account
+from syncbot.targets.ldap.dn import first_rdn_value, normalise_server_dn
+from syncbot.targets.ldap.flavours import (
+    Attributes,
+    Flavour,
+    FlavourError,
+    LoweredAttributes,
+    MemberKind,
+)
+from syncbot.targets.ldap.observed import TimeFormatError, account_duties
+
+_NO_GROUPS: frozenset[str] = frozenset()
+
+
+class UnreadableEntry(Exception):
+    """A user entry holds a value its flavour cannot read (a malformed lock or time)."""
+
+
+@dataclass(slots=True)
+class GroupIndex:
+    """Every group read, and who is in which, before any user entry is read."""
+
+    dns: dict[str, str] = field(default_factory=dict)  # group key -> DN as the server spells it
+    with_placeholder: set[str] = field(default_factory=set)
+    of_member: dict[str, frozenset[str]] = field(default_factory=dict)  # member key -> groups
+    # DN members only: a member value as written -> its key. The user pass looks its DNs up
+    # here first: the server spells a DN the same way in both places, so the key is found
+    # without parsing and is the same string object the index holds.
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+def index_groups(
+    entries: Iterable[dict[str, Any]],
+    member_attribute: str,
+    member_kind: MemberKind,
+    placeholder_key: str | None,
+) -> GroupIndex:
+    """Which groups each member key is in, one shared frozenset per distinct set."""
+    index = GroupIndex()
+    lists: dict[str, list[str]] = {}
+    key_of = _dn_key(index.keys) if member_kind is MemberKind.DN else _plain_key
+    lowered = member_attribute.lower()
+    for entry in entries:
+        group_key = normalise_server_dn(entry["dn"])
+        index.dns[group_key] = entry["dn"]
+        for raw in _texts(_values(entry["attributes"], lowered, member_attribute)):
+            key = key_of(raw)
+            if key == placeholder_key:
+                index.with_placeholder.add(group_key)
+            else:
+                found = lists.get(key)
+                if found is None:
+                    lists[key] = [group_key]
+                else:
+                    found.append(group_key)
+    shared: dict[tuple[str, ...], frozenset[str]] = {}
+    of_member = index.of_member
+    for key, groups in lists.items():
+        as_tuple = tuple(groups)
+        one = shared.get(as_tuple)
+        if one is None:
+            one = shared[as_tuple] = frozenset(as_tuple)
+        of_member[key] = one
+    return index
+
+
+def _dn_key(cache: dict[str, str]) -> Callable[[str], str]:
+    def key(value: str) -> str:
+        found = cache.get(value)
+        if found is None:
+            found = cache[value] = normalise_server_dn(value)
+        return found
+
+    return key
+
+
+def _plain_key(value: str) -> str:
+    return value.strip().lower()
+
+
+@dataclass(slots=True)
+class AccountReader:
+    """Builds one `Account` per user entry; also keeps what apply needs to know later.
+
+    Apply needs an account's DN as the server spells it, and for mail-listed groups every
+    address: both are kept only where they add something (a DN spelt otherwise than its
+    key, a second address), which in most directories is nowhere.
+    """
+
+    target: str
+    flavour: Flavour
+    username_attribute: str
+    match_attribute: str
+    email_attribute: str
+    observe: Observe
+    now: datetime
+    groups: GroupIndex
+    managed_keys: frozenset[str]
+    dns: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _managed_of: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
+
+    def read_all(self, entries: Iterable[dict[str, Any]]) -> list[Account]:
+        names = (
+            self.username_attribute.lower(),
+            self.match_attribute.lower(),
+            self.email_attribute.lower(),
+        )
+        read_duties = account_duties(self.flavour.name).read
+        is_disabled = self.flavour.is_disabled
+        keys = self.groups.keys
+        accounts: list[Account] = []
+        for entry in entries:
+            dn: str = entry["dn"]
+            attributes = entry["attributes"]
+            if type(attributes) is not LoweredAttributes:
+                # ldap3's case-insensitive dict costs more per lookup than the rest here.
+                attributes = LoweredAttributes((k.lower(), v) for k, v in attributes.items())
+            key = keys.get(dn) or normalise_server_dn(dn)
+            try:
+                enabled = not is_disabled(attributes)
+                observed = read_duties(attributes, key, self.observe, self.now)
+            except (FlavourError, TimeFormatError) as error:
+                raise UnreadableEntry(f"account {dn}: {error}") from None
+            if dn != key:
+                self.dns[key] = dn
+            username = _first(attributes, names[0]) or first_rdn_value(dn)
+            emails = self._emails(key, attributes, names[2])
+            groups = self._groups(key, username, emails)
+            employee_id = _first(attributes, names[1])
+            accounts.append(
+                Account(
+                    target=self.target,
+                    key=key,
+                    username=username,
+                    employee_id=(employee_id.strip() or None) if employee_id else None,
+                    email=emails[0] if emails else None,
+                    enabled=enabled,
+                    entitlements=self._managed(groups),
+                    display_name=_first(attributes, "displayname") or _first(attributes, "cn"),
+                    groups=groups,
+                    created=observed.created,
+                    password_changed=observed.password_changed,
+                    must_change_password=observed.must_change_password,
+                    last_sign_in=observed.last_sign_in,
+                    failed_sign_ins=observed.failed_sign_ins,
+                )
+            )
+        return accounts
+
+    def _emails(self, key: str, attributes: Attributes, name: str) -> Sequence[str]:
+        """Lower-cased addresses, the reported one first; a second one kept for apply."""
+        found = attributes.get(name)
+        if not found:
+            return ()
+        if isinstance(found, str | bytes):
+            found = [found]
+        if len(found) == 1:
+            address = _cleaned_address(found[0])
+            return (address,) if address else ()
+        emails = tuple(filter(None, map(_cleaned_address, found)))
+        if len(emails) > 1:
+            self.aliases[key] = emails
+        return emails
+
+    def _groups(self, key: str, username: str, emails: Sequence[str]) -> frozenset[str]:
+        of_member = self.groups.of_member
+        kind = self.flavour.member_kind
+        if kind is MemberKind.DN:
+            return of_member.get(key, _NO_GROUPS)
+        if kind is MemberKind.UID:
+            return of_member.get(username.strip().lower(), _NO_GROUPS)
+        # Zimbra lists may hold an alias rather than the primary address.
+        found = [of_member[e] for e in emails if e in of_member]
+        if len(found) < 2:
+            return found[0] if found else _NO_GROUPS
+        return frozenset().union(*found)
+
+    def _managed(self, groups: frozenset[str]) -> frozenset[str]:
+        managed = self._managed_of.get(groups)
+        if managed is None:
+            part = groups & self.managed_keys
+            # Different sets of groups often share their managed part: one object for it.
+            # (Keyed in the same dict: a set that is its own managed part maps to itself.)
+            managed = self._managed_of[groups] = self._managed_of.setdefault(part, part)
+        return managed
+
+
+def _values(attributes: Attributes, lowered: str, name: str) -> Sequence[object]:
+    found = attributes.get(lowered)
+    if found is None and type(attributes) is not LoweredAttributes:
+        found = next((v for k, v in attributes.items() if k.lower() == lowered), None)
+    if found is None:
+        found = attributes.get(name)
+    if isinstance(found, str | bytes):
+        return [found]
+    return found or ()
+
+
+def _texts(found: Sequence[object]) -> Iterable[str]:
+    for value in found:
+        yield value if type(value) is str else _text(value)
+
+
+def _first(attributes: Attributes, lowered: str) -> str | None:
+    """The first value of a lower-case attribute name in a `LoweredAttributes`."""
+    found = attributes.get(lowered)
+    if not found:
+        return None
+    value = found if isinstance(found, str | bytes) else found[0]
+    return value if type(value) is str else _text(value)
+
+
+def _text(value: object) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _cleaned_address(value: object) -> str:
+    text = (value if type(value) is str else _text(value)).strip()
+    # Most addresses are stored lower-case already: no second copy of the string then.
+    return text if text.islower() or not text else text.lower()

@@ -1,0 +1,128 @@
+"""Unit tests of turning search entries into accounts (pure: entries are plain dicts)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from syncbot.duties import OBSERVE_NOTHING
+from syncbot.targets.ldap.accounts import AccountReader, GroupIndex, UnreadableEntry, index_groups
+from syncbot.targets.ldap.flavours import LoweredAttributes, MemberKind, get_flavour
+
+BASE = "ou=people,dc=x,dc=vn"
+GROUPS = "ou=groups,dc=x,dc=vn"
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def entry(dn: str, **attributes: Any) -> dict[str, Any]:
+    return {"dn": dn, "attributes": attributes}
+
+
+def reader(flavour: str, groups: GroupIndex, managed: frozenset[str]) -> AccountReader:
+    found = get_flavour(flavour)
+    return AccountReader(
+        target="t",
+        flavour=found,
+        username_attribute=found.username_attribute,
+        match_attribute="employeeNumber",
+        email_attribute="mail",
+        observe=OBSERVE_NOTHING,
+        now=NOW,
+        groups=groups,
+        managed_keys=managed,
+    )
+
+
+def dn_groups(members: dict[str, list[str]], placeholder: str | None = None) -> GroupIndex:
+    entries = [entry(f"cn={cn},{GROUPS}", member=values) for cn, values in members.items()]
+    return index_groups(entries, "member", MemberKind.DN, placeholder)
+
+
+def test_people_in_the_same_groups_share_one_set_and_one_managed_part() -> None:
+    people = [f"uid=u{i},{BASE}" for i in range(4)]
+    groups = dn_groups({"a": people, "b": people[:2], "c": people[2:]})
+    managed = frozenset({f"cn=a,{GROUPS}"})
+    read = reader("openldap", groups, managed)
+    accounts = read.read_all([entry(dn, uid=[dn[4:6]]) for dn in people])
+
+    assert accounts[0].groups == {f"cn=a,{GROUPS}", f"cn=b,{GROUPS}"}
+    assert accounts[0].groups is accounts[1].groups
+    assert accounts[2].groups is accounts[3].groups
+    assert accounts[0].groups != accounts[2].groups
+    assert all(a.entitlements == managed for a in accounts)
+    assert accounts[0].entitlements is accounts[3].entitlements
+
+
+def test_the_key_is_the_group_index_string_and_odd_spellings_keep_their_dn() -> None:
+    plain, odd = f"uid=u1,{BASE}", f"UID=U2, OU=People,{'dc=x,dc=vn'}"
+    groups = dn_groups({"a": [plain, odd]})
+    read = reader("openldap", groups, frozenset())
+    first, second = read.read_all([entry(plain, uid=["u1"]), entry(odd, uid=["U2"])])
+
+    assert first.key == plain and first.key is groups.keys[plain]
+    assert second.key == f"uid=u2,{BASE}" and second.groups == {f"cn=a,{GROUPS}"}
+    # Apply must write the server's own spelling: kept only where it differs from the key.
+    assert read.dns == {second.key: odd}
+
+
+def test_a_placeholder_member_marks_the_group_and_belongs_to_nobody() -> None:
+    placeholder = f"cn=placeholder,{GROUPS}"
+    groups = dn_groups({"empty": [placeholder], "a": [placeholder, f"uid=u1,{BASE}"]}, placeholder)
+
+    assert groups.with_placeholder == {f"cn=empty,{GROUPS}", f"cn=a,{GROUPS}"}
+    assert placeholder not in groups.of_member
+    assert groups.of_member[f"uid=u1,{BASE}"] == {f"cn=a,{GROUPS}"}
+
+
+def test_values_are_read_whatever_the_case_of_the_attribute_names() -> None:
+    groups = dn_groups({})
+    dn = f"uid=u1,{BASE}"
+    read = reader("openldap", groups, frozenset())
+    # As ldap3 hands them over (names as the server spells them) and as python-ldap's
+    # path does (lower-case), the same account.
+    spelled = entry(dn, uid=["u1"], employeeNumber=[" E1 "], mail=["A@X.VN"], displayName="Tên")
+    lowered = {"dn": dn, "attributes": LoweredAttributes(
+        uid=["u1"], employeenumber=[" E1 "], mail=["A@X.VN"], displayname=["Tên"]
+    )}  # fmt: skip
+    one, two = read.read_all([spelled, lowered])
+
+    assert one == two
+    assert (one.username, one.employee_id, one.email, one.display_name) == (
+        "u1",
+        "E1",
+        "a@x.vn",
+        "Tên",
+    )
+    assert one.enabled
+
+
+def test_mail_listed_groups_find_an_alias_and_apply_keeps_every_address() -> None:
+    # Zimbra lists hold addresses; a list may name the alias rather than the primary.
+    entries = [
+        entry(f"cn=ds1,{GROUPS}", zimbraMailForwardingAddress=["Alias@X.vn"]),
+        entry(f"cn=ds2,{GROUPS}", zimbraMailForwardingAddress=["a@x.vn"]),
+    ]
+    groups = index_groups(entries, "zimbraMailForwardingAddress", MemberKind.MAIL, None)
+    read = reader("zimbra", groups, frozenset())
+    dn = f"uid=a,{BASE}"
+    (account,) = read.read_all([entry(dn, uid=["a"], mail=["a@x.vn", " alias@x.vn "])])
+
+    assert account.email == "a@x.vn"
+    assert account.groups == {f"cn=ds1,{GROUPS}", f"cn=ds2,{GROUPS}"}
+    assert read.aliases == {account.key: ("a@x.vn", "alias@x.vn")}
+
+
+def test_an_account_without_username_attribute_takes_the_rdn_value() -> None:
+    read = reader("openldap", dn_groups({}), frozenset())
+    (account,) = read.read_all([entry(f"uid=nguyen\\2Cvan,{BASE}")])
+    assert account.username == "nguyen,van"
+    assert account.employee_id is None and account.email is None
+
+
+def test_a_malformed_lock_time_names_the_entry() -> None:
+    read = reader("ad", dn_groups({}), frozenset())
+    dn = f"cn=x,{BASE}"
+    with pytest.raises(UnreadableEntry, match="account cn=x,"):
+        read.read_all([entry(dn, sAMAccountName=["x"], userAccountControl=["not a number"])])
