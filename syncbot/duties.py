@@ -115,6 +115,11 @@ class Observe:
     # wanted decides what is read, in one place, whichever duty or target key wants it.
     settings: bool = False
 
+    @property
+    def watches_accounts(self) -> bool:
+        """Whether any fact beyond an account's creation is to be read per account."""
+        return self.passwords or self.sign_ins_since is not None or self.failures_since is not None
+
     @classmethod
     def for_duties(cls, duties: Duties, today: date) -> Observe:
         dormancy = duties.dormancy

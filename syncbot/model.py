@@ -6,11 +6,40 @@ targets translate them to and from their directories, and the executor applies a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+_C = TypeVar("_C")
+
+
+def _quick_init(cls: _C) -> _C:
+    """Give a frozen, slotted dataclass an `__init__` that fills its slots directly.
+
+    The generated one calls `object.__setattr__` once per field, about 2 µs for an
+    `Account`; a reconcile of 100,000 people builds that many accounts and as many roster
+    rows, so that alone was a tenth of a run. Setting each slot through its descriptor
+    keeps the instances frozen (assignment still raises) at a third of the cost.
+    """
+    names: list[str] = []
+    namespace: dict[str, Any] = {}
+    for each in fields(cls):  # type: ignore[arg-type]
+        if each.default_factory is not MISSING or not each.init:
+            raise TypeError(f"{cls!r}.{each.name}: only plain fields and defaults are supported")
+        namespace[f"_set_{each.name}"] = getattr(cls, each.name).__set__
+        if each.default is MISSING:
+            names.append(each.name)
+        else:
+            namespace[f"_default_{each.name}"] = each.default
+            names.append(f"{each.name}=_default_{each.name}")
+    body = "".join(f"    _set_{f.name}(self, {f.name})\n" for f in fields(cls))  # type: ignore[arg-type]
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", namespace)  # noqa: S102
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
 
 
 class Status(StrEnum):
@@ -32,6 +61,7 @@ class Vocabulary:
     roles: Mapping[str, str]  # folded role name or alias -> canonical role name
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class RosterRow:
     """One person as HR sees them; `row` is the row number shown in the file's own viewer."""
@@ -58,6 +88,7 @@ class Roster:
     rows: tuple[RosterRow, ...]
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Account:
     """One account in one target, reduced to what reconciliation compares.

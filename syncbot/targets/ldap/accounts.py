@@ -123,7 +123,7 @@ class AccountReader:
             self.match_attribute.lower(),
             self.email_attribute.lower(),
         )
-        read_duties = account_duties(self.flavour.name).read
+        read_duties = account_duties(self.flavour.name).reader(self.observe, self.now)
         is_disabled = self.flavour.is_disabled
         keys = self.groups.keys
         accounts: list[Account] = []
@@ -136,7 +136,7 @@ class AccountReader:
             key = keys.get(dn) or normalise_server_dn(dn)
             try:
                 enabled = not is_disabled(attributes)
-                observed = read_duties(attributes, key, self.observe, self.now)
+                observed = read_duties(attributes, key)
             except (FlavourError, TimeFormatError) as error:
                 raise UnreadableEntry(f"account {dn}: {error}") from None
             if dn != key:

@@ -34,7 +34,10 @@ def normalise_dn(dn: str) -> str:
     """Return the comparison key of `dn`; raise `InvalidDnError` if it cannot be parsed."""
     text = unicodedata.normalize("NFC", dn.strip())
     if _SIMPLE_DN.fullmatch(text):
-        return text.lower()
+        lowered = text.lower()
+        # The very string when it is its own key (as servers return most DNs): a large
+        # directory then holds one copy of each DN, not two.
+        return text if lowered == text else lowered
     try:
         parts = parse_dn(text, escape=False, strip=True)
     except LDAPInvalidDnError as error:
