@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import itertools
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from syncbot.errors import RosterError
 from syncbot.roster.fields import (
@@ -19,7 +20,7 @@ from syncbot.roster.fields import (
     resolve_header,
 )
 from syncbot.roster.problems import ProblemList, say
-from syncbot.roster.records import Record, Table
+from syncbot.roster.records import BLOCK_ROWS, Record, Table
 
 DELIMITERS = (",", ";", "\t")
 
@@ -30,6 +31,8 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
+_strip = str.strip
+
 
 def read_csv(
     data: bytes,
@@ -39,24 +42,36 @@ def read_csv(
     delimiter: str = "auto",
     encoding: str = "auto",
 ) -> Table:
-    """Read the whole file; raise `RosterError` if it cannot be parsed at all."""
-    text = decode(data, encoding, problems)
+    """The file's rows, parsed as validation consumes them; `RosterError` if it has no rows.
+
+    The bytes are decoded whole once, so a file in the wrong encoding is one problem before
+    any row is looked at. That text is then dropped and the rows are decoded again as they
+    are read: the text of a 100k-row roster takes more memory than the rows kept from it.
+    """
+    codec = encoding if encoding != "auto" else _detect_encoding(data)
+    check_text(data, codec, problems)
     if delimiter == "auto":
-        delimiter = sniff_delimiter(text)
-    header = locate_header(_numbered_rows(text, delimiter, problems), names)
+        delimiter = sniff_delimiter(_lines(data, codec))
+    reader = _Reader(_lines(data, codec), delimiter, problems)
+    non_blank = filter(_has_text, reader.numbered)
+    with reader.errors_reported():
+        header = locate_header(non_blank, names)
     if header is None:
         raise problems.fail(
             None, None, say("tệp không có dòng tiêu đề", "the file has no header row")
         )
     (header_row, header_cells), rows = header
     layout = resolve_header(header_cells, header_row, names, problems)
-    return Table(tuple(_records(rows, layout, problems)), layout.missing)
+    if rows is non_blank:
+        # The filter holds no row back: read on from the reader itself, a block at a time;
+        # `_Blocks` skips blank rows in blocks that have any.
+        rows = reader.numbered
+    return Table(_Blocks(layout, problems).read(rows, reader), layout.fields, layout.missing)
 
 
-def decode(data: bytes, encoding: str, problems: ProblemList) -> str:
-    """Text of the file: UTF-8 (BOM or not) or BOM-marked UTF-16 unless told otherwise."""
+def check_text(data: bytes, codec: str, problems: ProblemList) -> None:
+    """Raise unless the file is text in `codec`, explaining a workbook, bad bytes, NULs."""
     _reject_workbook(data, problems)
-    codec = encoding if encoding != "auto" else _detect_encoding(data)
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as error:
@@ -72,8 +87,14 @@ def decode(data: bytes, encoding: str, problems: ProblemList) -> str:
                 "save it again as 'CSV UTF-8 (Comma delimited)'",
             ),
         )
+
+
+def _lines(data: bytes, codec: str) -> Iterator[str]:
+    """The lines `check_text` read, decoded again as they are wanted (it checked them)."""
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="")
     # An explicit utf-8 or utf-16-le leaves the BOM in; it is never part of a header.
-    return text.removeprefix("\ufeff")
+    first = stream.readline().removeprefix("\ufeff")
+    return itertools.chain((first,) if first else (), stream)
 
 
 def _detect_encoding(data: bytes) -> str:
@@ -119,7 +140,7 @@ def _reject_workbook(data: bytes, problems: ProblemList) -> None:
         )
 
 
-def sniff_delimiter(text: str) -> str:
+def sniff_delimiter(lines: Iterable[str]) -> str:
     """The delimiter of the header: the one used most in a single leading line, outside quotes.
 
     Excel writes ';' where the system list separator is ';' and tabs for "Unicode Text".
@@ -127,16 +148,12 @@ def sniff_delimiter(text: str) -> str:
     looked at, not only the first; a plain count is reliable where csv.Sniffer guesses.
     """
     best, best_count = ",", 0
-    for line in itertools.islice(_non_blank_lines(text), HEADER_SEARCH_ROWS):
+    for line in itertools.islice(filter(str.strip, lines), HEADER_SEARCH_ROWS):
         counts = _unquoted_counts(line)
         for delimiter in DELIMITERS:
             if counts[delimiter] > best_count:
                 best, best_count = delimiter, counts[delimiter]
     return best
-
-
-def _non_blank_lines(text: str) -> Iterator[str]:
-    return (line for line in io.StringIO(text) if line.strip())
 
 
 def _unquoted_counts(line: str) -> dict[str, int]:
@@ -150,38 +167,87 @@ def _unquoted_counts(line: str) -> dict[str, int]:
     return counts
 
 
-def _numbered_rows(text: str, delimiter: str, problems: ProblemList) -> Iterator[Row]:
-    """Non-blank rows with the row number a spreadsheet shows (a quoted newline is one row)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    row = 0
-    try:
-        for row, cells in enumerate(reader, start=1):
-            if "".join(cells).strip():  # one C call instead of a test per cell
-                yield row, cells
-    except csv.Error as error:
-        raise problems.fail(
-            row + 1,
-            None,
-            say(
-                f"lỗi cấu trúc CSV ({error}); kiểm tra dấu ngoặc kép chưa đóng",
-                f"malformed CSV ({error}); look for an unclosed double quote",
-            ),
-        ) from None
+class _Reader:
+    """The file's rows with the row number a spreadsheet shows (a quoted newline is one row)."""
+
+    __slots__ = ("_count", "_problems", "numbered")
+
+    def __init__(self, lines: Iterator[str], delimiter: str, problems: ProblemList) -> None:
+        self._count = itertools.count(1)
+        # zip takes the number before it reads the row, so after a failed read `_count`
+        # is one past the number of the row that failed.
+        rows = csv.reader(lines, delimiter=delimiter, strict=True)
+        self.numbered: Iterator[Row] = zip(self._count, rows, strict=False)  # count is endless
+        self._problems = problems
+
+    @contextlib.contextmanager
+    def errors_reported(self) -> Iterator[None]:
+        """Reading the rows; a malformed row ends the file, as a problem on its row."""
+        try:
+            yield
+        except csv.Error as error:
+            raise self._problems.fail(
+                next(self._count) - 1,
+                None,
+                say(
+                    f"lỗi cấu trúc CSV ({error}); kiểm tra dấu ngoặc kép chưa đóng",
+                    f"malformed CSV ({error}); look for an unclosed double quote",
+                ),
+            ) from None
 
 
-def _records(rows: Iterator[Row], layout: Layout, problems: ProblemList) -> Iterator[Record]:
-    values_of, columns, width = layout.values_of, layout.columns, layout.width
-    fields, reach = layout.fields, layout.reach
-    # `Layout.values_of` for a row holding every found field, with the cells picked in C;
-    # itemgetter of one index returns the cell itself, not a tuple, so that case is left out.
-    pick = operator.itemgetter(*layout.indices) if len(layout.indices) > 1 else None
-    for row, cells in rows:
-        if len(cells) > width:
-            _report_extra_cells(row, len(cells), width, problems)
-        elif pick is not None and len(cells) >= reach:
-            yield Record(row, dict(zip(fields, pick(cells), strict=True)), columns)
-        else:
-            yield Record(row, values_of(cells), columns)
+def _has_text(row: Row) -> bool:
+    _, cells = row
+    return bool("".join(cells).strip())  # type: ignore[arg-type]  # csv cells are str
+
+
+class _Blocks:
+    """A layout's records, a block of rows at a time."""
+
+    __slots__ = ("_first", "_layout", "_pick", "_problems")
+
+    def __init__(self, layout: Layout, problems: ProblemList) -> None:
+        self._layout = layout
+        self._problems = problems
+        # itemgetter of one index returns the cell itself, not a tuple: that layout and
+        # one with no field at all go row by row.
+        found = len(layout.indices) > 1
+        self._pick = operator.itemgetter(*layout.indices) if found else None
+        self._first = operator.itemgetter(layout.indices[0]) if found else None
+
+    def read(self, rows: Iterator[Row], reader: _Reader) -> Iterator[list[Record]]:
+        while True:
+            with reader.errors_reported():
+                block = list(itertools.islice(rows, BLOCK_ROWS))
+            if not block:
+                return
+            yield self._plain(block) or self._one_by_one(block)
+
+    def _plain(self, block: list[Row]) -> list[Record] | None:
+        """The records of a block of plain rows, picked in C; None if a row is not plain.
+
+        A plain row has a cell for every found field, no more cells than the header, and
+        text in its first field (so it is not blank).
+        """
+        if self._pick is None or self._first is None:
+            return None
+        numbers, cells = zip(*block, strict=True)
+        lengths = set(map(len, cells))
+        if min(lengths) < self._layout.reach or max(lengths) > self._layout.width:
+            return None
+        if not all(map(_strip, map(self._first, cells))):
+            return None
+        return list(zip(numbers, map(self._pick, cells), itertools.repeat(self._layout.columns)))
+
+    def _one_by_one(self, block: list[Row]) -> list[Record]:
+        layout = self._layout
+        records: list[Record] = []
+        for row, cells in filter(_has_text, block):
+            if len(cells) > layout.width:
+                _report_extra_cells(row, len(cells), layout.width, self._problems)
+            else:
+                records.append((row, layout.values_of(cells), layout.columns))
+        return records
 
 
 def _report_extra_cells(row: int, count: int, width: int, problems: ProblemList) -> None:

@@ -105,15 +105,12 @@ class Layout:
     width: int  # number of header cells, to spot rows with more cells than headers
     reach: int  # cells a row needs to hold every found field
 
-    def values_of(self, cells: Sequence[object]) -> dict[str, object]:
-        """Field -> raw cell of one row; a short row's absent cells are None."""
+    def values_of(self, cells: Sequence[object]) -> tuple[object, ...]:
+        """The raw cell of each field of one row, in `fields` order; a short row's are None."""
         if len(cells) >= self.reach:
-            return dict(zip(self.fields, map(cells.__getitem__, self.indices), strict=True))
+            return tuple(map(cells.__getitem__, self.indices))
         width = len(cells)
-        return {
-            name: cells[index] if index < width else None
-            for index, name in zip(self.indices, self.fields, strict=True)
-        }
+        return tuple(cells[index] if index < width else None for index in self.indices)
 
 
 #: How far down a sheet the header may sit below title lines ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA

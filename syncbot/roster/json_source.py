@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from syncbot.roster.fields import HeaderNames, header_text, report_missing
+from syncbot.roster.fields import CANONICAL_FIELDS, HeaderNames, header_text, report_missing
 from syncbot.roster.problems import ProblemList, say
-from syncbot.roster.records import Record, Table, all_blank
+from syncbot.roster.records import Record, Table, all_blank, blocks_of
 from syncbot.text import fold
 
 #: Keys under which HR systems wrap the staff array ("nhân sự" is "staff").
 ARRAY_KEYS = ("rows", "staff", "nhan_su")
 
 _ARRAY_KEYS_FOLDED = frozenset(fold(k) for k in ARRAY_KEYS)
+
+
+#: A record before the fields of the whole file are known: values by field.
+_Keyed = tuple[int, dict[str, object], dict[str, str]]
 
 
 class _Object(list[tuple[str, Any]]):
@@ -25,15 +30,25 @@ def read_json(data: bytes, names: HeaderNames, problems: ProblemList) -> Table:
     document = _parse(data, problems)
     array = _staff_array(document, problems)
     fields_seen: set[str] = set()
-    records = []
+    records: list[_Keyed] = []
     keys = _KeyFields(names)
     for index, item in enumerate(array, start=1):
         record = _record(index, item, keys, problems)
         if record is not None:
-            fields_seen.update(record.columns)
+            _, _, columns = record
+            fields_seen.update(columns)
             records.append(record)
+    # Which fields no record has is known only at the end, so records are read first here;
+    # the document is in memory whole anyway.
     missing = report_missing(fields_seen, None, names, problems) if records else frozenset()
-    return Table(tuple(records), missing)
+    fields = tuple(name for name in CANONICAL_FIELDS if name in fields_seen)
+    return Table(blocks_of(_in_order(records, fields)), fields, missing)
+
+
+def _in_order(records: list[_Keyed], fields: tuple[str, ...]) -> Iterator[Record]:
+    """Each record's values in `fields` order; a key the record lacks reads as null."""
+    for index, values, columns in records:
+        yield index, tuple(map(values.get, fields)), columns
 
 
 def _parse(data: bytes, problems: ProblemList) -> Any:
@@ -105,7 +120,7 @@ class _KeyFields:
         return found
 
 
-def _record(index: int, item: Any, keys: _KeyFields, problems: ProblemList) -> Record | None:
+def _record(index: int, item: Any, keys: _KeyFields, problems: ProblemList) -> _Keyed | None:
     if not isinstance(item, _Object):
         problems.add(
             index,
@@ -145,4 +160,4 @@ def _record(index: int, item: Any, keys: _KeyFields, problems: ProblemList) -> R
             valid = False
         columns[name] = column
         values[name] = value
-    return Record(index, values, columns) if valid else None
+    return (index, values, columns) if valid else None

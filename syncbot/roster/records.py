@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
+#: One non-blank row as read, before any value is checked: its row number, the raw cells
+#: in `Table.fields` order (text, numbers, dates, None for an absent cell), and each field's
+#: column as the file spells it, for problem reports. A plain tuple, not a named one: a
+#: source builds one per row of a 100k-row roster, and a named tuple's constructor is a
+#: Python call.
+Record = tuple[int, tuple[object, ...], Mapping[str, str]]
 
-class Record(NamedTuple):
-    """One non-blank row as read, before any value is checked.
-
-    `values` holds cell values as the source produced them (text, numbers, dates, None);
-    `columns` names each field's column as the file spells it, for problem reports.
-    A named tuple rather than a frozen dataclass: it is built once per row, and a
-    frozen dataclass costs a `object.__setattr__` call per field.
-    """
-
-    row: int
-    values: Mapping[str, object]
-    columns: Mapping[str, str]
+#: Records a source hands over at a time: enough that validation's cost per block vanishes,
+#: few enough that a block validation must take apart costs little.
+BLOCK_ROWS = 256
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A source read whole; `missing` fields were already reported once for the file."""
+    """A source as validation reads it; `missing` fields were already reported for the file.
 
-    records: tuple[Record, ...]
+    `blocks` may be a one-pass iterator that reads the file as it is consumed, so only the
+    rows that pass validation stay in memory; a problem found while reading is added as
+    its block is read, and an unreadable rest of the file raises from it.
+    """
+
+    blocks: Iterable[Sequence[Record]]  # the records, in file order, a block at a time
+    fields: tuple[str, ...]  # the field of each value of a record, in order
     missing: frozenset[str]
+
+
+def blocks_of(records: Iterable[Record]) -> Iterator[list[Record]]:
+    """`records` in blocks of `BLOCK_ROWS`, read as each block is wanted."""
+    remaining = iter(records)
+    while block := list(itertools.islice(remaining, BLOCK_ROWS)):
+        yield block
 
 
 def is_blank(value: object) -> bool:

@@ -2,280 +2,106 @@
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Callable
-from datetime import date
-from typing import TypeVar
+import operator
+from collections.abc import Sequence
 
-from syncbot.model import RosterRow, Status, Vocabulary
-from syncbot.roster.dates import DateProblem, parse_date
+from syncbot.model import RosterRow, Vocabulary
+from syncbot.roster.batch import Batch
+from syncbot.roster.checked import RowChecker
+from syncbot.roster.lookups import Lookups
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table
-from syncbot.roster.values import EXCEL_ERRORS, ValueProblem, cell_text, identifier_text, is_email
-from syncbot.text import fold
 
-#: Values that must not be empty; `position` and `email` may be, `effective_date` depends.
-REQUIRED_VALUES = ("employee_id", "full_name", "unit", "status")
-# Longer than any real name, unit or id: such a cell is a broken export or an attack, and
-# directory servers and Keycloak would refuse or truncate it halfway through a run.
-MAX_LENGTH = {"employee_id": 64, "email": 254, "username": 128}
-DEFAULT_MAX_LENGTH = 256
-# A row whose cells are all this short needs no length check field by field.
-_SHORTEST_LIMIT = min(*MAX_LENGTH.values(), DEFAULT_MAX_LENGTH)
-# Line breaks and tabs occur in real cells (Alt+Enter in Excel) and fold away as spaces.
-_CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t", "\n", "\r"}
+# A refused block this small is checked row by row rather than split again.
+_SPLIT_FLOOR = 4
 
-#: A departure or transfer without a date cannot be scheduled, only guessed.
-_DATED_STATUSES = frozenset({Status.DEPARTED, Status.TRANSFERRED})
-
-_normalize = unicodedata.normalize
-_T = TypeVar("_T")
+_employee_id = operator.attrgetter("employee_id")
+_row_number = operator.attrgetter("row")
 
 
 def validate(table: Table, vocabulary: Vocabulary, problems: ProblemList) -> tuple[RosterRow, ...]:
     """Every valid row, in file order; problems of the others go to `problems`.
 
-    A row with a problem is left out, but the caller raises as soon as there is any
-    problem, so no partial roster ever leaves this package.
+    Records are checked a block at a time as the source reads them, so only `RosterRow`s
+    accumulate. A row with a problem is left out, but the caller raises as soon as there
+    is any problem, so no partial roster ever leaves this package.
     """
-    checker = _RowChecker(vocabulary, table.missing, problems)
-    rows: list[RosterRow] = []
-    first_row_of: dict[str, int] = {}
-    for record in table.records:
-        employee_id, row = checker.check(record)
-        if employee_id:
-            earlier = first_row_of.setdefault(employee_id.casefold(), record.row)
-            if earlier != record.row:
-                _report_duplicate(record, employee_id, earlier, problems)
-                continue
-        if row is not None:
-            rows.append(row)
+    lookups = Lookups.of(vocabulary)
+    validation = _Validation(
+        Batch(lookups, table.fields),
+        RowChecker(lookups, table.fields, table.missing, problems),
+        problems,
+    )
+    for block in table.blocks:
+        if block:
+            validation.check(block)
+    rows = validation.rows
+    del validation  # its ids by row, as large as the rows list, go before the copy below
     return tuple(rows)
+
+
+class _Validation:
+    """The rows accepted so far and the employee ids they took."""
+
+    __slots__ = ("_batch", "_checker", "_first_row_of", "_problems", "rows")
+
+    def __init__(self, batch: Batch, checker: RowChecker, problems: ProblemList) -> None:
+        self._batch = batch
+        self._checker = checker
+        self._problems = problems
+        self._first_row_of: dict[str, int] = {}  # casefolded employee id -> row
+        self.rows: list[RosterRow] = []
+
+    def check(self, records: Sequence[Record]) -> None:
+        """Check a block whole; a refused block is halved until its rows are checked alone.
+
+        Halves are checked in order, so problems are still reported row after row.
+        """
+        rows = self._batch.rows(records)
+        if rows is not None and self._take_ids(rows):
+            self.rows.extend(rows)
+        elif len(records) <= _SPLIT_FLOOR:
+            for record in records:
+                self._check_one(record)
+        else:
+            middle = len(records) // 2
+            self.check(records[:middle])
+            self.check(records[middle:])
+
+    def _take_ids(self, rows: Sequence[RosterRow]) -> bool:
+        """Record the rows' employee ids, unless one is repeated (then none is recorded)."""
+        ids = tuple(map(_employee_id, rows))
+        keys = tuple(map(str.casefold, ids))
+        if keys == ids:
+            keys = ids  # most ids casefold to themselves: keep the rows' strings, not copies
+        taken = dict(zip(keys, map(_row_number, rows), strict=True))
+        if len(taken) < len(keys) or not self._first_row_of.keys().isdisjoint(taken):
+            return False
+        self._first_row_of.update(taken)
+        return True
+
+    def _check_one(self, record: Record) -> None:
+        employee_id, row = self._checker.check(record)
+        if employee_id:
+            key = employee_id.casefold()
+            earlier = self._first_row_of.setdefault(key, record[0])
+            if earlier != record[0]:
+                _report_duplicate(record, employee_id, earlier, self._problems)
+                return
+        if row is not None:
+            self.rows.append(row)
 
 
 def _report_duplicate(
     record: Record, employee_id: str, earlier: int, problems: ProblemList
 ) -> None:
     vi, en = problems.label(earlier)
+    row, _, columns = record
     problems.add(
-        record.row,
-        record.columns.get("employee_id", "employee_id"),
+        row,
+        columns.get("employee_id", "employee_id"),
         say(
             f"mã cán bộ '{employee_id}' trùng với {vi}",
             f"employee_id '{employee_id}' duplicates {en}",
         ),
     )
-
-
-def _memo(lookup: Callable[[str], _T]) -> Callable[[str], _T]:
-    """`lookup` remembered per distinct word, for the life of one validation."""
-    cache: dict[str, _T] = {}
-
-    def remembered(word: str) -> _T:
-        try:
-            return cache[word]
-        except KeyError:
-            result = cache[word] = lookup(word)
-            return result
-
-    return remembered
-
-
-class _RowChecker:
-    """Checks one record, adding a problem for each bad field.
-
-    Written for rosters of 100k rows: the common path (every cell a clean string) makes
-    few calls per row; the unusual cells take the slower, fully checked path.
-    """
-
-    __slots__ = ("_missing", "_problems", "_role_of", "_roles", "_status_of", "_statuses")
-
-    def __init__(
-        self, vocabulary: Vocabulary, missing: frozenset[str], problems: ProblemList
-    ) -> None:
-        self._statuses = vocabulary.statuses
-        self._roles = vocabulary.roles
-        # A roster repeats a handful of words; fold each distinct spelling once.
-        self._status_of = _memo(lambda word: self._statuses.get(fold(word)))
-        self._role_of = _memo(lambda word: self._roles.get(fold(word)))
-        # Columns reported missing once for the file are not reported again on every row.
-        self._missing = missing
-        self._problems = problems
-
-    def check(self, record: Record) -> tuple[str, RosterRow | None]:
-        """The record's employee id (for duplicate checks) and its row, None if invalid."""
-        before = len(self._problems.items)
-        texts = self._texts(record)
-        if not EXCEL_ERRORS.isdisjoint(texts.values()):
-            self._report_excel_errors(record, texts)
-        self._report_unsafe(record, texts)
-        for name in REQUIRED_VALUES:
-            if not texts.get(name, ""):
-                self._report_empty(record, name, texts)
-        employee_id = texts.get("employee_id") or ""
-        email = self._email(record, texts.get("email") or "")
-        status_word = texts.get("status") or ""
-        status = self._status(record, status_word)
-        effective_date = (
-            self._effective_date(record, status)
-            if texts.get("effective_date", "") is not None
-            else None
-        )
-        role = self._role(record, texts.get("role") or "")
-        if len(self._problems.items) > before or status is None:
-            return employee_id, None
-        return employee_id, RosterRow(
-            row=record.row,
-            employee_id=employee_id,
-            full_name=texts.get("full_name") or "",
-            email=email or None,
-            unit=texts.get("unit") or "",
-            position=texts.get("position") or "",
-            status=status,
-            status_word=status_word,
-            effective_date=effective_date,
-            username=texts.get("username") or None,
-            role=role,
-        )
-
-    def _texts(self, record: Record) -> dict[str, str | None]:
-        """NFC, trimmed text of the cells; None marks a bad cell, already reported.
-
-        A date cell that is not text is left out: it is the date parser's to read.
-        """
-        values = record.values
-        try:
-            # Every cell of a CSV row is a string: one comprehension does the whole row.
-            # `syncbot.text.nfc` is inlined because this runs for every cell of the roster.
-            return {
-                name: _normalize("NFC", value).strip()  # type: ignore[arg-type]
-                for name, value in values.items()
-            }
-        except TypeError:
-            pass  # a number, a date or an empty cell: check cell by cell
-        texts: dict[str, str | None] = {}
-        for name, value in values.items():
-            if type(value) is str:
-                texts[name] = _normalize("NFC", value).strip()
-            elif name != "effective_date":
-                texts[name] = self._convert(record, name, value)
-        return texts
-
-    def _report_excel_errors(self, record: Record, texts: dict[str, str | None]) -> None:
-        for name, text in texts.items():
-            if text in EXCEL_ERRORS:
-                self._add(
-                    record,
-                    name,
-                    f"ô hiển thị lỗi công thức Excel '{text}'",
-                    f"the cell shows the Excel formula error '{text}'",
-                )
-                texts[name] = None  # reported: not "empty" or "unknown" as well
-
-    def _convert(self, record: Record, name: str, value: object) -> str | None:
-        read = identifier_text if name == "employee_id" else cell_text
-        try:
-            return read(value)
-        except ValueProblem as problem:
-            self._add(record, name, problem.vi, problem.en)
-            return None
-
-    def _add(
-        self, record: Record, name: str, vi: str, en: str, options: list[str] | None = None
-    ) -> None:
-        column = record.columns.get(name, name)
-        self._problems.add(record.row, column, say(vi, en, options))
-
-    def _report_unsafe(self, record: Record, texts: dict[str, str | None]) -> None:
-        """Control characters and absurd lengths: never valid in a name, an id or a unit."""
-        present = list(filter(None, texts.values()))
-        # The usual row, checked in two C calls: a printable string has no control
-        # character, and no cell is longer than the smallest limit.
-        if "".join(present).isprintable() and max(map(len, present), default=0) <= _SHORTEST_LIMIT:
-            return
-        for name, text in texts.items():
-            if not text:
-                continue
-            if not _CONTROL.isdisjoint(text):
-                self._add(
-                    record,
-                    name,
-                    "ô chứa ký tự điều khiển (không in được)",
-                    "the cell contains a control character",
-                )
-            limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
-            if len(text) > limit:
-                self._add(
-                    record,
-                    name,
-                    f"ô dài {len(text)} ký tự, tối đa {limit}",
-                    f"the cell is {len(text)} characters long, at most {limit}",
-                )
-
-    def _report_empty(self, record: Record, name: str, texts: dict[str, str | None]) -> None:
-        if name in self._missing or (name in texts and texts[name] is None):
-            return  # the column or the cell is already reported
-        column = record.columns.get(name, name)
-        self._add(
-            record, name, f"ô '{column}' không được để trống", f"'{column}' must not be empty"
-        )
-
-    def _email(self, record: Record, written: str) -> str:
-        if written and not is_email(written):
-            self._add(
-                record,
-                "email",
-                f"email '{written}' không hợp lệ (cần đúng một @, tên miền có dấu chấm, "
-                "không dấu cách, không dấu tiếng Việt)",
-                f"'{written}' is not an email address (one @, a dot in the domain, "
-                "no spaces, ASCII only)",
-            )
-        return written.lower()
-
-    def _status(self, record: Record, word: str) -> Status | None:
-        if not word:
-            return None
-        status = self._status_of(word)
-        if status is None:
-            self._add(
-                record,
-                "status",
-                f"trạng thái '{word}' không có trong danh mục",
-                f"unknown status '{word}'",
-                sorted(self._statuses),
-            )
-        return status
-
-    def _effective_date(self, record: Record, status: Status | None) -> date | None:
-        value = record.values.get("effective_date")
-        if isinstance(value, str):
-            value = value.strip()
-        if value is None or value == "":
-            if status in _DATED_STATUSES and "effective_date" not in self._missing:
-                column = record.columns.get("effective_date", "effective_date")
-                self._add(
-                    record,
-                    "effective_date",
-                    f"ô '{column}' phải có ngày khi trạng thái là nghỉ việc hoặc chuyển công tác",
-                    f"'{column}' is required when the status is departed or transferred",
-                )
-            return None
-        try:
-            return parse_date(value)
-        except DateProblem as problem:
-            self._add(record, "effective_date", problem.vi, problem.en)
-            return None
-
-    def _role(self, record: Record, word: str) -> str | None:
-        if not word:
-            return None
-        role = self._role_of(word)
-        if role is None:
-            self._add(
-                record,
-                "role",
-                f"vai trò '{word}' không có trong danh mục",
-                f"unknown role '{word}'",
-                sorted(set(self._roles.values())),
-            )
-        return role

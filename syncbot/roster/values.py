@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import date
 
 from syncbot.text import nfc
@@ -11,6 +12,8 @@ from syncbot.text import nfc
 # One @, something before it, a dot inside the domain, no spaces. ASCII only: the LDAP
 # `mail` attribute is IA5String, and a diacritic in an address is always a typing slip.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.][^@\s]*\.[^@\s.]+")
+# A column of them, one a line, each line empty or one address (an address has no \n).
+_EMAIL_LINES = re.compile(f"(?:(?:{_EMAIL.pattern})?\n)*")
 
 
 #: What Excel shows in a cell whose formula failed; exported, it reads like ordinary text.
@@ -69,3 +72,13 @@ def identifier_text(value: object) -> str:
 
 def is_email(text: str) -> bool:
     return text.isascii() and _EMAIL.fullmatch(text) is not None
+
+
+def all_emails(texts: Sequence[str]) -> bool:
+    """`is_email` of every non-empty text of a column, in a few C calls for all of them."""
+    lines = "\n".join((*texts, ""))  # each text ends with its line break
+    return (
+        lines.isascii()
+        and lines.count("\n") == len(texts)  # no text holds a line break of its own
+        and _EMAIL_LINES.fullmatch(lines) is not None
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import openpyxl
@@ -12,24 +13,44 @@ import openpyxl
 from syncbot.errors import RosterError
 from syncbot.roster.fields import HeaderNames, Layout, Row, locate_header, resolve_header
 from syncbot.roster.problems import ProblemList, say
-from syncbot.roster.records import Record, Table, all_blank
+from syncbot.roster.records import Record, Table, all_blank, blocks_of
 from syncbot.text import fold
 
 
 def read_xlsx(
     data: bytes, names: HeaderNames, problems: ProblemList, *, sheet: str | None = None
 ) -> Table:
-    """Read one sheet whole; the header is its first row naming fields, below any titles."""
+    """One sheet, its rows read as validation consumes them.
+
+    The header is the sheet's first row naming fields, below any titles. The workbook stays
+    open until the last row is read, and closes then (or as soon as the header fails).
+    """
     workbook = _open(data, problems)
+    with contextlib.ExitStack() as on_failure:
+        on_failure.callback(workbook.close)
+        with _damage_reported(problems):
+            worksheet = _select_sheet(workbook, sheet, problems)
+            # Dimensions written by some exporters are wrong; trusting them would cut rows off.
+            worksheet.reset_dimensions()
+            header = locate_header(_numbered_rows(worksheet), names)
+            if header is None:
+                raise _empty(worksheet, problems)
+            (header_row, header_cells), rows = header
+            layout = resolve_header(header_cells, header_row, names, problems)
+        on_failure.pop_all()  # from here on the records close it
+    records = _records(rows, layout, workbook, problems)
+    return Table(blocks_of(records), layout.fields, layout.missing)
+
+
+@contextlib.contextmanager
+def _damage_reported(problems: ProblemList) -> Iterator[None]:
+    """A damaged sheet fails in many ways inside openpyxl, at the top or further down."""
     try:
-        worksheet = _select_sheet(workbook, sheet, problems)
-        return _read_sheet(worksheet, names, problems)
+        yield
     except RosterError:
         raise
-    except Exception as error:  # a damaged sheet fails in many ways inside openpyxl
+    except Exception as error:
         raise _corrupt(problems, error) from None
-    finally:
-        workbook.close()
 
 
 def _open(data: bytes, problems: ProblemList) -> Any:
@@ -82,23 +103,24 @@ def _find_sheet(worksheets: list[Any], sheet: str | None) -> Any:
     return next((ws for ws in worksheets if fold(ws.title) == wanted), None)
 
 
-def _read_sheet(worksheet: Any, names: HeaderNames, problems: ProblemList) -> Table:
-    # Dimensions written by some exporters are wrong; trusting them would cut rows off.
-    worksheet.reset_dimensions()
-    header = locate_header(_numbered_rows(worksheet), names)
-    if header is None:
-        raise problems.fail(
-            None,
-            None,
-            say(
-                f"trang tính '{worksheet.title}' trống, không có dòng tiêu đề",
-                f"sheet '{worksheet.title}' is empty: no header row",
-            ),
-        )
-    (header_row, header_cells), rows = header
-    layout = resolve_header(header_cells, header_row, names, problems)
-    records = tuple(_record(row, cells, layout) for row, cells in rows)
-    return Table(records, layout.missing)
+def _empty(worksheet: Any, problems: ProblemList) -> RosterError:
+    return problems.fail(
+        None,
+        None,
+        say(
+            f"trang tính '{worksheet.title}' trống, không có dòng tiêu đề",
+            f"sheet '{worksheet.title}' is empty: no header row",
+        ),
+    )
+
+
+def _records(
+    rows: Iterator[Row], layout: Layout, workbook: Any, problems: ProblemList
+) -> Iterator[Record]:
+    columns, values_of = layout.columns, layout.values_of
+    with contextlib.closing(workbook), _damage_reported(problems):
+        for row, cells in rows:
+            yield row, values_of(cells), columns
 
 
 def _numbered_rows(worksheet: Any) -> Iterator[Row]:
@@ -107,7 +129,3 @@ def _numbered_rows(worksheet: Any) -> Iterator[Row]:
     for row, cells in enumerate(cells_by_row, start=1):
         if not all_blank(cells):
             yield row, cells
-
-
-def _record(row: int, cells: Sequence[object], layout: Layout) -> Record:
-    return Record(row, layout.values_of(cells), layout.columns)
