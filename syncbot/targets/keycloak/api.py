@@ -263,13 +263,15 @@ class AdminApi:
     def delete(self, path: str, body: object = None) -> Any:
         return self._call("DELETE", path, body=body)
 
-    def pages(self, path: str, **params: str | int) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self, path: str, *, size: int | None = None, **params: str | int
+    ) -> Iterator[list[dict[str, Any]]]:
         """The items of a `first`/`max` paged list, page by page; a short page is the last.
 
         Keycloak returns `max` items whenever that many remain (it has no cap of its own),
-        so a list of n items costs n // page_size + 1 requests.
+        so a list of n items costs n // size + 1 requests; `size` defaults to `page_size`.
         """
-        size = self.settings.page_size
+        size = size or self.settings.page_size
         first = 0
         while True:
             page = self.get(path, **params, first=first, max=size)
