@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from bench_reconcile import UNITS, current_rss_kib, timed
+from bench_reconcile import UNITS, current_rss_kib, peak_rss_kib, timed
 
 from syncbot.localdev.demo import REPO_MAPPINGS
 from syncbot.localdev.keycloak import (
@@ -200,7 +199,7 @@ def measure(config_path: Path) -> dict[str, Any]:
     rendered = time.perf_counter()
     text = "\n".join(render_plan(prepared.plan))
     finished = time.perf_counter()
-    peak_plan_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_plan_kib = peak_rss_kib()
     first = dict(spent)  # the second plan below runs through the same clocks
     first_requests = dict(requests)
     target = prepared.targets["keycloak"]
@@ -239,7 +238,7 @@ def measure(config_path: Path) -> dict[str, Any]:
         "apply_requests": apply_requests,
         "again_seconds": again_seconds,
         "again_actions": len(again.plan.actions),
-        "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_kib": peak_rss_kib(),
     }
 
 

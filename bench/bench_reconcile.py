@@ -23,7 +23,6 @@ import csv
 import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -92,11 +91,25 @@ def timed(label: str, seconds: float, extra: str = "") -> None:
 
 
 def current_rss_kib() -> int:
-    """Resident memory now (ru_maxrss only knows the peak)."""
+    """Resident memory now."""
+    return _status_kib("VmRSS")
+
+
+def peak_rss_kib() -> int:
+    """The highest resident memory of this program so far.
+
+    Not `ru_maxrss`: Linux carries it over from the parent through fork and exec, so a
+    child started by a parent that had just generated 100,000 entries reported the
+    parent's peak, not its own. VmHWM belongs to this program's own address space.
+    """
+    return _status_kib("VmHWM")
+
+
+def _status_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def floor(server: SlapdServer, page_size: int) -> tuple[float, float]:
@@ -116,13 +129,13 @@ def floor(server: SlapdServer, page_size: int) -> tuple[float, float]:
     return seconds[0], seconds[1]
 
 
-def measure(config_path: Path, profile: str | None) -> dict[str, float]:
+def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
     """One `syncbot plan` in this (fresh) process, split into its phases.
 
     The phases are timed by wrapping the functions `prepare` calls, so the path measured
     is the production one.
     """
-    from syncbot import reconcile
+    from syncbot import planner, reconcile
     from syncbot.render import render_plan
     from syncbot.targets.ldap import LdapTarget
 
@@ -130,6 +143,8 @@ def measure(config_path: Path, profile: str | None) -> dict[str, float]:
     # syncbot itself costs when other work (or slapd) holds the cores.
     spent: dict[str, float] = {"roster": 0.0, "fetch": 0.0, "plan": 0.0}
     cpu: dict[str, float] = dict.fromkeys(spent, 0.0)
+    # Resident memory and its peak so far when each phase ends: where the peak comes from.
+    memory: dict[str, tuple[int, int]] = {}
 
     def clocked(label: str, function: Callable[..., T]) -> Callable[..., T]:
         def run(*args: Any, **kwargs: Any) -> T:
@@ -139,11 +154,12 @@ def measure(config_path: Path, profile: str | None) -> dict[str, float]:
             finally:
                 spent[label] += time.perf_counter() - start
                 cpu[label] += time.process_time() - start_cpu
+                memory[label] = (current_rss_kib(), peak_rss_kib())
 
         return run
 
-    reconcile.load_inputs = clocked("roster", reconcile.load_inputs)  # type: ignore[assignment]
-    reconcile.plan = clocked("plan", reconcile.plan)  # type: ignore[assignment]
+    reconcile.load_inputs = clocked("roster", reconcile.load_inputs)
+    setattr(reconcile, "plan", clocked("plan", planner.plan))  # noqa: B010 - a module global
     LdapTarget.fetch = clocked("fetch", LdapTarget.fetch)  # type: ignore[method-assign]
     config = load_config(config_path)
     started_kib = current_rss_kib()
@@ -157,9 +173,9 @@ def measure(config_path: Path, profile: str | None) -> dict[str, float]:
     finished, finished_cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.disable()
-        profiler.dump_stats(profile)
+        profiler.dump_stats(str(profile))
     reconcile.close_targets(prepared.targets)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = peak_rss_kib()
     # Which search path the LDAP target took ("ldap3" before the python-ldap path existed).
     library = getattr(next(iter(prepared.targets.values())), "search_library", "ldap3")
     cpu["render"] = finished_cpu - rendered_cpu
@@ -169,6 +185,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, float]:
         "render": finished - rendered,
         "total": finished - start,
         "cpu": cpu,
+        "memory": memory,
         "actions": len(prepared.plan.actions),
         "render_chars": len(text),
         "accounts": sum(len(s.accounts) for s in prepared.snapshots.values()),
@@ -194,7 +211,13 @@ def measure_in_child(config_path: Path, library: str | None, profile: str | None
 def report(figures: dict[str, Any], floor_seconds: float, people: int) -> None:
     cpu = figures["cpu"]
 
+    start_kib = figures["start_kib"]
+
     def phase(label: str, key: str, extra: str = "") -> None:
+        memory = figures["memory"].get(key)
+        if memory is not None:
+            now, peak = ((kib - start_kib) * 1024 / people for kib in memory)
+            extra = f"{extra}; after it {now:,.0f} B/entry, peak so far {peak:,.0f}"
         timed(label, figures[key], f"cpu {cpu[key]:6.3f} s  {extra}")
 
     phase("roster load", "roster")
