@@ -32,6 +32,7 @@ from syncbot.model import (
     FindingKind,
     LedgerEntry,
     Reason,
+    Roster,
     RosterRow,
     Setting,
     Snapshot,
@@ -42,6 +43,19 @@ from syncbot.model import (
 LEAVING = frozenset({Status.DEPARTED, Status.TRANSFERRED})
 
 
+def evidence_of(roster: Roster, row: RosterRow) -> Evidence:
+    """The roster fact behind a step, as an inspector finds it in the HR file."""
+    return Evidence(
+        roster_file=roster.path,
+        roster_sha256=roster.sha256,
+        row=row.row,
+        status=row.status_word,
+        effective_date=row.effective_date,
+        position=row.position,
+        unit=row.unit,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Subject:
     """One account a duty looks at, with its owner's roster row when HR knows them."""
@@ -50,12 +64,19 @@ class Subject:
     account: Account
     has_sessions: bool
     row: RosterRow | None = None
-    evidence: Evidence | None = None
+    roster: Roster | None = None  # the export `row` is from: the evidence of every step
     ledger: LedgerEntry | None = None
 
     @property
     def employee_id(self) -> str | None:
         return self.row.employee_id if self.row else None
+
+    @property
+    def evidence(self) -> Evidence | None:
+        """Built only for a step: most accounts get none, and planning looks at them all."""
+        if self.row is None or self.roster is None:
+            return None
+        return evidence_of(self.roster, self.row)
 
     def action(self, kind: ActionKind, reason: Reason, duty: Duty) -> Action:
         return Action(
@@ -297,8 +318,23 @@ def relock_date(reference: date, dormancy: Dormancy | None) -> date | None:
     return reference + timedelta(days=dormancy.days + dormancy.disable_after_days)
 
 
+def _recently_used(account: Account, dormancy: Dormancy, today: date) -> bool:
+    """True when one sign of use falls within the period: `idle` counts from the latest
+    one, so it would find fewer days than `dormancy.days` whatever the others say. Most
+    accounts are in use; this spares weighing every date for each of them."""
+    cutoff = today - timedelta(days=dormancy.days)
+    signed_in, created = account.last_sign_in, account.created
+    return (
+        dormancy.recorded_since > cutoff
+        or (signed_in is not None and signed_in.date() > cutoff)
+        or (created is not None and created.date() > cutoff)
+    )
+
+
 def _dormancy(subject: Subject, dormancy: Dormancy, today: date) -> Outcome:
     account = subject.account
+    if _recently_used(account, dormancy, today):
+        return Outcome()
     state = idle(account, subject.ledger, dormancy, today)
     if state.days < dormancy.days:
         return Outcome()

@@ -8,7 +8,7 @@ missed trigger costs latency, never correctness.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from syncbot import duty_rules, reasons
@@ -55,32 +55,28 @@ class TargetState:
         return self.snapshot.target
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Person:
     """One matched pair, with the derived facts every rule below needs."""
 
     row: RosterRow
     account: Account
-    evidence: Evidence
+    roster: Roster
     state: TargetState
     ledger: LedgerEntry | None
+    _evidence: Evidence | None = None
+
+    @property
+    def evidence(self) -> Evidence:
+        """Built on first use: most people get no action or finding to attach it to."""
+        if self._evidence is None:
+            self._evidence = duty_rules.evidence_of(self.roster, self.row)
+        return self._evidence
 
     @property
     def scope(self) -> frozenset[str]:
         """The managed entitlements this target may change for this account."""
-        managed = self.state.mapping.managed
-        return managed & self.state.federated_owned if self.account.federated else managed
-
-    @property
-    def subject(self) -> duty_rules.Subject:
-        return duty_rules.Subject(
-            target=self.state.name,
-            account=self.account,
-            has_sessions=self.state.snapshot.has_sessions,
-            row=self.row,
-            evidence=self.evidence,
-            ledger=self.ledger,
-        )
+        return _scope(self.state, federated=self.account.federated)
 
     def action(self, kind: ActionKind, reason: Reason, **fields: object) -> Action:
         return Action(
@@ -95,6 +91,87 @@ class _Person:
         )
 
 
+def _scope(state: TargetState, *, federated: bool) -> frozenset[str]:
+    managed = state.mapping.managed
+    return managed & state.federated_owned if federated else managed
+
+
+#: Which entitlements to look at, and what they must be, for an account to need nothing.
+_Check = tuple[frozenset[str], frozenset[str]]
+
+
+@dataclass(slots=True)
+class _Steady:
+    """Tells, without planning them, the people this target has nothing to do for.
+
+    At 100k people nearly everyone is in step; planning each of them in full to find
+    nothing costs most of a run. Anything this cannot vouch for is planned in full, so
+    it decides only how fast a person is planned, never what the plan says.
+    """
+
+    state: TargetState
+    mappings: Mappings
+    ledger: LedgerView
+    today: date
+    # Per (explicit role, position, unit, federated): most rows share a few of these.
+    _checks: dict[tuple[str | None, str, str, bool], _Check | None] = field(default_factory=dict)
+
+    def settled(self, row: RosterRow, account: Account) -> bool:
+        effective = row.effective_date
+        in_force = effective is None or effective <= self.today
+        if row.status in duty_rules.LEAVING:
+            return in_force and self._offboarded(account)
+        if not in_force or not account.enabled:
+            return False  # a future change, a reopening or a lock: findings or steps
+        key = (row.role, row.position, row.unit, account.federated)
+        if key in self._checks:
+            check = self._checks[key]
+        else:
+            check = self._checks[key] = self._check(row, account.federated)
+        if check is None:
+            return False
+        held, (mask, wanted) = account.entitlements, check
+        # Equal as they are is the common case, and spares building the intersection:
+        # `wanted` lies within `mask`, so equal sets are equal within it too.
+        return held == wanted or held & mask == wanted
+
+    def _offboarded(self, account: Account) -> bool:
+        """Locked, signed out and stripped already: what `_offboard` would leave."""
+        state = self.state
+        if account.enabled or not account.entitlements.isdisjoint(
+            _scope(state, federated=account.federated)
+        ):
+            return False
+        if not state.snapshot.has_sessions:
+            return True
+        entry = self.ledger.get((state.name, account.key))
+        return entry is not None and entry.signed_out
+
+    def _check(self, row: RosterRow, federated: bool) -> _Check | None:
+        """What `_keep_in_step` compares for an enabled account of this row, as one mask
+        and one wanted set; None when it would always say something (a missing group)."""
+        state, mapping = self.state, self.state.mapping
+        scope, available = _scope(state, federated=federated), state.snapshot.entitlements
+        role_mask: frozenset[str] = frozenset()
+        role_wanted: frozenset[str] = frozenset()
+        role = row.role or self.mappings.role_for_position(row.position)
+        if role is not None:
+            role_mask = mapping.role_entitlements & scope
+            role_wanted = mapping.roles.get(role, frozenset()) & scope
+            if not role_wanted <= available:
+                return None
+        unit_mask: frozenset[str] = frozenset()
+        unit_wanted: frozenset[str] = frozenset()
+        unit_key = mapping.units.get(fold(row.unit))
+        if unit_key is not None and unit_key in scope:
+            if unit_key not in available:
+                return None
+            unit_mask, unit_wanted = mapping.unit_entitlements, frozenset({unit_key})
+        if not role_mask.isdisjoint(unit_mask):
+            return None  # a key both role and unit: one comparison cannot tell them apart
+        return role_mask | unit_mask, role_wanted | unit_wanted
+
+
 def plan(
     roster: Roster,
     mappings: Mappings,
@@ -105,11 +182,11 @@ def plan(
     duties: Duties = NO_DUTIES,
 ) -> Plan:
     """Compute every action and finding for one run; never reads or writes anything."""
+    run = _Run(roster, mappings, ledger, today, duties, duty_rules.watches_people(duties))
     actions: list[Action] = []
     findings: list[Finding] = _roster_findings(roster, mappings, today)
     matched: dict[str, int] = {}
     matched_people: set[str] = set()
-    watch_people = duty_rules.watches_people(duties)  # skipped whole at 100k rows when off
     for state in targets:
         settings = duty_rules.settings_drift(state.snapshot, state.wanted, duties.password)
         actions.extend(settings.actions)
@@ -117,25 +194,8 @@ def plan(
         accounts, protected_ids = _split_protected(state)
         result = match(roster.rows, accounts, fallback)
         matched[state.name] = len(result.pairs)
-        for row, account in result.pairs:
-            matched_people.add(row.employee_id)
-            person = _Person(
-                row=row,
-                account=account,
-                evidence=_evidence(roster, row),
-                state=state,
-                ledger=ledger.get((state.name, account.key)),
-            )
-            person_actions, person_findings = _plan_person(person, mappings, today, duties)
-            if watch_people:
-                reopening = any(a.kind is ActionKind.ENABLE for a in person_actions)
-                duty = duty_rules.for_person(person.subject, duties, today, reopening=reopening)
-                # A lock for disuse replaces the roster's role changes: a locked account's
-                # roles are settled when someone reopens it (the roster never does).
-                person_actions = duty.actions if duty.locks else person_actions + duty.actions
-                person_findings.extend(duty.findings)
-            actions.extend(person_actions)
-            findings.extend(person_findings)
+        matched_people.update([row.employee_id for row, _ in result.pairs])
+        _plan_people(run, state, result.pairs, actions, findings)
         findings.extend(_match_findings(state.name, result, protected_ids))
         for account in result.orphans:
             subject = duty_rules.Subject(state.name, account, state.snapshot.has_sessions)
@@ -156,6 +216,53 @@ def plan(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What every target of one plan shares."""
+
+    roster: Roster
+    mappings: Mappings
+    ledger: LedgerView
+    today: date
+    duties: Duties
+    watch_people: bool  # some duty looks at people: when not, it is skipped whole
+
+
+def _plan_people(
+    run: _Run,
+    state: TargetState,
+    pairs: Sequence[tuple[RosterRow, Account]],
+    actions: list[Action],
+    findings: list[Finding],
+) -> None:
+    """Every matched person's steps and findings in one target, added to the plan's."""
+    steady = _Steady(state, run.mappings, run.ledger, run.today)
+    for row, account in pairs:
+        settled = steady.settled(row, account)
+        if settled and not run.watch_people:
+            continue
+        entry = run.ledger.get((state.name, account.key))
+        person_actions: list[Action] = []
+        person_findings: list[Finding] = []
+        if not settled:
+            person = _Person(row, account, run.roster, state, entry)
+            person_actions, person_findings = _plan_person(
+                person, run.mappings, run.today, run.duties
+            )
+        if run.watch_people:
+            subject = duty_rules.Subject(
+                state.name, account, state.snapshot.has_sessions, row, run.roster, entry
+            )
+            reopening = any([a.kind is ActionKind.ENABLE for a in person_actions])
+            duty = duty_rules.for_person(subject, run.duties, run.today, reopening=reopening)
+            # A lock for disuse replaces the roster's role changes: a locked account's
+            # roles are settled when someone reopens it (the roster never does).
+            person_actions = duty.actions if duty.locks else person_actions + duty.actions
+            person_findings.extend(duty.findings)
+        actions.extend(person_actions)
+        findings.extend(person_findings)
+
+
 def _action_order(action: Action) -> tuple[bool, str, int, str, tuple[str, ...]]:
     """Target-wide settings first, so the password rules are in force before anyone is
     made to choose a new password; then per person, every target's locks and sign-outs
@@ -167,18 +274,6 @@ def _action_order(action: Action) -> tuple[bool, str, int, str, tuple[str, ...]]
         KIND_ORDER[action.kind],
         action.target,
         action.add + action.remove,
-    )
-
-
-def _evidence(roster: Roster, row: RosterRow) -> Evidence:
-    return Evidence(
-        roster_file=roster.path,
-        roster_sha256=roster.sha256,
-        row=row.row,
-        status=row.status_word,
-        effective_date=row.effective_date,
-        position=row.position,
-        unit=row.unit,
     )
 
 
@@ -352,9 +447,14 @@ def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Fi
     # Grouped by folded spelling: one mapping entry fixes every variant of a title.
     unknown_positions: dict[str, tuple[str, list[int]]] = {}
     unknown_units: dict[str, tuple[str, list[int]]] = {}
+    # Each spelling looked up once: a roster has a handful of them and 100k rows.
+    position_known: dict[str, bool] = {}
+    unit_known: dict[str, bool] = {}
     findings: list[Finding] = []
     for row in roster.rows:
-        if _is_leaving(row) and not _in_force(row, today):
+        if row.status in duty_rules.LEAVING:
+            if _in_force(row, today):
+                continue  # leaving now: the roles it would map to no longer matter
             findings.append(
                 Finding(
                     kind=FindingKind.FUTURE_DEPARTURE,
@@ -364,12 +464,18 @@ def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Fi
                     due=row.effective_date,
                 )
             )
-        elif _is_leaving(row):
-            continue  # leaving now: the roles it would map to no longer matter
-        if row.role is None and mappings.role_for_position(row.position) is None:
-            unknown_positions.setdefault(fold(row.position), (row.position, []))[1].append(row.row)
-        if fold(row.unit) not in mappings.units:
-            unknown_units.setdefault(fold(row.unit), (row.unit, []))[1].append(row.row)
+        position, unit = row.position, row.unit
+        if row.role is None:
+            known = position_known.get(position)
+            if known is None:
+                known = position_known[position] = mappings.role_for_position(position) is not None
+            if not known:
+                unknown_positions.setdefault(fold(position), (position, []))[1].append(row.row)
+        known = unit_known.get(unit)
+        if known is None:
+            known = unit_known[unit] = fold(unit) in mappings.units
+        if not known:
+            unknown_units.setdefault(fold(unit), (unit, []))[1].append(row.row)
     findings.extend(
         Finding(
             kind=FindingKind.UNKNOWN_POSITION, reason=reasons.unknown_position(p, rows), row=rows[0]
@@ -385,14 +491,9 @@ def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Fi
 
 def _split_protected(state: TargetState) -> tuple[list[Account], set[str]]:
     """Accounts syncbot may touch, and the employee ids that protected accounts carry."""
-    accounts: list[Account] = []
-    protected_ids: set[str] = set()
-    for account in state.snapshot.accounts:
-        if not state.protection.covers(account):
-            accounts.append(account)
-        elif account.employee_id:
-            protected_ids.add(account.employee_id.strip().casefold())
-    return accounts, protected_ids
+    accounts, protected = state.protection.partition(state.snapshot.accounts)
+    ids = {a.employee_id.strip().casefold() for a in protected if a.employee_id}
+    return accounts, ids
 
 
 def _match_findings(target: str, result: MatchResult, protected_ids: set[str]) -> list[Finding]:
