@@ -246,7 +246,7 @@ def not_found(leaks: LeakList, plan: Plan) -> list[ListedName]:
 
 def _roster_rows(roster: Roster, state: TargetState, fallback: Fallback) -> dict[str, RosterRow]:
     """Account key -> roster row, paired exactly as a reconcile pairs them."""
-    accounts = [a for a in state.snapshot.accounts if not state.protection.covers(a)]
+    accounts, _ = state.protection.partition(state.snapshot.accounts)
     return {account.key: row for row, account in match(roster.rows, accounts, fallback).pairs}
 
 

@@ -91,7 +91,7 @@ def holders(prepared: Prepared) -> list[Holder]:
     found: list[Holder] = []
     for name, snapshot in prepared.snapshots.items():
         protection = protection_for(config, name, prepared.targets[name])
-        accounts = [a for a in snapshot.accounts if not protection.covers(a)]
+        accounts, _ = protection.partition(snapshot.accounts)
         result = match(prepared.roster.rows, accounts, config.fallback)
         found.extend(Holder(name, account, row) for row, account in result.pairs)
         found.extend(Holder(name, account, None) for account in result.orphans)
