@@ -7,13 +7,17 @@ A server that cannot start fails the tests that need it; they are never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from syncbot.localdev.keycloak import KeycloakServer, RealmHandle
+from syncbot.targets.keycloak import KeycloakTarget
+from syncbot.targets.keycloak.settings import KeycloakSettings
 
 _INSTALL_HINT = "install Keycloak with `bash .ci/install-keycloak`"
 
@@ -50,3 +54,26 @@ def realm_name(test_name: str) -> str:
     """A unique, URL-safe realm name that still says which test made it."""
     stem = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")[:40].rstrip("-")
     return f"t-{stem}-{secrets.token_hex(3)}"
+
+
+def realm_settings(realm: RealmHandle, **changes: Any) -> KeycloakSettings:
+    """Target settings for the test realm's service client, with `changes` applied."""
+    values: dict[str, Any] = {
+        "name": "keycloak",
+        "server_url": realm.server_url,
+        "realm": realm.name,
+        "client_id": realm.client_id,
+        "client_secret": realm.client_secret,
+    }
+    values.update(changes)
+    return KeycloakSettings(**values)
+
+
+@contextlib.contextmanager
+def realm_target(realm: RealmHandle, **changes: Any) -> Iterator[KeycloakTarget]:
+    """A target on the test realm, closed afterwards."""
+    target = KeycloakTarget(realm_settings(realm, **changes))
+    try:
+        yield target
+    finally:
+        target.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from keycloak import KeycloakPostError, KeycloakPutError
+from keycloak_fixtures import realm_target
 
 from syncbot.config import load_config
 from syncbot.duties import CharClass, Duties, Observe, PasswordPolicy
@@ -50,20 +51,8 @@ def yesterday() -> date:
 
 @pytest.fixture
 def target(keycloak_realm: RealmHandle) -> Iterator[KeycloakTarget]:
-    kc = KeycloakTarget(
-        KeycloakSettings(
-            name="keycloak",
-            server_url=keycloak_realm.server_url,
-            realm=keycloak_realm.name,
-            client_id=keycloak_realm.client_id,
-            client_secret=keycloak_realm.client_secret,
-            store_events=True,
-        )
-    )
-    try:
+    with realm_target(keycloak_realm, store_events=True) as kc:
         yield kc
-    finally:
-        kc.close()
 
 
 def drift(snapshot: Snapshot, wanted: dict[str, str]) -> tuple[tuple[str, str | None, str], ...]:

@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from keycloak_fixtures import realm_target
 
 from syncbot.localdev.keycloak import DOCUMENT_CLIENT, EMPLOYEE_NUMBER, UNIT_GROUP, RealmHandle
-from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget
+from syncbot.targets.keycloak import KeycloakTarget
 from syncbot.targets.keycloak import target as target_module
 
 pytestmark = pytest.mark.keycloak
@@ -79,20 +80,8 @@ def give_service_account_role(realm: RealmHandle, role: str) -> str:
 
 @pytest.fixture
 def target(keycloak_realm: RealmHandle) -> Iterator[KeycloakTarget]:
-    kc = KeycloakTarget(
-        KeycloakSettings(
-            name="keycloak",
-            server_url=keycloak_realm.server_url,
-            realm=keycloak_realm.name,
-            client_id=keycloak_realm.client_id,
-            client_secret=keycloak_realm.client_secret,
-            page_size=PAGE,
-        )
-    )
-    try:
+    with realm_target(keycloak_realm, page_size=PAGE) as kc:
         yield kc
-    finally:
-        kc.close()
 
 
 def held(target: KeycloakTarget, managed: frozenset[str]) -> tuple[dict[str, set[str]], int]:

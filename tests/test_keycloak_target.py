@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from keycloak import KeycloakAdmin, KeycloakPostError
+from keycloak_fixtures import realm_settings, realm_target
 
 from syncbot.errors import TargetError
 from syncbot.localdev.keycloak import RealmHandle
@@ -67,25 +68,13 @@ def realm(keycloak_realm: RealmHandle) -> RealmHandle:
     return keycloak_realm
 
 
-def settings_for(realm: RealmHandle, **changes: Any) -> KeycloakSettings:
-    values: dict[str, Any] = {
-        "name": "keycloak",
-        "server_url": realm.server_url,
-        "realm": realm.name,
-        "client_id": realm.client_id,
-        "client_secret": realm.client_secret,
-    }
-    values.update(changes)
-    return KeycloakSettings(**values)
+settings_for = realm_settings
 
 
 @pytest.fixture
 def target(realm: RealmHandle) -> Iterator[KeycloakTarget]:
-    kc = KeycloakTarget(settings_for(realm))
-    try:
+    with realm_target(realm) as kc:
         yield kc
-    finally:
-        kc.close()
 
 
 def action(
