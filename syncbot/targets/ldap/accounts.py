@@ -23,6 +23,8 @@ from syncbot.targets.ldap.flavours import (
     FlavourError,
     LoweredAttributes,
     MemberKind,
+    text_value,
+    values,
 )
 from syncbot.targets.ldap.observed import TimeFormatError, account_duties
 
@@ -56,11 +58,10 @@ def index_groups(
     index = GroupIndex()
     lists: dict[str, list[str]] = {}
     key_of = _dn_key(index.keys) if member_kind is MemberKind.DN else _plain_key
-    lowered = member_attribute.lower()
     for entry in entries:
         group_key = normalise_server_dn(entry["dn"])
         index.dns[group_key] = entry["dn"]
-        for raw in _texts(_values(entry["attributes"], lowered, member_attribute)):
+        for raw in values(entry["attributes"], member_attribute):
             key = key_of(raw)
             if key == placeholder_key:
                 index.with_placeholder.add(group_key)
@@ -203,36 +204,16 @@ class AccountReader:
         return managed
 
 
-def _values(attributes: Attributes, lowered: str, name: str) -> Sequence[object]:
-    found = attributes.get(lowered)
-    if found is None and type(attributes) is not LoweredAttributes:
-        found = next((v for k, v in attributes.items() if k.lower() == lowered), None)
-    if found is None:
-        found = attributes.get(name)
-    if isinstance(found, str | bytes):
-        return [found]
-    return found or ()
-
-
-def _texts(found: Sequence[object]) -> Iterable[str]:
-    for value in found:
-        yield value if type(value) is str else _text(value)
-
-
 def _first(attributes: Attributes, lowered: str) -> str | None:
     """The first value of a lower-case attribute name in a `LoweredAttributes`."""
     found = attributes.get(lowered)
     if not found:
         return None
     value = found if isinstance(found, str | bytes) else found[0]
-    return value if type(value) is str else _text(value)
-
-
-def _text(value: object) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return value if type(value) is str else text_value(value)
 
 
 def _cleaned_address(value: object) -> str:
-    text = (value if type(value) is str else _text(value)).strip()
+    text = (value if type(value) is str else text_value(value)).strip()
     # Most addresses are stored lower-case already: no second copy of the string then.
     return text if text.islower() or not text else text.lower()

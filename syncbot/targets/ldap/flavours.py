@@ -116,19 +116,20 @@ def lowered_name(name: str) -> str:
     return lowered
 
 
-def _text(value: object) -> str:
+def text_value(value: object) -> str:
+    """A value as ldap3 or python-ldap hands it over, as text (bytes are UTF-8)."""
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def values(attributes: Attributes, name: str) -> list[str]:
     """String values of `name`, matching the attribute name case-insensitively."""
-    return [_text(v) for v in _lookup(attributes, name) or ()]
+    return [text_value(v) for v in _lookup(attributes, name) or ()]
 
 
 def first(attributes: Attributes, name: str) -> str | None:
     """The first value of `name`, or None when the entry does not have it."""
     found = _lookup(attributes, name)
-    return _text(found[0]) if found else None
+    return text_value(found[0]) if found else None
 
 
 # -- OpenLDAP: ppolicy ----------------------------------------------------------------------
