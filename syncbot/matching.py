@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from syncbot.model import Account, RosterRow
@@ -28,21 +29,47 @@ class Ambiguity:
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
-    pairs: tuple[tuple[RosterRow, Account], ...]
+    """Who is whom in one target. A pair is `paired_rows[i]` with `paired_accounts[i]`:
+    two tuples rather than a tuple per pair, which at 100k people is 5 MB less."""
+
+    paired_rows: tuple[RosterRow, ...]
+    paired_accounts: tuple[Account, ...]
     ambiguous: tuple[Ambiguity, ...]
     unmatched_rows: tuple[RosterRow, ...]
     orphans: tuple[Account, ...]
 
+    @property
+    def pairs(self) -> Iterator[tuple[RosterRow, Account]]:
+        """Each row with its account, in row order."""
+        return zip(self.paired_rows, self.paired_accounts, strict=True)
 
-def _key(value: str | None) -> str | None:
-    value = (value or "").strip().casefold()
-    return value or None
+
+def id_key(value: str | None) -> str:
+    """An employee id as matching compares it: trimmed, case-blind ("" when blank).
+
+    Two ids match when their Unicode case folds are equal. The key is the fold, written
+    in upper case when it is ASCII, so that an id already in that form (HR writes "NV001")
+    is its own key: indexing 100k people then copies no string.
+    """
+    value = (value or "").strip()
+    key = value.casefold()
+    if key.isascii():
+        key = key.upper()
+    return value if key == value else key
+
+
+def contact_key(value: str | None) -> str:
+    """An e-mail address or username as the fallback compares it: trimmed, case-folded;
+    a value already folded (addresses mostly are) is its own key."""
+    value = (value or "").strip()
+    key = value.casefold()
+    return value if key == value else key
 
 
 @dataclass(frozen=True, slots=True)
 class _Index:
-    """Accounts by a folded key: one account for each key, and all of them only for the
-    few keys several accounts share (a list for every key costs more than matching)."""
+    """Accounts by key: one account for each key, and all of them only for the few keys
+    several accounts share (a list for every key costs more than matching)."""
 
     one: dict[str, Account]
     shared: dict[str, list[Account]]
@@ -54,28 +81,37 @@ class _Index:
         return self.shared.get(key, [account]) if self.shared else [account]
 
 
-def _index(accounts: Sequence[Account], keys: list[str]) -> _Index:
-    """`keys[i]` is the folded key of `accounts[i]`; an empty key is not indexed."""
-    one = dict(zip(keys, accounts, strict=True))
+def _index(accounts: Sequence[Account], key_of: Callable[[Account], str]) -> _Index:
+    """The accounts by `key_of`; an account whose key is empty is not indexed."""
+    one = dict(zip(map(key_of, accounts), accounts, strict=True))
+    if len(one) == len(accounts) and "" not in one:
+        return _Index(one, {})  # every account has a key of its own: the usual directory
     one.pop("", None)
+    counts = Counter(map(key_of, accounts))
     shared: dict[str, list[Account]] = {}
-    if len(one) < len(keys) - keys.count(""):
-        counts = Counter(keys)
-        for key, account in zip(keys, accounts, strict=True):
-            if key and counts[key] > 1:
-                shared.setdefault(key, []).append(account)
+    for account in accounts:
+        key = key_of(account)
+        if key and counts[key] > 1:
+            shared.setdefault(key, []).append(account)
+    # `one` kept the last account of a shared key; `find` lists them in directory order.
     return _Index(one, shared)
 
 
+def _account_id(account: Account) -> str:
+    return id_key(account.employee_id)
+
+
 def _fallback_index(
-    accounts: Sequence[Account], id_keys: list[str], fallback: Fallback
+    accounts: Sequence[Account], by_id: _Index, fallback: Fallback
 ) -> _Index | None:
     """The accounts with no employee id, by e-mail or username; None when none can match."""
-    if fallback is Fallback.NONE or "" not in id_keys:
+    if fallback is Fallback.NONE or (len(by_id.one) == len(accounts) and not by_id.shared):
+        return None  # every account has an id of its own
+    without_id = [a for a in accounts if not _account_id(a)]
+    if not without_id:
         return None
-    without_id = [a for a, key in zip(accounts, id_keys, strict=True) if not key]
-    attr = "email" if fallback is Fallback.EMAIL else "username"
-    index = _index(without_id, [_key(getattr(a, attr)) or "" for a in without_id])
+    attr = operator.attrgetter("email" if fallback is Fallback.EMAIL else "username")
+    index = _index(without_id, lambda account: contact_key(attr(account)))
     return index if index.one else None
 
 
@@ -87,86 +123,91 @@ def match(
     The fallback only considers accounts with no employee id at all: an account that
     names a different employee id belongs to someone else, whatever its e-mail says.
     """
-    # `_key` inlined where it runs once per account or once per row.
-    id_keys = [(a.employee_id or "").strip().casefold() for a in accounts]
-    by_id = _index(accounts, id_keys)
-    by_fallback = _fallback_index(accounts, id_keys, fallback)
-    candidates, unmatched, ambiguous, touched = _claims(rows, by_id, by_fallback, fallback)
-    claimed = {account.key for _, account in candidates}
-    pairs = _unshared(candidates, claimed, touched, ambiguous)
+    by_id = _index(accounts, _account_id)
+    by_fallback = _fallback_index(accounts, by_id, fallback)
+    claims = _claims(rows, by_id, by_fallback, fallback)
+    del by_id, by_fallback  # at 100k people the indexes are worth freeing before the sets
+    touched = _unshared(claims)
     # `touched` holds only keys of these accounts: as many keys as accounts means every
     # account was found by some row, and the pass below would find no orphan.
     everyone = len(touched) == len(accounts)
     orphans = () if everyone else tuple([a for a in accounts if a.key not in touched])
-    return MatchResult(tuple(pairs), tuple(ambiguous), tuple(unmatched), orphans)
+    return MatchResult(
+        tuple(claims.rows),
+        tuple(claims.accounts),
+        tuple(claims.ambiguous),
+        tuple(claims.unmatched),
+        orphans,
+    )
 
 
-_Claims = tuple[list[tuple[RosterRow, Account]], list[RosterRow], list[Ambiguity], set[str]]
+@dataclass(slots=True)
+class _Claims:
+    """Each row's claim on one account (`rows[i]` on `accounts[i]`), in row order; rows
+    that find no account; rows that find several, and the keys of the accounts those find."""
+
+    rows: list[RosterRow]
+    accounts: list[Account]
+    unmatched: list[RosterRow]
+    ambiguous: list[Ambiguity] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+
+
+_EMPLOYEE_ID = operator.attrgetter("employee_id")
 
 
 def _claims(
     rows: Sequence[RosterRow], by_id: _Index, by_fallback: _Index | None, fallback: Fallback
 ) -> _Claims:
-    """Each row's claim on one account, in row order; rows that find no account; rows that
-    find several (ambiguous), and the keys of the accounts those found."""
-    keys = [(row.employee_id or "").strip().casefold() for row in rows]
-    found_by_id = list(map(by_id.one.get, keys))
     if not by_id.shared and by_fallback is None:
         # Every id names at most one account and nothing else is looked at: no row can
         # find several, so the rows are split without a step per row.
-        return (
-            [
-                (row, account)
-                for row, account in zip(rows, found_by_id, strict=True)
-                if account is not None
-            ],
-            [row for row, account in zip(rows, found_by_id, strict=True) if account is None],
-            [],
-            set(),
+        hits = list(map(by_id.one.get, map(id_key, map(_EMPLOYEE_ID, rows))))
+        return _Claims(
+            [row for row, account in zip(rows, hits, strict=True) if account is not None],
+            [account for account in hits if account is not None],
+            [row for row, account in zip(rows, hits, strict=True) if account is None],
         )
-    candidates: list[tuple[RosterRow, Account]] = []
-    unmatched: list[RosterRow] = []
-    ambiguous: list[Ambiguity] = []
-    touched: set[str] = set()
-    for row, key, account in zip(rows, keys, found_by_id, strict=True):
-        found = by_id.find(key) if account is not None else []
+    claims = _Claims([], [], [])
+    for row in rows:
+        found = by_id.find(id_key(row.employee_id))
         if not found and by_fallback is not None:
             value = row.email if fallback is Fallback.EMAIL else row.username
-            found = by_fallback.find(_key(value) or "")
+            found = by_fallback.find(contact_key(value))
         if len(found) > 1:
-            ambiguous.append(Ambiguity(rows=(row,), accounts=tuple(found)))
-            touched.update(a.key for a in found)
+            claims.ambiguous.append(Ambiguity(rows=(row,), accounts=tuple(found)))
+            claims.touched.update(a.key for a in found)
         elif found:
-            candidates.append((row, found[0]))
+            claims.rows.append(row)
+            claims.accounts.append(found[0])
         else:
-            unmatched.append(row)
-    return candidates, unmatched, ambiguous, touched
+            claims.unmatched.append(row)
+    return claims
 
 
-def _unshared(
-    candidates: list[tuple[RosterRow, Account]],
-    claimed: set[str],
-    touched: set[str],
-    ambiguous: list[Ambiguity],
-) -> list[tuple[RosterRow, Account]]:
-    """The candidates whose account no other row claims; an account claimed by several
-    rows is one ambiguity, listed where its first claimant is. Marks every claimed
-    account as touched (not an orphan)."""
-    if len(claimed) == len(candidates) and not touched:
-        touched.update(claimed)  # each account claimed once, none of them ambiguous
-        return candidates
-    counts = Counter(account.key for _, account in candidates)
-    claims: dict[str, list[RosterRow]] = {}
-    for row, account in candidates:
+def _unshared(claims: _Claims) -> set[str]:
+    """Keeps the claims on accounts no other row claims, and returns the keys of every
+    account some row found (not orphans). An account claimed by several rows is one
+    ambiguity, listed where its first claimant is."""
+    claimed = {account.key for account in claims.accounts}
+    if len(claimed) == len(claims.accounts) and not claims.touched:
+        return claimed  # each account claimed once, none of them ambiguous
+    touched = claims.touched
+    counts = Counter(account.key for account in claims.accounts)
+    claimants: dict[str, list[RosterRow]] = {}
+    for row, account in zip(claims.rows, claims.accounts, strict=True):
         if counts[account.key] > 1:
-            claims.setdefault(account.key, []).append(row)
-    pairs: list[tuple[RosterRow, Account]] = []
-    for row, account in candidates:
-        claimants = claims.get(account.key)
-        if claimants is not None:
-            if claimants[0] is row:
-                ambiguous.append(Ambiguity(rows=tuple(claimants), accounts=(account,)))
+            claimants.setdefault(account.key, []).append(row)
+    kept_rows: list[RosterRow] = []
+    kept_accounts: list[Account] = []
+    for row, account in zip(claims.rows, claims.accounts, strict=True):
+        several = claimants.get(account.key)
+        if several is not None:
+            if several[0] is row:
+                claims.ambiguous.append(Ambiguity(rows=tuple(several), accounts=(account,)))
         elif account.key not in touched:
-            pairs.append((row, account))
+            kept_rows.append(row)
+            kept_accounts.append(account)
         touched.add(account.key)
-    return pairs
+    claims.rows, claims.accounts = kept_rows, kept_accounts
+    return touched

@@ -7,14 +7,14 @@ missed trigger costs latency, never correctness.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from syncbot import duty_rules, reasons
 from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings
-from syncbot.matching import Fallback, MatchResult, match
+from syncbot.matching import Fallback, MatchResult, id_key, match
 from syncbot.model import (
     KIND_ORDER,
     Account,
@@ -186,6 +186,8 @@ def plan(
     actions: list[Action] = []
     findings: list[Finding] = _roster_findings(roster, mappings, today)
     matched: dict[str, int] = {}
+    # People paired in at least one target: with one target, its pairs; a set of 100k
+    # ids is built only when several targets may pair the same person.
     matched_people: set[str] = set()
     for state in targets:
         settings = duty_rules.settings_drift(state.snapshot, state.wanted, duties.password)
@@ -193,8 +195,9 @@ def plan(
         findings.extend(settings.findings)
         accounts, protected_ids = _split_protected(state)
         result = match(roster.rows, accounts, fallback)
-        matched[state.name] = len(result.pairs)
-        matched_people.update([row.employee_id for row, _ in result.pairs])
+        matched[state.name] = len(result.paired_rows)
+        if len(targets) > 1:
+            matched_people.update([row.employee_id for row in result.paired_rows])
         _plan_people(run, state, result.pairs, actions, findings)
         findings.extend(_match_findings(state.name, result, protected_ids))
         for account in result.orphans:
@@ -212,7 +215,7 @@ def plan(
         actions=tuple(actions),
         findings=tuple(_dedupe(findings)),
         matched=matched,
-        matched_people=len(matched_people),
+        matched_people=len(matched_people) if len(targets) > 1 else sum(matched.values()),
     )
 
 
@@ -231,7 +234,7 @@ class _Run:
 def _plan_people(
     run: _Run,
     state: TargetState,
-    pairs: Sequence[tuple[RosterRow, Account]],
+    pairs: Iterable[tuple[RosterRow, Account]],
     actions: list[Action],
     findings: list[Finding],
 ) -> None:
@@ -492,7 +495,7 @@ def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Fi
 def _split_protected(state: TargetState) -> tuple[list[Account], set[str]]:
     """Accounts syncbot may touch, and the employee ids that protected accounts carry."""
     accounts, protected = state.protection.partition(state.snapshot.accounts)
-    ids = {a.employee_id.strip().casefold() for a in protected if a.employee_id}
+    ids = {id_key(a.employee_id) for a in protected if a.employee_id}
     return accounts, ids
 
 
@@ -514,7 +517,7 @@ def _match_findings(target: str, result: MatchResult, protected_ids: set[str]) -
     for row in result.unmatched_rows:
         # A person whose only account is protected has one: creating another would be wrong.
         # Someone on leave is still employed and still needs an account.
-        if not _is_leaving(row) and row.employee_id.casefold() not in protected_ids:
+        if not _is_leaving(row) and id_key(row.employee_id) not in protected_ids:
             findings.append(
                 Finding(
                     kind=FindingKind.NO_ACCOUNT,

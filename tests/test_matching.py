@@ -26,7 +26,7 @@ def test_without_fallback_id_less_accounts_stay_unmatched() -> None:
     rows = [row(1, email="an@so.gov.vn", username="an")]
     accounts = [account("an", None, email="an@so.gov.vn")]
     result = match(rows, accounts, Fallback.NONE)
-    assert result.pairs == ()
+    assert list(result.pairs) == []
     assert result.unmatched_rows == (rows[0],)
     assert result.orphans == (accounts[0],)
 
@@ -50,7 +50,7 @@ def test_email_never_matches_an_account_with_another_employee_id() -> None:
     rows = [row(1, "NV001", email="an@so.gov.vn")]
     accounts = [account("an", "NV999", email="an@so.gov.vn")]
     result = match(rows, accounts, Fallback.EMAIL)
-    assert result.pairs == ()
+    assert list(result.pairs) == []
     assert result.unmatched_rows == (rows[0],)
     assert result.orphans == (accounts[0],)
 
@@ -68,14 +68,14 @@ def test_username_fallback_ignores_email() -> None:
     rows = [row(1, email="an@so.gov.vn")]
     accounts = [account("an", None, email="an@so.gov.vn")]
     result = match(rows, accounts, Fallback.USERNAME)
-    assert result.pairs == ()
+    assert list(result.pairs) == []
 
 
 def test_row_without_email_is_not_matched_by_email() -> None:
     rows = [row(1, email=None)]
     accounts = [account("an", None, email=None)]
     result = match(rows, accounts, Fallback.EMAIL)
-    assert result.pairs == ()
+    assert list(result.pairs) == []
     assert result.unmatched_rows == (rows[0],)
 
 
@@ -92,7 +92,7 @@ def test_two_accounts_with_one_employee_id_are_ambiguous_and_not_orphans() -> No
     rows = [row(1, "NV001")]
     first, second = account("an", "NV001"), account("an.nguyen", "NV001")
     result = match(rows, [first, second], Fallback.NONE)
-    assert result.pairs == ()
+    assert list(result.pairs) == []
     assert len(result.ambiguous) == 1
     assert result.ambiguous[0].rows == (rows[0],)
     assert set(result.ambiguous[0].accounts) == {first, second}
@@ -105,7 +105,7 @@ def test_two_id_less_accounts_with_one_email_are_ambiguous() -> None:
     first = account("vp1", None, email="vanphong@so.gov.vn")
     second = account("vp2", None, email="VanPhong@so.gov.vn")
     result = match(rows, [first, second], Fallback.EMAIL)
-    assert result.pairs == ()
+    assert list(result.pairs) == []
     assert [set(a.accounts) for a in result.ambiguous] == [{first, second}]
     assert result.orphans == ()
 

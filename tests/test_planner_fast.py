@@ -188,7 +188,13 @@ def _slow_match(
             pairs.append((r, acct))
         touched.add(acct.key)
     orphans = tuple(a for a in accounts if a.key not in touched)
-    return MatchResult(tuple(pairs), tuple(ambiguous), tuple(unmatched), orphans)
+    return MatchResult(
+        tuple(r for r, _ in pairs),
+        tuple(a for _, a in pairs),
+        tuple(ambiguous),
+        tuple(unmatched),
+        orphans,
+    )
 
 
 IDS = st.sampled_from([None, "", "  ", "NV001", " nv001", "NV002", "NV003", "nv003 "])
