@@ -21,6 +21,7 @@ from syncbot.human_apply import (
     print_outcome,
     refuse_unless_forced,
 )
+from syncbot.known_people import KnownPeople
 from syncbot.progress import progress_bar
 from syncbot.quarantine import LeakList, not_found, plan_quarantine, read_leak_list
 from syncbot.reconcile import (
@@ -73,9 +74,10 @@ def prepare_quarantine(config: Config, leaks: LeakList, today: date, *, disable:
     targets = open_targets(config)
     try:
         states = []
+        known = KnownPeople(roster.rows)
         for name, target in targets.items():
             with progress_bar(f"Đọc {name}") as bar:
-                states.append(_fetch_state(name, target, config, mappings, bar, Observe()))
+                states.append(_fetch_state(name, target, config, mappings, bar, Observe(), known))
         plan = plan_quarantine(
             leaks, roster, states, today, disable=disable, fallback=config.fallback
         )

@@ -23,6 +23,7 @@ from syncbot.config import Config, TargetSettings
 from syncbot.duties import Observe
 from syncbot.errors import SyncbotError, TargetError
 from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
+from syncbot.known_people import KnownPeople
 from syncbot.mappings import Mappings, load_mappings
 from syncbot.model import Plan, Roster, Snapshot
 from syncbot.planner import TargetState, plan
@@ -114,6 +115,7 @@ def _fetch_state(
     mappings: Mappings,
     progress: Progress,
     observe: Observe,
+    known: KnownPeople,
 ) -> TargetState:
     mapping = mappings.for_target(name, target.entitlement_key)
     protection = protection_for(config, name, target)
@@ -125,7 +127,7 @@ def _fetch_state(
         observe = replace(observe, settings=True)
     try:
         # Protected groups are read too, so membership in them can shield an account.
-        snapshot = target.fetch(mapping.managed | protected_groups, progress, observe)
+        snapshot = target.fetch(mapping.managed | protected_groups, progress, observe, known)
     except SyncbotError:
         raise
     except Exception as exc:  # ldap3 raises its own hierarchy; callers want one kind
@@ -183,9 +185,11 @@ def _prepare(
     try:
         states = []
         observe = Observe.for_duties(config.duties, today)
+        known = KnownPeople(roster.rows)
         for name, target in targets.items():
             with progress(f"Đọc {name}") as bar:
-                states.append(_fetch_state(name, target, config, mappings, bar, observe))
+                states.append(_fetch_state(name, target, config, mappings, bar, observe, known))
+        del known  # freed before planning, where memory peaks
         ledger = StateDir(config.state_dir).ledger().entries
         computed = plan(roster, mappings, states, ledger, today, config.fallback, config.duties)
         if only is not None:

@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from keycloak import KeycloakAdmin, KeycloakPostError
 from keycloak_fixtures import realm_settings, realm_target
+from plan_builders import row
 
 from syncbot.errors import TargetError
+from syncbot.known_people import KnownPeople
 from syncbot.localdev.keycloak import RealmHandle
 from syncbot.localdev.slapd import SlapdServer, free_port
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
@@ -171,6 +173,30 @@ def test_fetch_reads_people_roles_and_groups(realm: RealmHandle, target: Keycloa
     assert people["levanc"].display_name is None
     assert people["levanc"].entitlements == {ROLE_GROUP}
     assert not any(account.federated for account in snapshot.accounts)
+
+
+def test_fetch_holds_the_rosters_strings_for_equal_values(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    realm.add_user(
+        "nguyenvana",
+        email="NguyenVanA@Example.GOV.vn",
+        employee_number="NV001",
+        first_name="Nguyễn Văn",
+        last_name="A",
+    )
+    realm.add_user("tranthib", email="tranthib@example.gov.vn", employee_number="NV002")
+    an = row(2, "NV001", name="Nguyễn Văn A", email="nguyenvana@example.gov.vn")
+    binh = row(3, "NV002", name="Trần Thị B", email="binh@example.gov.vn")
+
+    people = by_username(target.fetch(MANAGED, known=KnownPeople([an, binh])))
+
+    assert people["nguyenvana"].employee_id is an.employee_id
+    assert people["nguyenvana"].email is an.email
+    assert people["nguyenvana"].display_name is an.full_name
+    # Another address stays the realm's own; the id is still the roster's string.
+    assert people["tranthib"].employee_id is binh.employee_id
+    assert people["tranthib"].email == "tranthib@example.gov.vn"
 
 
 def test_fetch_of_a_client_without_view_clients_fails_instead_of_missing(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from plan_builders import row
 
 from syncbot.duties import OBSERVE_NOTHING
+from syncbot.known_people import KnownPeople
 from syncbot.targets.ldap.accounts import AccountReader, GroupIndex, UnreadableEntry, index_groups
 from syncbot.targets.ldap.flavours import LoweredAttributes, MemberKind, get_flavour
 
@@ -55,14 +58,18 @@ def test_people_in_the_same_groups_share_one_set_and_one_managed_part() -> None:
     assert accounts[0].entitlements is accounts[3].entitlements
 
 
-def test_the_key_is_the_group_index_string_and_odd_spellings_keep_their_dn() -> None:
+def test_the_key_is_the_entrys_own_dn_and_odd_spellings_keep_their_dn() -> None:
     plain, odd = f"uid=u1,{BASE}", f"UID=U2, OU=People,{'dc=x,dc=vn'}"
-    groups = dn_groups({"a": [plain, odd]})
+    groups = dn_groups({"a": [plain, odd], "b": [odd]})
     read = reader("openldap", groups, frozenset())
-    first, second = read.read_all([entry(plain, uid=["u1"]), entry(odd, uid=["U2"])])
+    as_read = "".join(plain)  # the user search decodes its own, equal string
+    first, second = read.read_all([entry(as_read, uid=["u1"]), entry(odd, uid=["U2"])])
 
-    assert first.key == plain and first.key is groups.keys[plain]
-    assert second.key == f"uid=u2,{BASE}" and second.groups == {f"cn=a,{GROUPS}"}
+    assert first.key is as_read and first.groups == {f"cn=a,{GROUPS}"}
+    assert second.key == f"uid=u2,{BASE}"
+    assert second.groups == {f"cn=a,{GROUPS}", f"cn=b,{GROUPS}"}
+    # Both were taken out of the index, so the group pass's copies of their DNs are gone.
+    assert groups.of_member == {}
     # Apply must write the server's own spelling: kept only where it differs from the key.
     assert read.dns == {second.key: odd}
 
@@ -126,3 +133,18 @@ def test_a_malformed_lock_time_names_the_entry() -> None:
     dn = f"cn=x,{BASE}"
     with pytest.raises(UnreadableEntry, match="account cn=x,"):
         read.read_all([entry(dn, sAMAccountName=["x"], userAccountControl=["not a number"])])
+
+
+def test_an_account_holds_its_persons_values_as_the_rosters_strings() -> None:
+    person = row(1, "NV001", name="Nguyễn Văn An", email="an@so.gov.vn")
+    dn = f"uid=an,{BASE}"
+    read = dataclasses.replace(
+        reader("openldap", dn_groups({}), frozenset()), known=KnownPeople([person])
+    )
+    # Values as a search decodes them: equal to the row's, separate objects.
+    values = {"uid": ["an"], "employeenumber": [" NV001 "], "mail": ["AN@so.gov.vn"]}
+    (account,) = read.read_all([entry(dn, **values, cn=["".join("Nguyễn Văn An")])])
+
+    assert account.employee_id is person.employee_id
+    assert account.email is person.email  # lower-cased first, then found equal
+    assert account.display_name is person.full_name

@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 from conftest import ROLE_GROUPS, SEED_USERS, UNIT_GROUPS, tls_settings
+from plan_builders import row
 from structlog.testing import capture_logs
 
 from syncbot.errors import ConfigError, TargetError
+from syncbot.known_people import KnownPeople
 from syncbot.localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.model import Snapshot
 from syncbot.targets.ldap import LdapSettings, LdapTarget
@@ -151,6 +153,38 @@ def test_both_paths_read_the_seeded_directory_alike(
     assert len(fast.accounts) == len(SEED_USERS) + 1
     assert any(a.entitlements for a in fast.accounts)
     assert fast.entitlements
+
+
+@pytest.mark.slapd
+@pytest.mark.parametrize("library", [LDAP3, PYTHON_LDAP])
+def test_values_the_roster_holds_are_read_as_the_rosters_strings(
+    library: str,
+    ldap_directory: SlapdServer,
+    ldap_settings: LdapSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    people = [
+        row(n, u.employee_number.strip(), name=u.cn, email=u.mail.lower())
+        for n, u in enumerate(SEED_USERS, start=2)
+        if u.employee_number
+    ]
+    plain, _ = fetched(library, ldap_settings, monkeypatch)
+    target = target_with(library, ldap_settings, monkeypatch)
+    try:
+        shared = target.fetch(frozenset(), known=KnownPeople(people))
+    finally:
+        target.close()
+
+    # The same snapshot, holding fewer strings.
+    assert [dataclasses.replace(a, entitlements=frozenset()) for a in plain.accounts] == [
+        dataclasses.replace(a, entitlements=frozenset()) for a in shared.accounts
+    ]
+    by_id = {a.employee_id: a for a in shared.accounts}
+    for person in people:
+        account = by_id[person.employee_id]
+        assert account.employee_id is person.employee_id
+        assert account.email is person.email
+        assert account.display_name is person.full_name
 
 
 @pytest.mark.slapd

@@ -26,6 +26,7 @@ import structlog
 
 from syncbot.duties import OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
+from syncbot.known_people import NOBODY_KNOWN, KnownPeople
 from syncbot.model import Account, Action, ActionKind, Snapshot
 from syncbot.targets.base import ApplyError, Progress, no_progress
 from syncbot.targets.keycloak import observed, policy
@@ -120,6 +121,7 @@ class KeycloakTarget:
         managed: frozenset[str],
         progress: Progress = no_progress,
         observe: Observe = OBSERVE_NOTHING,
+        known: KnownPeople = NOBODY_KNOWN,
     ) -> Snapshot:
         """Every person in the realm and the direct members of every managed entitlement."""
         wanted = [self._entitlement(key) for key in sorted(managed)]
@@ -150,7 +152,7 @@ class KeycloakTarget:
             for user_id in user_ids:
                 held.setdefault(user_id, set()).add(key)
         accounts = tuple(
-            self._account(user, frozenset(held.get(user["id"], ())), extra) for user in users
+            self._account(user, frozenset(held.get(user["id"], ())), extra, known) for user in users
         )
         log.info(
             "keycloak.fetch.done",
@@ -320,20 +322,26 @@ class KeycloakTarget:
             EVENTS_EXPIRATION: str(self.settings.events_expiration_days * _DAY_SECONDS),
         }
 
-    def _account(self, user: User, held: frozenset[str], extra: _Observed) -> Account:
+    def _account(
+        self, user: User, held: frozenset[str], extra: _Observed, known: KnownPeople
+    ) -> Account:
         attributes = user.get("attributes") or {}
         raw_ids = attributes.get(self.settings.match_attribute) or ()
-        employee_id = next((v.strip() for v in raw_ids if isinstance(v, str) and v.strip()), None)
         names = (str(user.get(k) or "").strip() for k in ("firstName", "lastName"))
+        employee_id, email, display_name = known.shared(
+            next((v.strip() for v in raw_ids if isinstance(v, str) and v.strip()), None),
+            str(user.get("email") or "").strip().lower() or None,
+            " ".join(n for n in names if n) or None,
+        )
         return Account(
             target=self.name,
             key=str(user["id"]),
             username=str(user.get("username") or ""),
             employee_id=employee_id,
-            email=str(user.get("email") or "").strip().lower() or None,
+            email=email,
             enabled=bool(user.get("enabled", True)),
             entitlements=held,
-            display_name=" ".join(n for n in names if n) or None,
+            display_name=display_name,
             groups=held,
             federated=bool(user.get("federationLink")),
             created=observed.from_millis(user.get("createdTimestamp")),

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from syncbot.duties import Observe
+from syncbot.known_people import NOBODY_KNOWN, KnownPeople
 from syncbot.model import Account
 from syncbot.targets.ldap.dn import first_rdn_value, normalise_server_dn
 from syncbot.targets.ldap.flavours import (
@@ -37,15 +38,16 @@ class UnreadableEntry(Exception):
 
 @dataclass(slots=True)
 class GroupIndex:
-    """Every group read, and who is in which, before any user entry is read."""
+    """Every group read, and who is in which, before any user entry is read.
+
+    `of_member` maps member keys to their groups. Where members are DNs, the user pass
+    takes each account's entry out of it: the account keeps the DN string of its own
+    entry, and the index's equal string goes, so a large directory holds each DN once.
+    """
 
     dns: dict[str, str] = field(default_factory=dict)  # group key -> DN as the server spells it
     with_placeholder: set[str] = field(default_factory=set)
     of_member: dict[str, frozenset[str]] = field(default_factory=dict)  # member key -> groups
-    # DN members only: a member value as written -> its key. The user pass looks its DNs up
-    # here first: the server spells a DN the same way in both places, so the key is found
-    # without parsing and is the same string object the index holds.
-    keys: dict[str, str] = field(default_factory=dict)
 
 
 def index_groups(
@@ -57,7 +59,8 @@ def index_groups(
     """Which groups each member key is in, one shared frozenset per distinct set."""
     index = GroupIndex()
     lists: dict[str, list[str]] = {}
-    key_of = _dn_key(index.keys) if member_kind is MemberKind.DN else _plain_key
+    # A person is in several groups: each spelling of a member DN is parsed once.
+    key_of = _dn_key({}) if member_kind is MemberKind.DN else _plain_key
     for entry in entries:
         group_key = normalise_server_dn(entry["dn"])
         index.dns[group_key] = entry["dn"]
@@ -114,6 +117,7 @@ class AccountReader:
     now: datetime
     groups: GroupIndex
     managed_keys: frozenset[str]
+    known: KnownPeople = NOBODY_KNOWN
     dns: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _managed_of: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)
@@ -126,7 +130,7 @@ class AccountReader:
         )
         read_duties = account_duties(self.flavour.name).reader(self.observe, self.now)
         is_disabled = self.flavour.is_disabled
-        keys = self.groups.keys
+        dn_members = self.flavour.member_kind is MemberKind.DN
         accounts: list[Account] = []
         for entry in entries:
             dn: str = entry["dn"]
@@ -134,7 +138,7 @@ class AccountReader:
             if type(attributes) is not LoweredAttributes:
                 # ldap3's case-insensitive dict costs more per lookup than the rest here.
                 attributes = LoweredAttributes((k.lower(), v) for k, v in attributes.items())
-            key = keys.get(dn) or normalise_server_dn(dn)
+            key, groups = self._dn_groups(dn) if dn_members else (normalise_server_dn(dn), None)
             try:
                 enabled = not is_disabled(attributes)
                 observed = read_duties(attributes, key)
@@ -144,18 +148,23 @@ class AccountReader:
                 self.dns[key] = dn
             username = _first(attributes, names[0]) or first_rdn_value(dn)
             emails = self._emails(key, attributes, names[2])
-            groups = self._groups(key, username, emails)
-            employee_id = _first(attributes, names[1])
+            if groups is None:
+                groups = self._named_groups(username, emails)
+            employee_id, email, display_name = self.known.shared(
+                _employee_id(_first(attributes, names[1])),
+                emails[0] if emails else None,
+                _first(attributes, "displayname") or _first(attributes, "cn"),
+            )
             accounts.append(
                 Account(
                     target=self.target,
                     key=key,
                     username=username,
-                    employee_id=(employee_id.strip() or None) if employee_id else None,
-                    email=emails[0] if emails else None,
+                    employee_id=employee_id,
+                    email=email,
                     enabled=enabled,
                     entitlements=self._managed(groups),
-                    display_name=_first(attributes, "displayname") or _first(attributes, "cn"),
+                    display_name=display_name,
                     groups=groups,
                     created=observed.created,
                     password_changed=observed.password_changed,
@@ -181,12 +190,20 @@ class AccountReader:
             self.aliases[key] = emails
         return emails
 
-    def _groups(self, key: str, username: str, emails: Sequence[str]) -> frozenset[str]:
+    def _dn_groups(self, dn: str) -> tuple[str, frozenset[str]]:
+        """The entry's key and groups, taken out of the index (the server mostly spells a
+        DN alike in both places, and then the entry's DN is its key, found unparsed)."""
         of_member = self.groups.of_member
-        kind = self.flavour.member_kind
-        if kind is MemberKind.DN:
-            return of_member.get(key, _NO_GROUPS)
-        if kind is MemberKind.UID:
+        groups = of_member.pop(dn, None)
+        if groups is not None:
+            return dn, groups
+        key = normalise_server_dn(dn)
+        return key, of_member.pop(key, _NO_GROUPS)
+
+    def _named_groups(self, username: str, emails: Sequence[str]) -> frozenset[str]:
+        """Groups that list members by username or address, not by DN."""
+        of_member = self.groups.of_member
+        if self.flavour.member_kind is MemberKind.UID:
             return of_member.get(username.strip().lower(), _NO_GROUPS)
         # Zimbra lists may hold an alias rather than the primary address.
         found = [of_member[e] for e in emails if e in of_member]
@@ -211,6 +228,10 @@ def _first(attributes: Attributes, lowered: str) -> str | None:
         return None
     value = found if isinstance(found, str | bytes) else found[0]
     return value if type(value) is str else text_value(value)
+
+
+def _employee_id(value: str | None) -> str | None:
+    return (value.strip() or None) if value else None
 
 
 def _cleaned_address(value: object) -> str:

@@ -18,6 +18,7 @@ from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
 from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
+from syncbot.known_people import NOBODY_KNOWN, KnownPeople
 from syncbot.model import Account, Action, ActionKind, Snapshot
 from syncbot.targets.base import ApplyError, Progress, no_progress
 from syncbot.targets.ldap.accounts import AccountReader, UnreadableEntry, index_groups
@@ -119,11 +120,14 @@ class LdapTarget:
         managed: frozenset[str],
         progress: Progress = no_progress,
         observe: Observe = OBSERVE_NOTHING,
+        known: KnownPeople = NOBODY_KNOWN,
     ) -> Snapshot:
         """Read every account and every group in two paged searches (pages, not per person)."""
         started = time.perf_counter()
         try:
-            snapshot = self._retrying(lambda conn: self._fetch(conn, managed, progress, observe))
+            snapshot = self._retrying(
+                lambda conn: self._fetch(conn, managed, progress, observe, known)
+            )
         except _OperationFailed as error:
             raise TargetError(f"{self.name}: {error}") from None
         except LDAPException as error:
@@ -254,6 +258,7 @@ class LdapTarget:
         managed: frozenset[str],
         progress: Progress,
         observe: Observe = OBSERVE_NOTHING,
+        known: KnownPeople = NOBODY_KNOWN,
     ) -> Snapshot:
         flavour = self.flavour
         seen = 0
@@ -287,6 +292,7 @@ class LdapTarget:
             now=datetime.now(UTC),
             groups=groups,
             managed_keys=managed_keys,
+            known=known,
         )
         users = self._paged(
             conn,
