@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from syncbot.allocator import pin_mmap_threshold
 from syncbot.config import load_config
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
 from syncbot.localdev.slapd import SlapdServer
@@ -158,6 +159,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
 
         return run
 
+    pin_mmap_threshold()  # as the syncbot command does first
     reconcile.load_inputs = clocked("roster", reconcile.load_inputs)
     setattr(reconcile, "plan", clocked("plan", planner.plan))  # noqa: B010 - a module global
     LdapTarget.fetch = clocked("fetch", LdapTarget.fetch)  # type: ignore[method-assign]

@@ -31,6 +31,7 @@ from pathlib import Path
 import structlog
 
 from syncbot import __version__, quarantine_cli, report_cli
+from syncbot.allocator import pin_mmap_threshold
 from syncbot.config import DEFAULT_PATH, Config, load_config
 from syncbot.errors import SyncbotError
 from syncbot.human_apply import (
@@ -155,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    pin_mmap_threshold()
     configure_logging(
         os.environ.get("SYNCBOT_LOG_FORMAT", "auto"), os.environ.get("SYNCBOT_LOG_LEVEL", "warning")
     )
