@@ -17,7 +17,7 @@ def pin_mmap_threshold() -> bool:
     glibc raises the threshold each time a mapped block is freed, up to 32 MiB. Once a run
     has freed a 10 MB roster file, every later block under that size - a page of LDAP
     results, the table of a 100k-entry dict - comes from the heap instead, and the holes
-    those leave when freed are seldom given back: at 100k people that was 140 bytes per
+    those leave when freed are seldom given back: at 100k people that was 130 bytes per
     person of resident memory at the peak (bench/RESULTS.md). Setting the threshold
     switches the adjustment off; blocks of 128 KiB and more are then mapped and unmapped,
     a system call each, which a run makes a few thousand of at most.

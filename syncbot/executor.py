@@ -24,7 +24,7 @@ from syncbot.audit import AuditLog
 from syncbot.audit.record import CHANGE, RUN_STARTED
 from syncbot.model import Account, Action, ActionKind, Duty, Plan, Snapshot
 from syncbot.state import Ledger, StepJournal
-from syncbot.targets.base import ApplyError, Progress, Target, no_progress
+from syncbot.targets.base import AnswerLost, ApplyError, Progress, Target, no_progress
 
 log = structlog.get_logger("syncbot.executor")
 
@@ -65,9 +65,10 @@ WINDOW = 64
 class BatchTarget(Protocol):
     """A target that sends several people's steps at once (fewer round trips, merged
     group modifies). Must answer for each step exactly as `apply` would: None when it was
-    done (or was already so), else the error message; one step's failure not another's."""
+    done (or was already so), else the error `apply` would raise; one step's failure not
+    another's."""
 
-    def apply_many(self, actions: Sequence[Action]) -> list[str | None]: ...
+    def apply_many(self, actions: Sequence[Action]) -> list[ApplyError | None]: ...
 
 
 def _by_person(plan: Plan) -> Iterator[list[Action]]:
@@ -103,15 +104,19 @@ def _audit_fields(action: Action) -> dict[str, Any]:
     }
 
 
-def _perform(target: Target, action: Action) -> str | None:
+def _perform(target: Target, action: Action) -> ApplyError | None:
     try:
         target.apply(action)
     except ApplyError as exc:
-        return str(exc) or type(exc).__name__
+        return exc
     except Exception as exc:  # an adapter bug must not stop the other people's steps
         log.exception("step_crashed", target=action.target, account=action.account)
-        return f"{type(exc).__name__}: {exc}"
+        return ApplyError(f"{type(exc).__name__}: {exc}")
     return None
+
+
+def _message(error: ApplyError | None) -> str | None:
+    return None if error is None else (str(error) or type(error).__name__)
 
 
 def apply_plan(
@@ -205,14 +210,18 @@ def _apply_window(
             for number, note, action in zip(numbers, fields, actions, strict=True)
         ]
     )
-    errors = _perform_window(targets, actions)
+    failures = _perform_window(targets, actions)
+    errors = list(map(_message, failures))
     audit.changes(
         [
             {**note, "result": "ok" if error is None else "failed", "error": error}
             for note, error in zip(fields, errors, strict=True)
         ]
     )
-    journal.done_many(numbers)
+    # A lost answer leaves the step for the next run, which records it if it was made.
+    lost = [isinstance(failure, AnswerLost) for failure in failures]
+    journal.done_many([n for n, unsure in zip(numbers, lost, strict=True) if not unsure])
+    journal.unsettled_many([n for n, unsure in zip(numbers, lost, strict=True) if unsure])
     with ledger.batch():
         for person, action, error in zip(people, actions, errors, strict=True):
             person.position += 1
@@ -230,9 +239,11 @@ def _apply_window(
             )
 
 
-def _perform_window(targets: Mapping[str, Target], actions: list[Action]) -> list[str | None]:
+def _perform_window(
+    targets: Mapping[str, Target], actions: list[Action]
+) -> list[ApplyError | None]:
     """Send a window's steps, each target's together when it can take several at once."""
-    errors: list[str | None] = [None] * len(actions)
+    errors: list[ApplyError | None] = [None] * len(actions)
     by_target: dict[str, list[int]] = {}
     for index, action in enumerate(actions):
         by_target.setdefault(action.target, []).append(index)
@@ -248,12 +259,12 @@ def _perform_window(targets: Mapping[str, Target], actions: list[Action]) -> lis
     return errors
 
 
-def _perform_many(target: BatchTarget, actions: list[Action]) -> list[str | None]:
+def _perform_many(target: BatchTarget, actions: list[Action]) -> list[ApplyError | None]:
     try:
         return target.apply_many(actions)
     except Exception as exc:  # an adapter bug must not stop the other people's steps
         log.exception("steps_crashed", target=actions[0].target, steps=len(actions))
-        return [f"{type(exc).__name__}: {exc}"] * len(actions)
+        return [ApplyError(f"{type(exc).__name__}: {exc}")] * len(actions)
 
 
 def _took_effect(step: dict[str, Any], account: Account | None) -> bool | None:
@@ -342,36 +353,67 @@ def _already_recorded(path: Path, run_id: str, steps: list[dict[str, Any]]) -> s
 def recover_interrupted(
     journal: StepJournal, audit_path: Path, snapshots: Mapping[str, Snapshot], run_id: str
 ) -> int:
-    """Audit the steps a killed run left unrecorded, judged by the directory's state now.
+    """Audit what the last run could not, judged by the directory's state now: the steps
+    a killed run left unrecorded, and the changes made although their answer was lost.
 
-    Returns how many records were written. The records carry the killed run's id, so the
+    Returns how many records were written. The records carry the earlier run's id, so the
     audit log reads as if that run had recorded them itself, plus a note of who did.
     """
-    started, steps = journal.pending()
-    if started is None:
+    left = journal.pending()
+    if left.started is None:
         journal.clear()
         return 0
     accounts = {(s.target, a.key): a for s in snapshots.values() for a in s.accounts}
-    recorded = _already_recorded(audit_path, started["run_id"], steps)
     note = f"recorded on recovery by run {run_id}"
+    started = left.started
     audit = AuditLog(audit_path, run_id=started["run_id"], actor=f"{started['actor']}; {note}")
+    written = 0
     try:
-        for index, step in enumerate(steps):
-            if index in recorded:
-                continue  # killed after its record was written, before the journal knew
-            effect = _took_effect(step, accounts.get((step["target"], step["account"])))
-            fields = {k: v for k, v in step.items() if k not in ("add", "remove")}
-            error = (
-                None
-                if effect
-                else f"interrupted: the run was killed during this step and the change is "
-                f"{'not visible' if effect is False else 'not verifiable from a snapshot'}; "
-                f"{note}"
+        # A lost answer was recorded as failed; a change made after all gets its record.
+        for step in left.unsettled:
+            if _took_effect(step, accounts.get((step["target"], step["account"]))):
+                audit.change(**_step_fields(step), result="ok", error=None)
+                log.warning("step_answer_recovered", account=step["account"])
+                written += 1
+        if not left.finished:
+            written += _record_killed(
+                left.open, audit, audit_path, started["run_id"], accounts, note
             )
-            audit.change(**fields, result="ok" if effect else "failed", error=error)
-            log.warning("step_recovered", account=step["account"], took_effect=effect)
-        audit.run_finished({"interrupted": True, "recovered_by": run_id, "steps": len(steps)})
+            audit.run_finished(
+                {"interrupted": True, "recovered_by": run_id, "steps": len(left.open)}
+            )
+            written += 1
     finally:
         audit.close()
     journal.clear()
-    return len(steps) + 1
+    return written
+
+
+def _step_fields(step: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in step.items() if k not in ("add", "remove")}
+
+
+def _record_killed(
+    steps: list[dict[str, Any]],
+    audit: AuditLog,
+    audit_path: Path,
+    killed_run: str,
+    accounts: Mapping[tuple[str, str], Account],
+    note: str,
+) -> int:
+    """Records for a killed run's steps that have none, each as the directory shows it."""
+    recorded = _already_recorded(audit_path, killed_run, steps)
+    for index, step in enumerate(steps):
+        if index in recorded:
+            continue  # killed after its record was written, before the journal knew
+        effect = _took_effect(step, accounts.get((step["target"], step["account"])))
+        error = (
+            None
+            if effect
+            else f"interrupted: the run was killed during this step and the change is "
+            f"{'not visible' if effect is False else 'not verifiable from a snapshot'}; "
+            f"{note}"
+        )
+        audit.change(**_step_fields(step), result="ok" if effect else "failed", error=error)
+        log.warning("step_recovered", account=step["account"], took_effect=effect)
+    return len(steps) - len(recorded)

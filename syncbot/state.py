@@ -16,7 +16,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -237,6 +237,16 @@ class StateDir:
         write_json_atomic(self.path / "last-run.json", data)
 
 
+@dataclass(slots=True)
+class JournalLeft:
+    """What a journal holds for the next run to audit."""
+
+    started: dict[str, Any] | None = None  # the run's start line
+    open: list[dict[str, Any]] = field(default_factory=list)  # begun, never answered: killed
+    unsettled: list[dict[str, Any]] = field(default_factory=list)  # recorded failed, answer lost
+    finished: bool = False  # the run itself ended (and wrote its run_finished record)
+
+
 class StepJournal:
     """Write-ahead note of the step being applied, so a killed run's last step gets audited.
 
@@ -254,12 +264,13 @@ class StepJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._unsettled = False  # this run left steps for the next one to look at
 
-    def pending(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """The interrupted run's start line (None if none) and its steps that lack `done`."""
+    def pending(self) -> JournalLeft:
+        """What the last run left: steps that lack `done`, and steps whose answer was lost."""
+        left = JournalLeft()
         if not self.path.exists():
-            return None, []
-        started: dict[str, Any] | None = None
+            return left
         open_steps: dict[int, dict[str, Any]] = {}
         with self.path.open(encoding="utf-8") as handle:
             for line in handle:
@@ -267,15 +278,21 @@ class StepJournal:
                     break  # torn: that step had not started changing anything
                 record = json.loads(line)
                 if "run_started" in record:
-                    started = record["run_started"]
+                    left.started = record["run_started"]
                 elif "begin" in record:
                     open_steps[record["begin"]] = record["step"]
                 elif "done" in record:
                     open_steps.pop(record["done"], None)
-        return started, list(open_steps.values())
+                elif "unsettled" in record:
+                    left.unsettled.append(open_steps.pop(record["unsettled"]))
+                elif "run_finished" in record:
+                    left.finished = True
+        left.open = list(open_steps.values())
+        return left
 
     def start(self, run: dict[str, Any]) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o640)
+        self._unsettled = False
         self._write([{"run_started": run}], sync=True)
 
     def begin(self, number: int, step: dict[str, Any]) -> None:
@@ -293,12 +310,25 @@ class StepJournal:
         # killed after write() has already handed the line to the kernel.
         self._write([{"done": number} for number in numbers], sync=False)
 
+    def unsettled_many(self, numbers: list[int]) -> None:
+        """Steps recorded as failed whose answer was lost: the change may have been made.
+
+        Fsynced, as the next run must look at them: a change made with no record saying so
+        is what the journal exists to prevent.
+        """
+        if numbers:
+            self._write([{"unsettled": number} for number in numbers], sync=True)
+            self._unsettled = True
+
     def finish(self) -> None:
-        """The run ended normally: nothing is left to recover."""
+        """The run ended normally: nothing is left to recover, unless answers were lost."""
         if self._fd is not None:
+            if self._unsettled:
+                self._write([{"run_finished": True}], sync=True)
             os.close(self._fd)
             self._fd = None
-        self.clear()
+        if not self._unsettled:
+            self.clear()
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -93,7 +93,7 @@ class OneAtATime:
         assert len(people) == len(set(people)), "two steps of one person in one window"
         done = {(r["account"], json.dumps(r["before"])) for r in records(self.audit)
                 if r["event"] == "change"}  # fmt: skip
-        _, named = self.journal.pending()
+        named = self.journal.pending().open
         for action in actions:
             for earlier in self.sent:
                 if earlier.account == action.account:
@@ -106,8 +106,8 @@ class OneAtATime:
 class WatchingTarget(OneAtATime):
     """The same, taking a window's steps at once as the LDAP target does."""
 
-    def apply_many(self, actions: Sequence[Action]) -> list[str | None]:
-        return self._check(list(actions))
+    def apply_many(self, actions: Sequence[Action]) -> list[ApplyError | None]:
+        return [None if e is None else ApplyError(e) for e in self._check(list(actions))]
 
 
 @pytest.fixture
@@ -346,7 +346,7 @@ def test_a_group_deleted_mid_window_fails_only_its_steps(
                add=(grant,)),
         Action("ldap", ActionKind.DISABLE, keys["nguyenvana"], "nguyenvana", None, REASON, None),
     ])  # fmt: skip
-    assert errors[0] and errors[1] and "noSuchObject" in errors[0]
+    assert errors[0] and errors[1] and "noSuchObject" in str(errors[0])
     assert errors[2] is None
     target.close()
 

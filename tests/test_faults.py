@@ -9,14 +9,17 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ldap3.core.exceptions import LDAPSocketReceiveError
 from test_cli_e2e import _big_departure, audit_line_count, audit_lines
 
 from syncbot.cli import main
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
 from syncbot.localdev.sample import directory_ldif, roster_csv
 from syncbot.localdev.slapd import SlapdServer
+from syncbot.targets.ldap import LdapTarget
 
 pytestmark = pytest.mark.slapd
 TODAY = date.today()
@@ -63,3 +66,58 @@ def test_slapd_dying_mid_apply_is_audited_and_the_next_run_converges(
     assert len(done) == len(set(done))  # every successful change recorded exactly once
     locked = {account for account, action, _ in done if action == "disable"}
     assert len(locked) == 403
+
+
+def test_a_lock_made_whose_answer_was_lost_is_recorded_by_the_next_run(
+    slapd_server: SlapdServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The worst moment to lose the directory: after it made a change, before it answered.
+
+    The first lock is really made; then the server stops and the answer never arrives, so
+    the run can only record the step as failed. The next run sees the lock in the
+    directory and records it as done: one `ok` record for every change that was made.
+    """
+    if not slapd_server.running:
+        slapd_server.start()
+    slapd_server.reset()
+    slapd_server.add_ldif(directory_ldif(TODAY, slapd_server.people_base, slapd_server.groups_base))
+    (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
+    config = write_config(tmp_path, slapd_server, REPO_MAPPINGS)
+    real_modify = LdapTarget._modify
+    lost: list[str] = []
+
+    def modify_then_lose_the_answer(self: LdapTarget, conn: Any, dn: str, changes: Any,
+                                    **options: Any) -> int:  # fmt: skip
+        code = real_modify(self, conn, dn, changes, **options)
+        if not lost and "pwdAccountLockedTime" in changes:
+            lost.append(dn)
+            slapd_server.stop()
+            raise LDAPSocketReceiveError("connection closed by the server")
+        return code
+
+    monkeypatch.setattr(LdapTarget, "_modify", modify_then_lose_the_answer)
+    assert main(["--config", str(config), "apply", "--yes", "--force"]) == 6
+    monkeypatch.undo()
+    slapd_server.start()
+    first = [json.loads(line) for line in audit_lines(config)]
+    (answerless,) = [r for r in first if r.get("account") == lost[0] and r["action"] == "disable"]
+    assert answerless["result"] == "failed" and "closed by the server" in answerless["error"]
+
+    assert main(["--config", str(config), "apply", "--yes", "--force"]) == 0
+    assert main(["--config", str(config), "plan", "--detailed-exitcode"]) == 0  # converged
+    assert main(["--config", str(config), "audit", "verify"]) == 0
+    capsys.readouterr()
+    records = [json.loads(line) for line in audit_lines(config)]
+    late = [r for r in records[len(first) :] if r.get("account") == lost[0]]
+    locks = [(r["result"], r["run_id"]) for r in late if r["action"] == "disable"]
+    assert locks == [("ok", answerless["run_id"])]  # under the run that made it, once
+    assert "recorded on recovery by run" in late[0]["actor"]
+    # The person's group removals, refused while the server was down, are done again.
+    assert {r["action"] for r in late[1:]} == {"revoke"}
+    assert all(r["result"] == "ok" for r in late)
+    done = [(r["account"], r["action"], json.dumps(r["before"])) for r in records
+            if r.get("result") == "ok"]  # fmt: skip
+    assert len(done) == len(set(done))  # no change recorded twice

@@ -48,7 +48,7 @@ from test_planner_properties import (
 
 from syncbot import duty_rules, planner
 from syncbot.duties import NO_DUTIES, Dormancy, Duties
-from syncbot.matching import Ambiguity, Fallback, MatchResult, match
+from syncbot.matching import Ambiguity, Fallback, MatchResult, contact_key, id_key, match
 from syncbot.model import Account, LedgerEntry, Plan, RosterRow, Snapshot, TargetMapping
 from syncbot.planner import TargetState, plan
 from syncbot.protection import Protection
@@ -195,6 +195,32 @@ def _slow_match(
         tuple(unmatched),
         orphans,
     )
+
+
+# Letters whose case folds cross scripts or lengths: Kelvin sign and K, long s and s,
+# sharp s and "ss", dotted capital I, Greek final sigma.
+TRICKY = st.text(
+    alphabet=st.sampled_from("kK\u212asS\u017f\u00dfI\u0130i\u03c3\u03c2\u03a3 0"), max_size=4
+)
+
+
+@FAST
+@given(st.one_of(TRICKY, st.text(max_size=6)), st.one_of(TRICKY, st.text(max_size=6)))
+def test_match_keys_are_equal_exactly_when_the_case_folds_are(a: str, b: str) -> None:
+    def folded(value: str) -> str:
+        return value.strip().casefold()
+
+    assert (id_key(a) == id_key(b)) == (folded(a) == folded(b))
+    assert (contact_key(a) == contact_key(b)) == (folded(a) == folded(b))
+
+
+def test_an_id_already_in_key_form_is_its_own_key() -> None:
+    for value in ("NV001", "CB-2024-17", "0042"):
+        copy = "".join(list(value))
+        assert id_key(copy) is copy
+    address = "".join(list("an.nguyen@so.gov.vn"))
+    assert contact_key(address) is address
+    assert id_key(" nv001 ") == id_key("NV001") == "NV001"
 
 
 IDS = st.sampled_from([None, "", "  ", "NV001", " nv001", "NV002", "NV003", "nv003 "])

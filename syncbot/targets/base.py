@@ -21,6 +21,11 @@ class ApplyError(Exception):
     """One step failed in the target; the executor records it and goes on with the others."""
 
 
+class AnswerLost(ApplyError):
+    """The change was sent, but the connection died before the answer came: it may have
+    been made. The next run looks at the directory and records it if it was."""
+
+
 class Target(Protocol):
     """A directory syncbot reads whole and changes one account at a time."""
 

@@ -126,12 +126,14 @@ class _Outage:
 class AdminError(Exception):
     """A call was refused or never answered; the message is safe to log and show.
 
-    `status` is the HTTP status, or None when no answer came.
+    `status` is the HTTP status, or None when no answer came; `maybe_done` says a change
+    was sent and may have been carried out although no answer said so.
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, maybe_done: bool = False):
         super().__init__(message)
         self.status = status
+        self.maybe_done = maybe_done
 
 
 class _CountingConnection(KeycloakOpenIDConnection):
@@ -397,9 +399,10 @@ class AdminApi:
         changes: bool,
     ) -> NoReturn:
         tries = f"{attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f} s"
+        maybe_done = changes and failure.sent and failure.status != HTTP_UNAVAILABLE
         if unsafe:
             tries += " (not repeated: the request may have been carried out)"
-        elif changes and failure.sent and failure.status != HTTP_UNAVAILABLE:
+        elif maybe_done:
             # No answer, or a gateway's: Keycloak may have made the change all the same.
             # The audit record must not read as "nothing happened".
             tries += (
@@ -424,6 +427,7 @@ class AdminApi:
         raise AdminError(
             f"{label}: {failure.text}; target {self.settings.name} gave up after {tries}",
             failure.status,
+            maybe_done=maybe_done or (unsafe and changes),
         )
 
     def _refuse_while_down(self, label: str) -> bool:

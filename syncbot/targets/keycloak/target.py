@@ -28,7 +28,7 @@ from syncbot.duties import OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
 from syncbot.known_people import NOBODY_KNOWN, KnownPeople
 from syncbot.model import Account, Action, ActionKind, Snapshot
-from syncbot.targets.base import ApplyError, Progress, no_progress
+from syncbot.targets.base import AnswerLost, ApplyError, Progress, no_progress
 from syncbot.targets.keycloak import observed, policy
 from syncbot.targets.keycloak.api import (
     HTTP_NOT_FOUND,
@@ -189,7 +189,9 @@ class KeycloakTarget:
         try:
             self._apply(action)
         except AdminError as error:
-            raise ApplyError(
+            # A change that may have been made is left for the next run to look at.
+            failure = AnswerLost if error.maybe_done else ApplyError
+            raise failure(
                 f"{action.kind.value} {action.username} ({action.account}): {error}"
             ) from None
 

@@ -20,7 +20,7 @@ from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, Wanted
 from syncbot.errors import ConfigError, TargetError
 from syncbot.known_people import NOBODY_KNOWN, KnownPeople
 from syncbot.model import Account, Action, ActionKind, Snapshot
-from syncbot.targets.base import ApplyError, Progress, no_progress
+from syncbot.targets.base import AnswerLost, ApplyError, Progress, no_progress
 from syncbot.targets.ldap.accounts import AccountReader, UnreadableEntry, index_groups
 from syncbot.targets.ldap.connection import connect, error_text, result_text
 from syncbot.targets.ldap.dn import (
@@ -68,6 +68,10 @@ _FIXED_VALUE_LOCKS = frozenset({"openldap", "389ds"})
 
 class _OperationFailed(Exception):
     """An LDAP operation returned an unexpected result; carries the message for ApplyError."""
+
+
+class _Unanswered(TargetError):
+    """The connection dropped during an operation and could not be opened again."""
 
 
 class LdapTarget:
@@ -153,19 +157,23 @@ class LdapTarget:
             self._apply(action)
         except _OperationFailed as error:
             raise ApplyError(str(error)) from None
+        except _Unanswered as error:
+            raise AnswerLost(str(error)) from None
         except TargetError as error:
             raise ApplyError(str(error)) from None
+        except LDAPCommunicationError as error:
+            raise AnswerLost(f"{action.kind.value} {action.account}: {self._safe(error)}") from None
         except LDAPException as error:
             raise ApplyError(f"{action.kind.value} {action.account}: {self._safe(error)}") from None
 
-    def apply_many(self, actions: Sequence[Action]) -> list[str | None]:
+    def apply_many(self, actions: Sequence[Action]) -> list[ApplyError | None]:
         """Carry out several people's actions; per action None or the error, as `apply`.
 
         What several actions add to or take from one group goes in one modify: slapd
         rewrites a whole groupOfNames entry per modify, so one modify for a window of
         departures costs about what one removal costs. Other kinds go one by one.
         """
-        errors: list[str | None] = [None] * len(actions)
+        errors: list[ApplyError | None] = [None] * len(actions)
         merged: list[int] = []
         for index, action in enumerate(actions):
             if action.target == self.name and self._mergeable(action):
@@ -245,7 +253,15 @@ class LdapTarget:
         except LDAPCommunicationError as error:
             log.warning("ldap.reconnect", target=self.name, reason=self._safe(error))
             self.close()
-            return operation(self._connection())
+            try:
+                return operation(self._connection())
+            except _Unanswered:
+                raise
+            except TargetError as again:
+                # The first attempt may have reached the server before the line dropped.
+                raise _Unanswered(
+                    f"no answer ({self._safe(error)}), and reconnecting failed: {again}"
+                ) from None
 
     def _safe(self, error: BaseException) -> str:
         return error_text(error, self.settings.bind_password)
@@ -476,15 +492,15 @@ class LdapTarget:
         for group in groups:
             self._retrying(partial(self._remove_member, group=group, account=account))
 
-    def _apply_answer(self, action: Action) -> str | None:
+    def _apply_answer(self, action: Action) -> ApplyError | None:
         """`apply` of one action, its failure as the executor would record it."""
         try:
             self.apply(action)
         except ApplyError as error:
-            return str(error) or type(error).__name__
+            return error
         except Exception as error:  # an adapter bug must not fail the other actions
             log.exception("ldap.apply.crashed", target=self.name, account=action.account)
-            return f"{type(error).__name__}: {error}"
+            return ApplyError(f"{type(error).__name__}: {error}")
         return None
 
     def _mergeable(self, action: Action) -> bool:
@@ -493,7 +509,7 @@ class LdapTarget:
             self.flavour.member_kind is MemberKind.DN or action.account in self._accounts
         )
 
-    def _apply_merged(self, actions: list[Action]) -> list[str | None]:
+    def _apply_merged(self, actions: list[Action]) -> list[ApplyError | None]:
         """Group changes of several accounts: all additions first, then all removals.
 
         A change of unit whose addition failed keeps its old unit (never in none). Any
@@ -501,7 +517,7 @@ class LdapTarget:
         or gone, the group's last member, a product's own code - is redone value by
         value through the single-action path, which knows every tolerated answer.
         """
-        errors: list[str | None] = [None] * len(actions)
+        errors: list[ApplyError | None] = [None] * len(actions)
         values: list[tuple[str, ...]] = []
         for index, action in enumerate(actions):
             self._log_step(action)
@@ -509,7 +525,7 @@ class LdapTarget:
                 values.append(self._member_values(self._connection(), action.account))
             except (_OperationFailed, TargetError) as error:
                 values.append(())
-                errors[index] = str(error)
+                errors[index] = ApplyError(str(error))
         for adding in (True, False):
             wanted: dict[str, list[int]] = {}
             for index, action in enumerate(actions):
@@ -517,17 +533,22 @@ class LdapTarget:
                     for group in action.add if adding else action.remove:
                         wanted.setdefault(group, []).append(index)
             for group, indexes in wanted.items():
-                if not self._merged_modify(group, indexes, values, adding=adding):
+                merged = self._merged_modify(group, indexes, values, adding=adding)
+                if merged is not True:
                     for index in indexes:
-                        errors[index] = errors[index] or self._member_answer(
+                        failure = errors[index] or self._member_answer(
                             actions[index], group, adding=adding
                         )
+                        # The merged modify may have landed: so may this account's part.
+                        lost = merged is None and failure is not None
+                        errors[index] = AnswerLost(str(failure)) if lost else failure
         return errors
 
     def _merged_modify(
         self, group: str, indexes: list[int], values: list[tuple[str, ...]], *, adding: bool
-    ) -> bool:
-        """One modify for every value; False if refused or not tried (redo one by one)."""
+    ) -> bool | None:
+        """One modify for every value; False if refused or not tried (redo one by one),
+        None if its answer was lost."""
         if len(indexes) < 2 or (adding and group in self._groups_with_placeholder):
             return False
         chosen = [values[i][:1] if adding else values[i] for i in indexes]
@@ -537,6 +558,10 @@ class LdapTarget:
         group_dn = self._group_dns.get(group, group)
         try:
             self._retrying(lambda conn: self._modify(conn, group_dn, changes, tolerated=set()))
+        except (_Unanswered, LDAPCommunicationError) as error:
+            log.info("ldap.merged_modify_unanswered", target=self.name, group=group_dn,
+                     reason=self._safe(error))  # fmt: skip
+            return None
         except (_OperationFailed, TargetError, LDAPException) as error:
             log.info("ldap.merged_modify_refused", target=self.name, group=group_dn,
                      reason=str(error) if not isinstance(error, LDAPException) else
@@ -544,15 +569,19 @@ class LdapTarget:
             return False
         return True
 
-    def _member_answer(self, action: Action, group: str, *, adding: bool) -> str | None:
+    def _member_answer(self, action: Action, group: str, *, adding: bool) -> ApplyError | None:
         """One account into or out of one group, the failure as `apply` words it."""
         work = self._add_member if adding else self._remove_member
         try:
             self._retrying(partial(work, group=group, account=action.account))
+        except _Unanswered as error:
+            return AnswerLost(str(error))
         except (_OperationFailed, TargetError) as error:
-            return str(error)
+            return ApplyError(str(error))
+        except LDAPCommunicationError as error:
+            return AnswerLost(f"{action.kind.value} {action.account}: {self._safe(error)}")
         except LDAPException as error:
-            return f"{action.kind.value} {action.account}: {self._safe(error)}"
+            return ApplyError(f"{action.kind.value} {action.account}: {self._safe(error)}")
         return None
 
     def _set_enabled(self, conn: ldap3.Connection, account: str, *, enabled: bool) -> None:
