@@ -244,6 +244,10 @@ def test_outage_mid_apply_is_audited_and_the_next_run_converges(
 
     proxy.healthy()
     convergence_checks(config, keycloak_realm, leaving)
+    # Every change made now has its ok record: the one whose answer was lost got it from
+    # the next run, which found it in the realm.
+    made = {(r["username"], r["action"]) for r in changes(config) if r["result"] == "ok"}
+    assert {(u, a) for u in leaving for a in ("disable", "revoke")} <= made
 
 
 def realm_secret_absent(realm: RealmHandle, output: str, config: Path) -> bool:
