@@ -27,15 +27,20 @@ pytestmark = pytest.mark.slapd
 TODAY = date.today()
 
 
+def sample_department(server: SlapdServer, folder: Path, extra: str = "") -> Path:
+    """The sample directory in a running slapd and its roster in `folder`; the config."""
+    if not server.running:
+        server.start()
+    server.reset()
+    server.add_ldif(directory_ldif(TODAY, server.people_base, server.groups_base))
+    (folder / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
+    return write_config(folder, server, REPO_MAPPINGS, extra)
+
+
 @pytest.fixture
 def sample(slapd_server: SlapdServer, tmp_path: Path) -> Iterator[Path]:
     """A seeded sample directory, its roster and a config; yields the config path."""
-    if not slapd_server.running:
-        slapd_server.start()
-    slapd_server.reset()
-    slapd_server.add_ldif(directory_ldif(TODAY, slapd_server.people_base, slapd_server.groups_base))
-    (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
-    yield write_config(tmp_path, slapd_server, REPO_MAPPINGS)
+    yield sample_department(slapd_server, tmp_path)
 
 
 def run(config: Path, *argv: str) -> int:

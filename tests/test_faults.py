@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 from ldap3.core.exceptions import LDAPSocketReceiveError
-from test_cli_e2e import _big_departure, audit_line_count, audit_lines
+from test_cli_e2e import _big_departure, audit_line_count, audit_lines, sample_department
 
 from syncbot.cli import main
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.sample import directory_ldif, roster_csv
 from syncbot.localdev.slapd import SlapdServer
 from syncbot.targets.ldap import LdapTarget
 
@@ -29,12 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_slapd_dying_mid_apply_is_audited_and_the_next_run_converges(
     slapd_server: SlapdServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not slapd_server.running:
-        slapd_server.start()
-    slapd_server.reset()
-    slapd_server.add_ldif(directory_ldif(TODAY, slapd_server.people_base, slapd_server.groups_base))
-    (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
-    config = write_config(tmp_path, slapd_server, REPO_MAPPINGS)
+    config = sample_department(slapd_server, tmp_path)
     _big_departure(slapd_server, tmp_path)
     env = {**os.environ, "SYNCBOT_LOG_LEVEL": "error"}
     cmd = [sys.executable, "-m", "syncbot", "--config", str(config), "apply", "--yes", "--force"]
@@ -80,12 +73,7 @@ def test_a_lock_made_whose_answer_was_lost_is_recorded_by_the_next_run(
     the run can only record the step as failed. The next run sees the lock in the
     directory and records it as done: one `ok` record for every change that was made.
     """
-    if not slapd_server.running:
-        slapd_server.start()
-    slapd_server.reset()
-    slapd_server.add_ldif(directory_ldif(TODAY, slapd_server.people_base, slapd_server.groups_base))
-    (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
-    config = write_config(tmp_path, slapd_server, REPO_MAPPINGS)
+    config = sample_department(slapd_server, tmp_path)
     real_modify = LdapTarget._modify
     lost: list[str] = []
 

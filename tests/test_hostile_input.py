@@ -10,11 +10,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from test_cli_e2e import sample_department
 
 from syncbot.cli import main
 from syncbot.config import load_config
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.sample import directory_ldif, roster_csv
 from syncbot.localdev.slapd import SlapdServer
 from syncbot.model import Snapshot
 from syncbot.reconcile import open_targets
@@ -26,12 +25,7 @@ TODAY = date.today()
 @pytest.fixture
 def in_step(slapd_server: SlapdServer, tmp_path: Path) -> Path:
     """The sample department after one successful apply: directory and roster agree."""
-    if not slapd_server.running:
-        slapd_server.start()
-    slapd_server.reset()
-    slapd_server.add_ldif(directory_ldif(TODAY, slapd_server.people_base, slapd_server.groups_base))
-    (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
-    config = write_config(tmp_path, slapd_server, REPO_MAPPINGS)
+    config = sample_department(slapd_server, tmp_path)
     assert main(["--config", str(config), "apply", "--yes"]) == 0
     return config
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli_e2e import sample_department
 
 from syncbot.localdev import probes
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
@@ -93,12 +94,7 @@ class WorkerProcess:
 
 @pytest.fixture
 def sample(slapd_server: SlapdServer, tmp_path: Path) -> Path:
-    if not slapd_server.running:
-        slapd_server.start()
-    slapd_server.reset()
-    slapd_server.add_ldif(directory_ldif(TODAY, slapd_server.people_base, slapd_server.groups_base))
-    (tmp_path / "nhan-su.csv").write_text(roster_csv(TODAY), encoding="utf-8")
-    return write_config(tmp_path, slapd_server, REPO_MAPPINGS, WORKER_SETTINGS.format(debounce=1.0))
+    return sample_department(slapd_server, tmp_path, WORKER_SETTINGS.format(debounce=1.0))
 
 
 @pytest.fixture
