@@ -42,9 +42,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "state": ("Trạng thái", "State"),
     "open": ("Đang mở", "Open"),
     "locked": ("Đã khóa", "Locked"),
-    "lock_on": ("Sẽ khóa từ ngày", "Locked from"),
     "by_system": ("Tổng hợp theo hệ thống", "Summary by system"),
-    "lock_next": ("Khóa ở lần áp dụng tới", "Locked by the next apply"),
     "chart_system": ("Tài khoản không có hồ sơ theo hệ thống", "Accounts with no HR record"),
     "disable": ("Khóa tài khoản không có hồ sơ nhân sự", "Lock accounts with no HR record"),
     "grace": (

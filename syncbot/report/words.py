@@ -22,6 +22,8 @@ SHARED: dict[str, tuple[str, str]] = {
     "generated": ("Thời điểm lập báo cáo", "Generated"),
     "timezone": ("Múi giờ hiển thị", "Times shown in"),
     "timezone_value": ("Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"),
+    "lock_on": ("Sẽ khóa từ ngày", "Locked from"),
+    "lock_next": ("Khóa ở lần áp dụng tới", "Locked by the next apply"),
 }
 
 _WORDS: dict[str, tuple[str, str]] = {
