@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from syncbot.duties import NO_SETTINGS, WantedSettings
-from syncbot.matching import match
+from syncbot.matching import id_key, match
 from syncbot.model import Account, Action, ActionKind, Duty, Finding, FindingKind, RosterRow
 from syncbot.report.period import local, show_date, show_time
 from syncbot.report.words import SHARED, pick
@@ -107,10 +107,9 @@ def account_holder(
     account = next((a for a in snapshot.accounts if a.key == ref[1]), None) if snapshot else None
     if account is None:
         return None
-    wanted = employee_id.strip().casefold() if employee_id else None
-    row = next(
-        (r for r in prepared.roster.rows if r.employee_id.strip().casefold() == wanted), None
-    )
+    wanted = id_key(employee_id)
+    rows = prepared.roster.rows if wanted else ()
+    row = next((r for r in rows if id_key(r.employee_id) == wanted), None)
     return Holder(ref[0], account, row)
 
 
