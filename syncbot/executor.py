@@ -267,8 +267,9 @@ def _perform_many(target: BatchTarget, actions: list[Action]) -> list[ApplyError
         return [ApplyError(f"{type(exc).__name__}: {exc}")] * len(actions)
 
 
-def _took_effect(step: dict[str, Any], account: Account | None) -> bool | None:
+def _took_effect(step: dict[str, Any], accounts: Mapping[tuple[str, str], Account]) -> bool | None:
     """Whether a journalled step is visible in the directory now; None if the account is gone."""
+    account = accounts.get((step["target"], step["account"]))
     if account is None:
         return None
     held = account.entitlements
@@ -371,14 +372,12 @@ def recover_interrupted(
     try:
         # A lost answer was recorded as failed; a change made after all gets its record.
         for step in left.unsettled:
-            if _took_effect(step, accounts.get((step["target"], step["account"]))):
+            if _took_effect(step, accounts):
                 audit.change(**_step_fields(step), result="ok", error=None)
                 log.warning("step_answer_recovered", account=step["account"])
                 written += 1
         if not left.finished:
-            written += _record_killed(
-                left.open, audit, audit_path, started["run_id"], accounts, note
-            )
+            written += _record_killed(left.open, audit, audit_path, accounts, note)
             audit.run_finished(
                 {"interrupted": True, "recovered_by": run_id, "steps": len(left.open)}
             )
@@ -397,16 +396,16 @@ def _record_killed(
     steps: list[dict[str, Any]],
     audit: AuditLog,
     audit_path: Path,
-    killed_run: str,
     accounts: Mapping[tuple[str, str], Account],
     note: str,
 ) -> int:
-    """Records for a killed run's steps that have none, each as the directory shows it."""
-    recorded = _already_recorded(audit_path, killed_run, steps)
+    """Records for a killed run's steps that have none, each as the directory shows it.
+    `audit` writes under the killed run's id."""
+    recorded = _already_recorded(audit_path, audit.run_id, steps)
     for index, step in enumerate(steps):
         if index in recorded:
             continue  # killed after its record was written, before the journal knew
-        effect = _took_effect(step, accounts.get((step["target"], step["account"])))
+        effect = _took_effect(step, accounts)
         error = (
             None
             if effect
