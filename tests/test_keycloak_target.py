@@ -24,7 +24,8 @@ from plan_builders import row
 from syncbot.errors import TargetError
 from syncbot.known_people import KnownPeople
 from syncbot.localdev.keycloak import RealmHandle
-from syncbot.localdev.slapd import SlapdServer, free_port
+from syncbot.localdev.ports import free_port
+from syncbot.localdev.slapd import SlapdServer
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.targets.base import ApplyError
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 from pathlib import Path
 
 import ldap3
@@ -10,6 +12,7 @@ import pytest
 from conftest import SEED_USERS, group_dn, user_dn
 
 from syncbot.localdev import slapd as slapd_module
+from syncbot.localdev.ports import free_port
 from syncbot.localdev.slapd import SlapdServer
 
 pytestmark = pytest.mark.slapd
@@ -76,6 +79,57 @@ def test_restart_keeps_the_data_and_the_port(tmp_path: Path) -> None:
         server.start()
         assert server.port == port
         assert entry_count(as_service(server), server.people_base, "(uid=*)") == 3
+
+
+def test_ports_are_picked_below_the_ephemeral_range() -> None:
+    """A client retrying a stopped server can connect to itself on an ephemeral port."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(20)}
+    assert all(port < low for port in ports)
+    assert len(ports) > 1  # picked at random, not one fixed port
+
+
+def test_a_client_retrying_the_stopped_server_does_not_keep_it_from_coming_back(
+    tmp_path: Path,
+) -> None:
+    with SlapdServer(tmp_path) as server:
+        port = server.port
+        server.stop()
+        for _ in range(3_000):  # what an apply does while its directory is down
+            with socket.socket() as client, contextlib.suppress(ConnectionRefusedError):
+                client.connect(("127.0.0.1", port))
+        server.start()
+        assert server.port == port
+        assert as_service(server).bound
+
+
+def test_a_restart_waits_for_its_port_and_never_moves(tmp_path: Path) -> None:
+    with SlapdServer(tmp_path) as server:
+        port = server.port
+        server.stop()
+        squatter = _squatter()
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        threading.Timer(1.5, squatter.close).start()  # freed while the restart retries
+        with pytest.warns(UserWarning, match=f"slapd restart on {server.url}: slapd exited"):
+            server.start()
+        assert server.port == port
+        assert as_service(server).bound
+
+        server.stop()
+        with _squatter() as squatter, pytest.warns(UserWarning, match="exited with code"):
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+            with pytest.raises(RuntimeError, match="Address already in use"):
+                server.start()
+        assert server.port == port and not server.running
+
+
+def _squatter() -> socket.socket:
+    """A listener on a port slapd just left: its old connections may still be in TIME_WAIT."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
 
 
 def test_missing_slapd_is_reported_with_the_install_command(

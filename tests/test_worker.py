@@ -359,7 +359,7 @@ def test_a_push_runs_for_the_named_people_only_and_metrics_count_it(
 ) -> None:
     import urllib.request
 
-    from syncbot.localdev.slapd import free_port
+    from syncbot.localdev.ports import free_port
 
     if not slapd_server.running:
         slapd_server.start()
@@ -415,7 +415,7 @@ listen = "127.0.0.1:{metrics_port}"
 def test_an_unreachable_target_is_retried_with_backoff_and_status_says_failed(
     sample: Path, slapd_server: SlapdServer, workers: list[WorkerProcess]
 ) -> None:
-    from syncbot.localdev.slapd import free_port
+    from syncbot.localdev.ports import free_port
 
     text = sample.read_text("utf-8").replace(slapd_server.url, f"ldap://127.0.0.1:{free_port()}")
     sample.write_text(text, encoding="utf-8")

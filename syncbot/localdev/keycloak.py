@@ -52,7 +52,7 @@ from typing import Any
 
 from keycloak import KeycloakAdmin, KeycloakOpenID
 
-from syncbot.localdev.slapd import free_port
+from syncbot.localdev.ports import free_port
 
 #: The one pin of the Keycloak release; `.ci/install-keycloak` reads this line.
 KEYCLOAK_VERSION = "26.7.3"
