@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from syncbot.model import Account, RosterRow
+from syncbot.text import contact_key, id_key
 
 
 class Fallback(StrEnum):
@@ -42,28 +43,6 @@ class MatchResult:
     def pairs(self) -> Iterator[tuple[RosterRow, Account]]:
         """Each row with its account, in row order."""
         return zip(self.paired_rows, self.paired_accounts, strict=True)
-
-
-def id_key(value: str | None) -> str:
-    """An employee id as matching compares it: trimmed, case-blind ("" when blank).
-
-    Two ids match when their Unicode case folds are equal. The key is the fold, written
-    in upper case when it is ASCII, so that an id already in that form (HR writes "NV001")
-    is its own key: indexing 100k people then copies no string.
-    """
-    value = (value or "").strip()
-    key = value.casefold()
-    if key.isascii():
-        key = key.upper()
-    return value if key == value else key
-
-
-def contact_key(value: str | None) -> str:
-    """An e-mail address or username as the fallback compares it: trimmed, case-folded;
-    a value already folded (addresses mostly are) is its own key."""
-    value = (value or "").strip()
-    key = value.casefold()
-    return value if key == value else key
 
 
 @dataclass(frozen=True, slots=True)

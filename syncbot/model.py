@@ -12,6 +12,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from syncbot.text import id_key
+
 _C = TypeVar("_C")
 
 
@@ -384,10 +386,10 @@ class Plan:
         Planning stays whole — matching must see every account to spot ambiguity — and
         thresholds still count against everyone matched; only what is applied narrows.
         """
-        wanted = {e.casefold() for e in employee_ids}
+        wanted = {id_key(e) for e in employee_ids}
 
         def named(employee_id: str | None) -> bool:
-            return employee_id is not None and employee_id.casefold() in wanted
+            return employee_id is not None and id_key(employee_id) in wanted
 
         return replace(
             self,

@@ -14,7 +14,7 @@ from datetime import date
 from syncbot import duty_rules, reasons
 from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings
-from syncbot.matching import Fallback, MatchResult, id_key, match
+from syncbot.matching import Fallback, MatchResult, match
 from syncbot.model import (
     KIND_ORDER,
     Account,
@@ -32,7 +32,7 @@ from syncbot.model import (
     TargetMapping,
 )
 from syncbot.protection import Protection
-from syncbot.text import fold
+from syncbot.text import fold, id_key
 
 LedgerView = Mapping[tuple[str, str], LedgerEntry]
 

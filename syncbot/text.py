@@ -1,4 +1,4 @@
-"""Word matching that treats the spellings people actually type as equal."""
+"""Comparing what people type: words, ids and addresses in the spellings that are equal."""
 
 from __future__ import annotations
 
@@ -19,3 +19,25 @@ def fold(text: str) -> str:
 def nfc(text: str) -> str:
     """Compose text to NFC and trim it, keeping its case for display."""
     return unicodedata.normalize("NFC", text).strip()
+
+
+def id_key(value: str | None) -> str:
+    """An employee id as matching compares it: trimmed, case-blind ("" when blank).
+
+    Two ids match when their Unicode case folds are equal. The key is the fold, written
+    in upper case when it is ASCII, so that an id already in that form (HR writes "NV001")
+    is its own key: indexing 100k people then copies no string.
+    """
+    value = (value or "").strip()
+    key = value.casefold()
+    if key.isascii():
+        key = key.upper()
+    return value if key == value else key
+
+
+def contact_key(value: str | None) -> str:
+    """An e-mail address or username as the fallback compares it: trimmed, case-folded;
+    a value already folded (addresses mostly are) is its own key."""
+    value = (value or "").strip()
+    key = value.casefold()
+    return value if key == value else key

@@ -48,11 +48,11 @@ from test_planner_properties import (
 
 from syncbot import duty_rules, planner
 from syncbot.duties import NO_DUTIES, Dormancy, Duties
-from syncbot.matching import Ambiguity, Fallback, MatchResult, contact_key, id_key, match
+from syncbot.matching import Ambiguity, Fallback, MatchResult, match
 from syncbot.model import Account, LedgerEntry, Plan, RosterRow, Snapshot, TargetMapping
 from syncbot.planner import TargetState, plan
 from syncbot.protection import Protection
-from syncbot.text import fold
+from syncbot.text import contact_key, fold, id_key
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

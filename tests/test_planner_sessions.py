@@ -154,3 +154,5 @@ def test_a_plan_limited_to_named_people_keeps_their_steps_only() -> None:
     assert {a.employee_id for a in narrowed.actions} == {"NV002"}
     assert narrowed.matched_people == whole.matched_people == 2  # thresholds still see all
     assert {a.employee_id for a in whole.actions} == {"NV001", "NV002"}
+    # A push names people as HR typed them: matching's own comparison, spaces and all.
+    assert whole.limited_to({" nv002 "}).actions == narrowed.actions
