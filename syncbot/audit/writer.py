@@ -343,43 +343,14 @@ class AuditLog:
     def run_started(self, details: Mapping[str, Any]) -> None:
         self._emit(RUN_STARTED, details=_plain(details))
 
-    def change(
-        self,
-        *,
-        target: str,
-        account: str,
-        employee_id: str | None,
-        username: str | None = None,
-        action: str,
-        before: Mapping[str, Any],
-        after: Mapping[str, Any],
-        reason: Mapping[str, str],
-        evidence: Mapping[str, Any] | None,
-        result: str,
-        error: str | None,
-    ) -> None:
-        """Record one change attempt, successful or not."""
-        self._emit(
-            CHANGE,
-            **_change_fields(
-                target=target,
-                account=account,
-                username=username,
-                employee_id=employee_id,
-                action=action,
-                before=before,
-                after=after,
-                reason=reason,
-                evidence=evidence,
-                result=result,
-                error=error,
-            ),
-        )
+    def change(self, **attempt: Any) -> None:
+        """Record one change attempt, successful or not: `_change_fields` names the fields."""
+        self.changes([attempt])
 
     def changes(self, attempts: Sequence[Mapping[str, Any]]) -> None:
         """Record several change attempts with one write and one fsync (a group commit).
 
-        Each mapping holds `change`'s keyword arguments. All or none are appended: a
+        Each mapping holds `_change_fields`' keyword arguments. All or none are appended: a
         refused record (secret-looking key, not plain JSON) leaves the file as it was.
         """
         records = [_change_fields(**attempt) for attempt in attempts]
