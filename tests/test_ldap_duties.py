@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import ldap3
@@ -147,6 +147,22 @@ def test_openldap_own_password_change_counts_as_a_sign_in() -> None:
     }
     seen = OPENLDAP_DUTIES.read(entry, KEY, EVERYTHING, NOW)
     assert seen.last_sign_in == datetime(2024, 10, 26, tzinfo=UTC)
+
+
+def test_times_are_read_in_every_shape_the_ldap_libraries_hand_over() -> None:
+    """python-ldap gives bytes; ldap3 gives text, or a datetime (not in a list) when the
+    connection loaded the schema; servers spell attribute names as they like."""
+    local = datetime(2024, 3, 1, 7, tzinfo=timezone(timedelta(hours=7)))
+    entry = {
+        "createtimestamp": [b"20240101000000Z"],
+        "PWDCHANGEDTIME": local,
+        "pwdLastSuccess": "20241025070000Z",
+    }
+    seen = OPENLDAP_DUTIES.read(entry, KEY, EVERYTHING, NOW)
+    assert seen.created == datetime(2024, 1, 1, tzinfo=UTC)
+    assert seen.password_changed == datetime(2024, 3, 1, tzinfo=UTC)
+    assert seen.password_changed is not None and seen.password_changed.tzinfo is UTC
+    assert seen.last_sign_in == datetime(2024, 10, 25, 7, tzinfo=UTC)
 
 
 def test_openldap_without_a_change_time_falls_back_to_creation() -> None:

@@ -101,9 +101,9 @@ def _lookup(attributes: Attributes, name: str) -> Sequence[object] | None:
             found = attributes.get(lowered)
             if found is None and not all(key.islower() for key in attributes):
                 found = next((v for k, v in attributes.items() if k.lower() == lowered), None)
-    if isinstance(found, str | bytes):
-        return [found]
-    return found
+    if found is None or isinstance(found, list | tuple):
+        return found
+    return [found]  # one value not in a list: text, or a time a schema-aware ldap3 converted
 
 
 #: Attribute names as code and servers spell them -> lower case: a handful of names, looked
@@ -126,10 +126,16 @@ def values(attributes: Attributes, name: str) -> list[str]:
     return [text_value(v) for v in _lookup(attributes, name) or ()]
 
 
-def first(attributes: Attributes, name: str) -> str | None:
-    """The first value of `name`, or None when the entry does not have it."""
+def raw_first(attributes: Attributes, name: str) -> object | None:
+    """The first value of `name` as the LDAP library handed it over, or None."""
     found = _lookup(attributes, name)
-    return text_value(found[0]) if found else None
+    return found[0] if found else None
+
+
+def first(attributes: Attributes, name: str) -> str | None:
+    """The first value of `name` as text, or None when the entry does not have it."""
+    found = raw_first(attributes, name)
+    return None if found is None else text_value(found)
 
 
 # -- OpenLDAP: ppolicy ----------------------------------------------------------------------

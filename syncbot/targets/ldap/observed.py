@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from syncbot.duties import Observe
 from syncbot.targets.ldap.dn import normalise_server_dn
-from syncbot.targets.ldap.flavours import Attributes, first, values
+from syncbot.targets.ldap.flavours import Attributes, first, raw_first, text_value, values
 
 _GENERALIZED = re.compile(
     r"(\d{4})(\d{2})(\d{2})(\d{2})(?:(\d{2})(\d{2})?)?(?:[.,](\d+))?(Z|[+-]\d{2}(?:\d{2})?)?"
@@ -111,27 +111,12 @@ def parse_filetime(text: str) -> datetime | None:
 def _time(
     attributes: Attributes, name: str, parse: Callable[[str], datetime | None]
 ) -> datetime | None:
-    raw = _raw_first(attributes, name)
+    raw = raw_first(attributes, name)
     if raw is None:
         return None
     if isinstance(raw, datetime):  # a connection with schema loaded converts times itself
         return raw.astimezone(UTC)
-    return parse(str(raw))
-
-
-def _raw_first(attributes: Attributes, name: str) -> object | None:
-    # Lower-case first: the target hands entries over with lower-case names.
-    found = attributes.get(name.lower())
-    if found is None:
-        found = attributes.get(name)
-    if found is None:
-        lowered = name.lower()
-        found = next((v for k, v in attributes.items() if k.lower() == lowered), None)
-    if isinstance(found, list | tuple):
-        return found[0] if found else None
-    if isinstance(found, bytes):
-        return found.decode("utf-8")
-    return found
+    return parse(text_value(raw))
 
 
 def _generalized(attributes: Attributes, name: str) -> datetime | None:
