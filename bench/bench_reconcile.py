@@ -38,6 +38,7 @@ from syncbot.config import load_config
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
 from syncbot.localdev.slapd import SlapdServer
 from syncbot.logs import configure_logging
+from syncbot.model import Plan
 from syncbot.reconcile import apply_prepared, close_targets, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,7 +138,6 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
     is the production one.
     """
     from syncbot import planner, reconcile
-    from syncbot.render import render_plan
     from syncbot.targets.ldap import LdapTarget
 
     # Wall time, and this process's CPU time: on a shared machine the second says what
@@ -171,7 +171,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
         profiler.enable()
     prepared = reconcile.prepare(config, date.today())
     rendered, rendered_cpu = time.perf_counter(), time.process_time()
-    text = "\n".join(render_plan(prepared.plan))
+    render_chars = _print_plan(prepared.plan)
     finished, finished_cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.disable()
@@ -189,12 +189,24 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
         "cpu": cpu,
         "memory": memory,
         "actions": len(prepared.plan.actions),
-        "render_chars": len(text),
+        "render_chars": render_chars,
         "accounts": sum(len(s.accounts) for s in prepared.snapshots.values()),
         "start_kib": started_kib,
         "peak_kib": peak_kib,
         "library": library,
     }
+
+
+def _print_plan(plan: Plan) -> int:
+    """Print the plan as `syncbot plan` does, a line at a time, to nowhere; its length."""
+    from syncbot.render import render_plan
+
+    written = 0
+    with Path(os.devnull).open("w", encoding="utf-8") as sink:
+        for line in render_plan(plan):
+            print(line, file=sink)
+            written += len(line) + 1
+    return written
 
 
 def measure_in_child(config_path: Path, library: str | None, profile: str | None) -> dict[str, Any]:
