@@ -5,11 +5,17 @@ One place for the wording keeps plans, audit records and reports saying the same
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 
 from syncbot.duties import CharClass, PasswordPolicy
 from syncbot.model import Reason, RosterRow, Setting, Status
+
+#: Sentences that many people share (a mass departure on one date, a role drift on one
+#: position) are built once and handed out again: they are frozen, and at 10k people with
+#: 1,000 departures the plan otherwise holds a megabyte of equal strings.
+_shared = functools.lru_cache(maxsize=256)
 
 
 def vn_date(value: date | None) -> str:
@@ -23,25 +29,33 @@ def _left(row: RosterRow) -> tuple[str, str]:
 
 
 def disable(row: RosterRow) -> Reason:
-    vi, en = _left(row)
+    return _disable(_left(row), row.effective_date, row.status_word)
+
+
+@_shared
+def _disable(left: tuple[str, str], on: date | None, status_word: str) -> Reason:
+    vi, en = left
     return Reason(
-        vi=f"Cán bộ đã {vi} từ ngày {vn_date(row.effective_date)} "
-        f"(trạng thái: {row.status_word}); khóa tài khoản.",
-        en=f"Staff member {en} on {row.effective_date}; account locked "
-        f"(status: {row.status_word}).",
+        vi=f"Cán bộ đã {vi} từ ngày {vn_date(on)} (trạng thái: {status_word}); khóa tài khoản.",
+        en=f"Staff member {en} on {on}; account locked (status: {status_word}).",
     )
 
 
 def sign_out(row: RosterRow) -> Reason:
-    vi, en = _left(row)
+    return _sign_out(_left(row), row.effective_date)
+
+
+@_shared
+def _sign_out(left: tuple[str, str], on: date | None) -> Reason:
+    vi, en = left
     return Reason(
-        vi=f"Cán bộ đã {vi} từ ngày {vn_date(row.effective_date)}; đăng xuất mọi phiên, "
+        vi=f"Cán bộ đã {vi} từ ngày {vn_date(on)}; đăng xuất mọi phiên, "
         "thu hồi token ngoại tuyến và ủy quyền.",
-        en=f"Staff member {en} on {row.effective_date}; every session ended, offline tokens "
-        "and consents revoked.",
+        en=f"Staff member {en} on {on}; every session ended, offline tokens and consents revoked.",
     )
 
 
+@_shared
 def federated(reason: Reason) -> Reason:
     """Say which side acts for an account Keycloak imports from LDAP."""
     return Reason(
@@ -51,14 +65,24 @@ def federated(reason: Reason) -> Reason:
 
 
 def offboard_revoke(row: RosterRow, what_vi: str, what_en: str) -> Reason:
-    vi, en = _left(row)
+    return _offboard_revoke(_left(row), row.effective_date, what_vi, what_en)
+
+
+@_shared
+def _offboard_revoke(left: tuple[str, str], on: date | None, what_vi: str, what_en: str) -> Reason:
+    vi, en = left
     return Reason(
-        vi=f"Cán bộ đã {vi} từ ngày {vn_date(row.effective_date)}; thu hồi {what_vi}.",
-        en=f"Staff member {en} on {row.effective_date}; {what_en} removed.",
+        vi=f"Cán bộ đã {vi} từ ngày {vn_date(on)}; thu hồi {what_vi}.",
+        en=f"Staff member {en} on {on}; {what_en} removed.",
     )
 
 
 def enable(row: RosterRow, disabled_on: str | None) -> Reason:
+    return _enable(disabled_on)
+
+
+@_shared
+def _enable(disabled_on: str | None) -> Reason:
     since = f" (syncbot đã khóa ngày {disabled_on})" if disabled_on else ""
     since_en = f" (locked by syncbot on {disabled_on})" if disabled_on else ""
     return Reason(
@@ -68,13 +92,19 @@ def enable(row: RosterRow, disabled_on: str | None) -> Reason:
 
 
 def grant(row: RosterRow, role: str, explicit: bool, restored: bool) -> Reason:
+    return _grant(role, None if explicit else row.position, restored)
+
+
+@_shared
+def _grant(role: str, position: str | None, restored: bool) -> Reason:
+    """`position` None: the roster names the role itself."""
     if restored:
         return Reason(
             vi=f"Khôi phục vai trò {role} đã có trước khi nghỉ.",
             en=f"Role {role} restored as held before the departure.",
         )
-    source_vi = "vai trò ghi trong hồ sơ" if explicit else f"chức vụ {row.position}"
-    source_en = "role stated in the roster" if explicit else f"position {row.position}"
+    source_vi = "vai trò ghi trong hồ sơ" if position is None else f"chức vụ {position}"
+    source_en = "role stated in the roster" if position is None else f"position {position}"
     return Reason(
         vi=f"Cấp vai trò {role} theo {source_vi}.",
         en=f"Role {role} granted per {source_en}.",
@@ -82,11 +112,16 @@ def grant(row: RosterRow, role: str, explicit: bool, restored: bool) -> Reason:
 
 
 def revoke_drift(row: RosterRow, role: str, expected: str | None) -> Reason:
+    return _revoke_drift(role, row.position, expected)
+
+
+@_shared
+def _revoke_drift(role: str, position: str, expected: str | None) -> Reason:
     should = f"; vai trò đúng: {expected}" if expected else ""
     should_en = f"; expected role: {expected}" if expected else ""
     return Reason(
-        vi=f"Vai trò {role} không phù hợp với chức vụ {row.position} theo hồ sơ nhân sự{should}.",
-        en=f"Role {role} is not justified by HR position {row.position}{should_en}.",
+        vi=f"Vai trò {role} không phù hợp với chức vụ {position} theo hồ sơ nhân sự{should}.",
+        en=f"Role {role} is not justified by HR position {position}{should_en}.",
     )
 
 

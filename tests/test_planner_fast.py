@@ -36,6 +36,7 @@ from plan_builders import (
     roster,
     row,
     shipped,
+    target_state,
 )
 from test_planner_properties import (
     POSITIONS,
@@ -49,7 +50,15 @@ from test_planner_properties import (
 from syncbot import duty_rules, planner
 from syncbot.duties import NO_DUTIES, Dormancy, Duties
 from syncbot.matching import Ambiguity, Fallback, MatchResult, match
-from syncbot.model import Account, LedgerEntry, Plan, RosterRow, Snapshot, TargetMapping
+from syncbot.model import (
+    Account,
+    ActionKind,
+    LedgerEntry,
+    Plan,
+    RosterRow,
+    Snapshot,
+    TargetMapping,
+)
 from syncbot.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.text import contact_key, fold, id_key
@@ -474,3 +483,20 @@ def test_duty_shortcut_is_taken_only_with_a_recent_sign_of_use() -> None:
     recording_began = dataclasses.replace(dormancy, recorded_since=TODAY - timedelta(days=5))
     assert duty_rules._recently_used(account("an"), recording_began, TODAY)
     assert not duty_rules._recently_used(account("an"), dormancy, TODAY)
+
+
+def test_people_leaving_on_one_day_share_their_reasons() -> None:
+    """A mass departure's plan holds one sentence per day and status, not one per person."""
+    day = TODAY - timedelta(days=1)
+    rows = [row(n, f"NV{n:03}", status="Nghỉ việc", effective=day) for n in range(1, 4)]
+    rows.append(row(4, "NV004", status="Nghỉ việc", effective=day - timedelta(days=1)))
+    accounts = [account(f"u{n}", r.employee_id, holds={UNIT_VP}) for n, r in enumerate(rows)]
+    result = plan(roster(*rows), shipped(), [target_state(accounts)], {}, TODAY)
+    disables = [a for a in result.actions if a.kind is ActionKind.DISABLE]
+    assert len(disables) == 4
+    assert len({id(a.reason) for a in disables}) == 2  # two days, two sentences
+    revokes = [a for a in result.actions if a.kind is ActionKind.REVOKE]
+    assert len(revokes) == 4 and len({id(a.reason) for a in revokes}) == 2
+    assert disables[0].reason is disables[1].reason is disables[2].reason
+    assert disables[3].reason.vi != disables[0].reason.vi
+    assert f"{day:%d/%m/%Y}" in disables[0].reason.vi
