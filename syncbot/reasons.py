@@ -437,9 +437,15 @@ def dormant(fact: tuple[str, str], threshold: int, lock_on: date | None) -> Reas
     )
 
 
+def _lock_words(sign_out: bool) -> tuple[str, str]:
+    """What a duty's lock does: where sessions outlive a lock, it is a sign-out."""
+    if sign_out:
+        return "đăng xuất mọi phiên, thu hồi token", "every session ended, tokens revoked"
+    return "khóa tài khoản", "account locked"
+
+
 def dormant_lock(fact: tuple[str, str], threshold: int, warning: int, sign_out: bool) -> Reason:
-    what_vi = "đăng xuất mọi phiên, thu hồi token" if sign_out else "khóa tài khoản"
-    what_en = "every session ended, tokens revoked" if sign_out else "account locked"
+    what_vi, what_en = _lock_words(sign_out)
     return Reason(
         vi=f"{fact[0]}, quá {threshold + warning} ngày ({threshold} ngày và {warning} ngày "
         f"cảnh báo); {what_vi}.",
@@ -449,8 +455,7 @@ def dormant_lock(fact: tuple[str, str], threshold: int, warning: int, sign_out: 
 
 
 def orphan_lock(username: str, created: date, grace: int, sign_out: bool) -> Reason:
-    what_vi = "đăng xuất mọi phiên, thu hồi token" if sign_out else "khóa tài khoản"
-    what_en = "every session ended, tokens revoked" if sign_out else "account locked"
+    what_vi, what_en = _lock_words(sign_out)
     return Reason(
         vi=f"Tài khoản {username} không có trong hồ sơ nhân sự, tạo ngày {vn_date(created)}, "
         f"quá {grace} ngày chờ; {what_vi}.",
