@@ -24,7 +24,7 @@ from syncbot.report.document import Bar, Chart, ChartShape, Report
 from syncbot.report.people import collate
 from syncbot.report.period import Period, local, show_date, show_time
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import LANGS, say
+from syncbot.report.words import require_lang, say
 
 OK_COLOUR, FAILED_COLOUR, KIND_COLOUR = "#2e7d32", "#c62828", "#1565c0"
 SHORT_RUN = 8  # the prefix `syncbot audit show` prints and `--run` accepts
@@ -66,8 +66,7 @@ def changes_report(
     Raises ConfigError when there is no log at `path` at all: an empty report then would
     tell an inspector "nothing changed" about a log nobody read.
     """
-    if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+    require_lang(lang)
     if not path.is_file():
         raise ConfigError(f"no audit log at {path}: check [audit] path in the config")
     verified = verify_chain(path, anchor=anchor)

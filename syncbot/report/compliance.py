@@ -38,7 +38,7 @@ from syncbot.report.people import (
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import LANGS, SHARED, pick
+from syncbot.report.words import SHARED, pick, require_lang
 
 OK_COLOUR, BAD_COLOUR, WAITING_COLOUR = "#2e7d32", "#c62828", "#ef8f00"
 
@@ -62,7 +62,6 @@ _WORDS: dict[str, tuple[str, str]] = {
     Standing.NEVER_CHANGED: ("Chưa đổi mật khẩu được cấp", "Issued password never changed"),
     Standing.EXPIRED: ("Quá hạn đổi mật khẩu", "Password past its maximum age"),
     Standing.WAITING: ("Đã yêu cầu đổi, chờ người dùng", "Change required, waiting for the user"),
-    "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
     "count": ("Số tài khoản", "Accounts"),
     "share": ("Tỷ lệ đạt (%)", "Compliant (%)"),
     "chart_unit": ("Tuân thủ theo đơn vị", "Compliance by unit"),
@@ -145,8 +144,7 @@ def compliance_report(
     prepared: Prepared, *, lang: str = "vi", now: datetime | None = None
 ) -> Report:
     """Build the report from a fresh `prepare`; reads nothing else and changes nothing."""
-    if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+    require_lang(lang)
     policy = prepared.config.duties.password
     rows = assess(prepared, lang)
     return Report(

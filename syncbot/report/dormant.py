@@ -33,7 +33,7 @@ from syncbot.report.people import (
     show_day,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import LANGS, SHARED, pick
+from syncbot.report.words import SHARED, pick, require_lang
 
 DORMANT_COLOUR = "#6a1b9a"
 
@@ -47,7 +47,6 @@ _WORDS: dict[str, tuple[str, str]] = {
     "last_sign_in": ("Lần đăng nhập cuối", "Last sign-in"),
     "idle_days": ("Số ngày không sử dụng", "Days unused"),
     "none_since": ("chưa ghi nhận từ {day}", "none recorded since {day}"),
-    "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
     "dormant": ("Số tài khoản không sử dụng", "Dormant accounts"),
     "lock_later": ("Sẽ khóa sau", "To be locked later"),
     "report_only": ("Chỉ báo cáo", "Reported only"),
@@ -93,8 +92,7 @@ class Idle:
 
 def dormant_report(prepared: Prepared, *, lang: str = "vi", now: datetime | None = None) -> Report:
     """Build the report from a fresh `prepare`; reads nothing else and changes nothing."""
-    if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+    require_lang(lang)
     dormancy = prepared.config.duties.dormancy
     if dormancy is None:
         raise ConfigError(_say("no_dormancy", "en"))

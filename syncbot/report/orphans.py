@@ -30,7 +30,7 @@ from syncbot.report.people import (
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import LANGS, SHARED, pick
+from syncbot.report.words import SHARED, pick, require_lang
 
 OPEN_COLOUR, LOCKED_COLOUR = "#c62828", "#78909c"
 
@@ -74,8 +74,7 @@ class Orphan:
 
 def orphans_report(prepared: Prepared, *, lang: str = "vi", now: datetime | None = None) -> Report:
     """Build the report from a fresh `prepare`; reads nothing else and changes nothing."""
-    if lang not in LANGS:
-        raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
+    require_lang(lang)
     policy = prepared.config.duties.orphans
     rows = orphan_accounts(prepared)
     return Report(

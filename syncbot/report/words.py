@@ -24,6 +24,7 @@ SHARED: dict[str, tuple[str, str]] = {
     "timezone_value": ("Giờ Việt Nam (UTC+7)", "Vietnam time (UTC+7)"),
     "lock_on": ("Sẽ khóa từ ngày", "Locked from"),
     "lock_next": ("Khóa ở lần áp dụng tới", "Locked by the next apply"),
+    "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
 }
 
 _WORDS: dict[str, tuple[str, str]] = {
@@ -67,13 +68,18 @@ _WORDS: dict[str, tuple[str, str]] = {
     "chart_kind": ("Số thay đổi theo loại", "Changes by kind"),
     "chart_day": ("Số thay đổi theo ngày", "Changes per day"),
     "chart_result": ("Thành công và lỗi", "Succeeded and failed"),
-    "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
     "no_unit": (
         "(không theo hồ sơ cán bộ: chính sách, tài khoản không có hồ sơ)",
         "(not about a rostered person: policy, accounts with no HR record)",
     ),
     "chart_unit": ("Số thay đổi theo đơn vị", "Changes by unit"),
 }
+
+
+def require_lang(lang: str) -> None:
+    """Refuse an unknown language before a report is built, not halfway through it."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
 
 
 def pick(words: Words, key: str, lang: str) -> str:
