@@ -15,6 +15,9 @@ Exit codes (also in the README):
  10  plan --detailed-exitcode: the plan has changes
  11  status: the worker's last run failed or was refused
  12  status: no worker status file exists (the worker never ran with this config)
+ 13  a state file is unreadable (the message names it and the fix): nothing was changed
+ 14  something this machine must provide is missing or busy: a port in use; for `demo`,
+     slapd or Keycloak not installed, or no Java 21+ (the message says how to fix it)
 
 `syncbot run` exits 0 after SIGTERM (the step in flight is finished and audited).
 """
@@ -155,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _absolute_paths(_parser().parse_args(argv))
     pin_mmap_threshold()
     configure_logging(
         os.environ.get("SYNCBOT_LOG_FORMAT", "auto"), os.environ.get("SYNCBOT_LOG_LEVEL", "warning")
@@ -168,6 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("syncbot: interrupted", file=sys.stderr)
         return 130
+
+
+def _absolute_paths(args: argparse.Namespace) -> argparse.Namespace:
+    """Every path on the command line, made absolute once, against the directory it was typed in.
+
+    Relative paths then mean the same to every server and process syncbot hands them to
+    (Keycloak's build cannot use a relative folder at all), whatever directory those run in.
+    """
+    for name, value in vars(args).items():
+        if isinstance(value, Path):
+            setattr(args, name, value.expanduser().absolute())
+    return args
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -73,3 +73,19 @@ class LockedError(SyncbotError):
     """Another syncbot run holds the state lock."""
 
     exit_code = 8
+
+
+class StateError(SyncbotError):
+    """A file syncbot keeps between runs (state folder, worker status) cannot be read."""
+
+    exit_code = 13
+
+
+class LocalResourceError(SyncbotError, RuntimeError):
+    """Something this machine must provide is missing or busy: a server the demo starts is
+    not installed, Java is missing, a port to listen on is in use.
+
+    Also a RuntimeError, which is what the test fixtures expect of a server that fails.
+    """
+
+    exit_code = 14

@@ -21,10 +21,61 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from syncbot.errors import LockedError
+from syncbot.errors import LockedError, StateError
 from syncbot.model import LedgerEntry
 
 Key = tuple[str, str]
+
+
+#: What an administrator can do about each state file that cannot be read.
+_FIXES = {
+    "last-run.json": "restore it from a backup, or delete it: the next run then has no "
+    "earlier roster size for the shrink threshold and no audit anchor to compare with",
+    "ledger.jsonl": "restore it from a backup; do not delete it: it is the record of which "
+    "accounts syncbot locked, and only those are re-enabled when a person returns",
+    "steps.jsonl": "the run it describes was interrupted: restore it from a backup, or "
+    "delete it once `syncbot audit show --runs` and the directory agree on its last changes",
+    "worker.json": "delete it: the worker writes it again after its next run",
+}
+
+
+def unreadable(path: Path, line: int | None, error: Exception) -> StateError:
+    """The one error for a state file that is not what syncbot wrote: name it and the fix."""
+    where = f"{path}, line {line}" if line is not None else str(path)
+    detail = f"{type(error).__name__}: {error}" if isinstance(error, KeyError) else str(error)
+    fix = _FIXES.get(path.name, "restore it from a backup")
+    return StateError(f"{where}: unreadable ({detail}); {fix}")
+
+
+def read_json_file(path: Path) -> dict[str, Any] | None:
+    """A JSON object syncbot wrote whole, or None when the file does not exist."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, OSError) as error:  # JSONDecodeError and UnicodeDecodeError included
+        raise unreadable(path, None, error) from None
+    if not isinstance(data, dict):
+        raise unreadable(path, None, ValueError("not a JSON object"))
+    return data
+
+
+def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Whole lines of a journal, numbered from 1; a last line torn by a crash ends it."""
+    with path.open(encoding="utf-8") as handle:
+        number = 0
+        while True:
+            number += 1
+            try:
+                line = handle.readline()
+                if not line.endswith("\n"):
+                    return  # the end, or torn by a crash mid-write: it never took effect
+                record = json.loads(line)
+            except ValueError as error:  # JSONDecodeError and UnicodeDecodeError included
+                raise unreadable(path, number, error) from None
+            if not isinstance(record, dict):
+                raise unreadable(path, number, ValueError("not a JSON object"))
+            yield number, record
 
 
 def _fsync_dir(path: Path) -> None:
@@ -95,27 +146,29 @@ class Ledger:
                 _append_lines(self.path, held)
 
     def _load(self) -> None:
-        with self.path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if not line.endswith("\n"):
-                    break  # torn by a crash mid-write: the change it announced never started
-                record = json.loads(line)
-                key = (record["target"], record["account"])
-                if record["op"] == "clear":
-                    self.entries.pop(key, None)
-                else:
-                    self.entries[key] = LedgerEntry(
-                        target=record["target"],
-                        account=record["account"],
-                        employee_id=record.get("employee_id"),
-                        disabled_by_syncbot=record["disabled_by_syncbot"],
-                        disabled_on=record.get("disabled_on"),
-                        run_id=record["run_id"],
-                        removed=tuple(record.get("removed", ())),
-                        signed_out=record.get("signed_out", False),
-                        dormant_locked_on=record.get("dormant_locked_on"),
-                        reopened_on=record.get("reopened_on"),
-                    )
+        for number, record in _json_records(self.path):
+            try:
+                self._fold(record)
+            except (KeyError, TypeError) as error:
+                raise unreadable(self.path, number, error) from None
+
+    def _fold(self, record: dict[str, Any]) -> None:
+        key = (record["target"], record["account"])
+        if record["op"] == "clear":
+            self.entries.pop(key, None)
+            return
+        self.entries[key] = LedgerEntry(
+            target=record["target"],
+            account=record["account"],
+            employee_id=record.get("employee_id"),
+            disabled_by_syncbot=record["disabled_by_syncbot"],
+            disabled_on=record.get("disabled_on"),
+            run_id=record["run_id"],
+            removed=tuple(record.get("removed", ())),
+            signed_out=record.get("signed_out", False),
+            dormant_locked_on=record.get("dormant_locked_on"),
+            reopened_on=record.get("reopened_on"),
+        )
 
     def _write(self, op: str, entry: LedgerEntry) -> None:
         line = _json_line({"op": op, **asdict(entry), "removed": list(entry.removed)})
@@ -226,11 +279,7 @@ class StateDir:
         return StepJournal(self.path / "steps.jsonl")
 
     def last_run(self) -> dict[str, Any]:
-        path = self.path / "last-run.json"
-        if not path.exists():
-            return {}
-        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
-        return data
+        return read_json_file(self.path / "last-run.json") or {}
 
     def save_last_run(self, data: dict[str, Any]) -> None:
         self.prepare()
@@ -272,23 +321,28 @@ class StepJournal:
         if not self.path.exists():
             return left
         open_steps: dict[int, dict[str, Any]] = {}
-        with self.path.open(encoding="utf-8") as handle:
-            for line in handle:
-                if not line.endswith("\n"):
-                    break  # torn: that step had not started changing anything
-                record = json.loads(line)
-                if "run_started" in record:
-                    left.started = record["run_started"]
-                elif "begin" in record:
-                    open_steps[record["begin"]] = record["step"]
-                elif "done" in record:
-                    open_steps.pop(record["done"], None)
-                elif "unsettled" in record:
-                    left.unsettled.append(open_steps.pop(record["unsettled"]))
-                elif "run_finished" in record:
-                    left.finished = True
+        for number, record in _json_records(self.path):
+            try:
+                self._fold(left, open_steps, record)
+            except (KeyError, TypeError) as error:
+                raise unreadable(self.path, number, error) from None
         left.open = list(open_steps.values())
         return left
+
+    @staticmethod
+    def _fold(
+        left: JournalLeft, open_steps: dict[int, dict[str, Any]], record: dict[str, Any]
+    ) -> None:
+        if "run_started" in record:
+            left.started = record["run_started"]
+        elif "begin" in record:
+            open_steps[record["begin"]] = record["step"]
+        elif "done" in record:
+            open_steps.pop(record["done"], None)
+        elif "unsettled" in record:
+            left.unsettled.append(open_steps.pop(record["unsettled"]))
+        elif "run_finished" in record:
+            left.finished = True
 
     def start(self, run: dict[str, Any]) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o640)

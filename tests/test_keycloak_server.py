@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -12,7 +13,9 @@ import pytest
 from conftest import SEED_USERS
 from keycloak import KeycloakOpenID, KeycloakPostError
 
+from syncbot.errors import LocalResourceError
 from syncbot.localdev.keycloak import (
+    BUILT_MARKER,
     DOCUMENT_CLIENT,
     EMPLOYEE_NUMBER,
     KEYCLOAK_VERSION,
@@ -23,6 +26,7 @@ from syncbot.localdev.keycloak import (
     KeycloakServer,
     RealmHandle,
     find_java_home,
+    install_problem,
     java_major,
 )
 from syncbot.localdev.slapd import SlapdServer
@@ -71,10 +75,18 @@ def fake_java_home(folder: Path, version_line: str) -> Path:
 
 
 def fake_distribution(folder: Path, script: str) -> Path:
+    """A distribution whose `kc.sh` runs `script`, marked as built like a real install."""
     kc_sh = folder / "bin" / "kc.sh"
     kc_sh.parent.mkdir(parents=True)
     kc_sh.write_text("#!/bin/sh\n" + script, encoding="utf-8")
     kc_sh.chmod(0o755)
+    built = folder / "lib" / "quarkus" / "quarkus-application.dat"
+    built.parent.mkdir(parents=True)
+    built.write_bytes(b"built")
+    digest = hashlib.sha256(b"built").hexdigest()
+    (folder / BUILT_MARKER).write_text(
+        f"options: --fake\n{digest}  lib/quarkus/quarkus-application.dat\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -127,6 +139,47 @@ def test_two_servers_run_side_by_side_and_stop_cleanly(
 def test_missing_distribution_names_the_install_script(tmp_path: Path, local_only: None) -> None:
     with pytest.raises(RuntimeError, match=r"bash \.ci/install-keycloak"):
         KeycloakServer(tmp_path, home=tmp_path / "nothing-here").start()
+
+
+def test_an_unbuilt_distribution_is_refused_before_java_starts(
+    tmp_path: Path, local_only: None
+) -> None:
+    home = fake_distribution(tmp_path / "dist", f"touch {tmp_path / 'ran'}\n")
+    (home / BUILT_MARKER).unlink()
+    with pytest.raises(LocalResourceError, match=r"not built.*bash \.ci/install-keycloak"):
+        KeycloakServer(tmp_path / "work", home=home).start(timeout=5)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_distribution_broken_after_its_build_is_refused(tmp_path: Path, local_only: None) -> None:
+    """What a killed start-dev used to leave: the build's files missing or half written."""
+    home = fake_distribution(tmp_path / "dist", f"touch {tmp_path / 'ran'}\n")
+    built = home / "lib" / "quarkus" / "quarkus-application.dat"
+    built.write_bytes(b"half")
+    with pytest.raises(LocalResourceError, match=r"quarkus-application\.dat differs"):
+        KeycloakServer(tmp_path / "work", home=home).start(timeout=5)
+    built.unlink()
+    assert install_problem(home) == "lib/quarkus/quarkus-application.dat is missing"
+    assert not (tmp_path / "ran").exists()
+
+
+def test_the_installed_distribution_is_whole_and_no_start_changes_it(
+    keycloak_server: KeycloakServer,
+) -> None:
+    if keycloak_server.attached:
+        return
+    assert install_problem(keycloak_server.home) is None
+    marker = keycloak_server.home / BUILT_MARKER
+    changed = [
+        path
+        for path in keycloak_server.home.rglob("*")
+        if path.is_file() and path.stat().st_mtime > marker.stat().st_mtime
+    ]
+    assert changed == []
+
+
+def test_a_relative_workdir_is_made_absolute(tmp_path: Path, local_only: None) -> None:
+    assert KeycloakServer(Path("rel/kc")).workdir == Path.cwd() / "rel" / "kc"
 
 
 def test_failed_start_reports_the_last_log_lines(tmp_path: Path, local_only: None) -> None:

@@ -249,6 +249,24 @@ def test_explicit_legacy_encoding(tmp_path: Path) -> None:
     assert_good_rows(load_roster(path, VOCAB, encoding="utf-16-le"))
 
 
+def test_a_nul_in_one_cell_is_named_by_row_and_column(tmp_path: Path) -> None:
+    rows = [list(r) for r in GOOD_ROWS]
+    rows[1][1] = "Trần Thị\x00 Bình"
+    problem = only_problem(write_csv(tmp_path, rows))
+    assert (problem.row, problem.column) == (3, "Họ và tên")
+    assert "control character" in problem.message
+
+
+def test_utf16_without_a_bom_is_explained_for_the_whole_file(tmp_path: Path) -> None:
+    # Plain ASCII, so the bytes are valid UTF-8 and only the NULs give it away.
+    ascii_rows = [["1001", "Nguyen Van An", "an@tinh.gov.vn", "Van phong", "Chuyen vien"]]
+    ascii_rows[0] += ["active", "", "annv", ""]
+    path = write_csv(tmp_path, ascii_rows, header=EN_HEADER, encoding="utf-16-le")
+    problem = only_problem(path)
+    assert (problem.row, problem.column) == (None, None)
+    assert "UTF-16 without a BOM" in problem.message
+
+
 def test_decomposed_vietnamese_reads_the_same_as_composed(tmp_path: Path) -> None:
     def nfd(cells: Sequence[str]) -> list[str]:
         return [unicodedata.normalize("NFD", c) for c in cells]

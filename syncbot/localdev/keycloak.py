@@ -1,10 +1,15 @@
 """A throwaway Keycloak server for the tests, the benchmarks and the demo.
 
-`KeycloakServer` runs `kc.sh start-dev` from the distribution `.ci/install-keycloak` unpacks
-(`KEYCLOAK_VERSION` below is the one pin both read). Everything the server writes at run
-time (H2 database, transaction log, temporary files, log) stays in its work directory, so
-parallel test runs never share a database. With `SYNCBOT_KEYCLOAK_URL` set, it attaches to
-that server instead (admin from `SYNCBOT_KEYCLOAK_ADMIN` / `SYNCBOT_KEYCLOAK_ADMIN_PASSWORD`).
+`KeycloakServer` runs `kc.sh start --optimized` from the distribution `.ci/install-keycloak`
+unpacks and builds (`KEYCLOAK_VERSION` below is the one pin both read). The build happens
+once, at install, because `start-dev` rebuilds inside the distribution: a start that failed
+or was killed half-way left it unusable for every later start. Now nothing a server start
+does writes there, and a start first checks the install is whole (`install_problem`).
+Everything the server writes at run time (H2 database, transaction log, temporary files,
+log) stays in its work directory, made absolute (Quarkus cannot use a relative temporary
+folder), so parallel test runs never share a database. With `SYNCBOT_KEYCLOAK_URL` set, it
+attaches to that server instead (admin from `SYNCBOT_KEYCLOAK_ADMIN` and
+`SYNCBOT_KEYCLOAK_ADMIN_PASSWORD`).
 
 `RealmHandle` builds a realm shaped like a production one syncbot manages: an
 `employeeNumber` attribute declared in the user profile (Keycloak 24+ silently drops
@@ -35,7 +40,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -45,13 +49,14 @@ import signal
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from keycloak import KeycloakAdmin, KeycloakOpenID
 
+from syncbot.errors import LocalResourceError
 from syncbot.localdev.ports import free_port
 
 #: The one pin of the Keycloak release; `.ci/install-keycloak` reads this line.
@@ -84,6 +89,9 @@ EMPLOYEE_NUMBER = "employeeNumber"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 _JVM_DIR = Path("/usr/lib/jvm")
 _INSTALL_HINT = "run `bash .ci/install-keycloak`"
+#: What `.ci/install-keycloak` writes after a successful build: the build options, then
+#: `sha256sum` lines for the files the build produced.
+BUILT_MARKER = ".syncbot-built"
 _DEFAULT_HEAP = "-Xms256m -Xmx768m"
 _STOP_GRACE = 30.0
 _LOG_TAIL_LINES = 60
@@ -97,8 +105,31 @@ def default_home(version: str = KEYCLOAK_VERSION) -> Path:
     """Where `.ci/install-keycloak` unpacks the distribution, or `$SYNCBOT_KEYCLOAK_HOME`."""
     override = os.environ.get("SYNCBOT_KEYCLOAK_HOME")
     if override:
-        return Path(override)
+        return Path(override).absolute()
     return _REPO_ROOT / ".cache" / "keycloak" / f"keycloak-{version}"
+
+
+def install_problem(home: Path) -> str | None:
+    """Why the distribution at `home` cannot be started, or None when it is whole and built.
+
+    The same check as `install_problem` in `.ci/install-keycloak`, less the build options,
+    which only that script knows: it replaces an install built for others.
+    """
+    if not (home / "bin" / "kc.sh").is_file():
+        return "it is not installed"
+    try:
+        lines = (home / BUILT_MARKER).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return f"it was not built by the install script (no {BUILT_MARKER})"
+    for line in lines[1:]:
+        expected, _, name = line.partition("  ")
+        try:
+            actual = hashlib.sha256((home / name).read_bytes()).hexdigest()
+        except OSError:
+            return f"{name} is missing"
+        if actual != expected:
+            return f"{name} differs from what the build wrote"
+    return None
 
 
 def java_major(java_home: Path) -> int:
@@ -124,7 +155,9 @@ def find_java_home() -> Path:
     explicit = os.environ.get("KEYCLOAK_JAVA_HOME")
     if explicit:
         if java_major(Path(explicit)) < MIN_JAVA:
-            raise RuntimeError(f"KEYCLOAK_JAVA_HOME={explicit} is not a Java {MIN_JAVA}+ JDK")
+            raise LocalResourceError(
+                f"KEYCLOAK_JAVA_HOME={explicit} is not a Java {MIN_JAVA}+ JDK: point it at one"
+            )
         return Path(explicit)
     java_home = os.environ.get("JAVA_HOME")
     if java_home and java_major(Path(java_home)) >= MIN_JAVA:
@@ -133,7 +166,7 @@ def find_java_home() -> Path:
     found = [(java_major(home), home) for home in candidates if not home.is_symlink()]
     suitable = [(major, home) for major, home in found if major >= MIN_JAVA]
     if not suitable:
-        raise RuntimeError(
+        raise LocalResourceError(
             f"no Java {MIN_JAVA}+ found (looked at KEYCLOAK_JAVA_HOME, JAVA_HOME, {_JVM_DIR}/*): "
             "install one, e.g. apt-get install openjdk-21-jdk-headless, or set KEYCLOAK_JAVA_HOME"
         )
@@ -141,7 +174,7 @@ def find_java_home() -> Path:
 
 
 class KeycloakServer:
-    """One Keycloak in dev mode on loopback ports, or an already running one to attach to."""
+    """One Keycloak with an H2 file database on loopback ports, or a running one to attach to."""
 
     def __init__(
         self,
@@ -156,8 +189,8 @@ class KeycloakServer:
         The bootstrap admin's password is random per instance and Keycloak creates that
         admin only in an empty database: give each instance a workdir of its own.
         """
-        self.workdir = Path(workdir)
-        self.home = home if home is not None else default_home()
+        self.workdir = Path(workdir).absolute()
+        self.home = Path(home).absolute() if home is not None else default_home()
         self._requested_ports = (port, management_port)
         self.port = port
         self.management_port = management_port
@@ -203,34 +236,40 @@ class KeycloakServer:
     def start(self, timeout: float = 180) -> None:
         """Start Keycloak and wait until it is ready, or check that the attached one answers.
 
-        Raises RuntimeError with the last lines of Keycloak's log when it does not come up.
+        Raises `LocalResourceError` when the install is missing or broken, Java is missing, or
+        Keycloak does not come up (then with the last lines of its log).
         """
         if self.attached:
             self._check_attached(timeout)
             return
         if self.running:
             return
-        kc_sh = self.home / "bin" / "kc.sh"
-        if not kc_sh.is_file():
-            raise RuntimeError(
-                f"Keycloak {KEYCLOAK_VERSION} is not installed at {self.home}: {_INSTALL_HINT}"
+        problem = install_problem(self.home)
+        if problem is not None:
+            raise LocalResourceError(
+                f"Keycloak {KEYCLOAK_VERSION} at {self.home} cannot start: {problem}; "
+                f"{_INSTALL_HINT}"
             )
+        kc_sh = self.home / "bin" / "kc.sh"
         java_home = find_java_home()
         self.workdir.mkdir(parents=True, exist_ok=True)
         # A free port may be taken by someone else before Keycloak binds it: try again.
         attempts = 3 if 0 in self._requested_ports else 1
         for attempt in range(attempts):
             self._pick_ports(fresh=attempt > 0)
-            # start-dev rewrites the distribution's lib/quarkus when its build options change;
-            # two starts from one distribution must not do that at the same time.
-            with _exclusive_lock(self.home / ".syncbot-start.lock"):
-                if self._launch(kc_sh, java_home, timeout):
-                    return
-            if not _PORT_TAKEN.search(self._log_since_launch()):
+            if self._launch(kc_sh, java_home, timeout):
+                return
+            port_taken = bool(_PORT_TAKEN.search(self._log_since_launch()))
+            if not port_taken:
                 break
-        raise RuntimeError(
-            f"Keycloak did not become ready on {self.url} within {timeout:.0f} s; "
-            f"last lines of {self.log_file}:\n{self.log_tail()}"
+        reason = (
+            f"a port it was given ({self.port} or {self.management_port}) is in use"
+            if port_taken
+            else f"it did not become ready on {self.url} within {timeout:.0f} s"
+        )
+        raise LocalResourceError(
+            f"Keycloak did not start: {reason}; see {self.log_file}. Its last lines:\n"
+            f"{self.log_tail()}"
         )
 
     def stop(self) -> None:
@@ -331,12 +370,15 @@ class KeycloakServer:
 
     def _arguments(self) -> list[str]:
         runtime = self.workdir / "runtime"
+        # Run-time options only: the build options were fixed by the install (see above).
         return [
-            "start-dev",
+            "start",
+            "--optimized",
+            "--http-enabled=true",
+            "--hostname-strict=false",
             "--http-host=127.0.0.1",
             f"--http-port={self.port}",
             f"--http-management-port={self.management_port}",
-            "--health-enabled=true",
             # The dev-file H2 database lands in <kc.db-url-path>/data/h2.
             f"-Dkc.db-url-path={self.workdir}",
             f"-Dquarkus.transaction-manager.object-store.directory={runtime / 'transactions'}",
@@ -773,19 +815,3 @@ def _answers(url: str) -> bool:
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-@contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on `path`; a read-only distribution is used without one."""
-    try:
-        handle = path.open("a")
-    except OSError:
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -26,6 +26,7 @@ from types import TracebackType
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from syncbot.errors import LocalResourceError
 from syncbot.localdev.ports import free_port
 
 _BINARY_DIRS = (
@@ -86,7 +87,7 @@ def _module_dir() -> Path:
     for folder in _MODULE_DIRS:
         if (folder / "back_mdb.so").exists() or (folder / "back_mdb.la").exists():
             return folder
-    raise RuntimeError(
+    raise LocalResourceError(
         "OpenLDAP modules (back_mdb) not found in "
         + ", ".join(str(d) for d in _MODULE_DIRS)
         + ": apt-get install slapd"
@@ -106,7 +107,7 @@ def make_test_pki(folder: Path, *, common_name: str = "syncbot test CA") -> Loca
     """Create a CA and a certificate for localhost / 127.0.0.1 with `openssl`, valid 2 days."""
     openssl = find_binary("openssl")
     if openssl is None:
-        raise RuntimeError("openssl not installed: apt-get install openssl")
+        raise LocalResourceError("openssl not installed: apt-get install openssl")
     folder.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = folder / "ca.key", folder / "ca.crt"
     key, request, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
@@ -162,7 +163,7 @@ class SlapdServer:
         successful bind writes `pwdLastSuccess`, which the dormancy duty reads. It costs one
         write per bind; benchmarks of bind throughput may turn it off.
         """
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).absolute()  # slapd's config names files by full path
         self.tls = tls
         self.record_last_bind = record_last_bind
         self.ldaps_port = 0
@@ -226,7 +227,7 @@ class SlapdServer:
         """
         slapd = find_binary("slapd")
         if slapd is None:
-            raise RuntimeError("slapd not installed: apt-get install slapd ldap-utils")
+            raise LocalResourceError("slapd not installed: apt-get install slapd ldap-utils")
         if self.running:
             return
         if not self._built:
@@ -248,7 +249,7 @@ class SlapdServer:
             if not first_start:
                 # Shown in the test summary: a restart that needed a second try leaves a trace.
                 warnings.warn(f"slapd restart on {self.url}: {failure}", stacklevel=2)
-        raise RuntimeError(
+        raise LocalResourceError(
             f"slapd did not start on {self.url}; `slapd -d stats` says:\n{self._diagnose(slapd)}"
         )
 
@@ -608,7 +609,7 @@ pwdPolicySubentry: {service_policy}
     def _require(self, name: str) -> Path:
         path = find_binary(name)
         if path is None:
-            raise RuntimeError(f"{name} not installed: apt-get install slapd ldap-utils")
+            raise LocalResourceError(f"{name} not installed: apt-get install slapd ldap-utils")
         return path
 
     def _run(self, command: list[str], *, what: str, stdin: bytes | None = None) -> None:

@@ -40,6 +40,7 @@ def write_report(report: Report, fmt: str, out: Path) -> None:
     """Write through a temporary file and rename, so a reader never sees half a report."""
     data = render(report, fmt)
     directory = out.parent if str(out.parent) else Path()
+    directory.mkdir(parents=True, exist_ok=True)  # `--out reports/2026/x.html` as typed
     fd, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=directory)
     try:
         with os.fdopen(fd, "wb") as stream:

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from syncbot.state import write_json_atomic
+from syncbot.state import read_json_file, write_json_atomic
 
 EXIT_LAST_OK, EXIT_LAST_FAILED, EXIT_NO_STATUS = 0, 11, 12
 _RESULTS = {
@@ -26,11 +25,7 @@ def write_status(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def read_status(path: Path) -> dict[str, Any] | None:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        return None
-    return data
+    return read_json_file(path)
 
 
 def exit_code(status: Mapping[str, Any] | None) -> int:
