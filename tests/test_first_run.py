@@ -29,7 +29,7 @@ EXIT_STATE, EXIT_LOCAL = 13, 14
 def syncbot(*argv: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "SYNCBOT_LOG_FORMAT": "json", **env}
     environment.pop("SYNCBOT_CONFIG", None)
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [sys.executable, "-m", "syncbot", *argv],
         cwd=cwd,
         env=environment,

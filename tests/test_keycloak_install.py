@@ -25,8 +25,8 @@ SCRIPT = REPO / ".ci" / "install-keycloak"
 
 def install(home: Path, **popen: object) -> subprocess.Popen[str]:
     environment = {**os.environ, "SYNCBOT_KEYCLOAK_HOME": str(home)}
-    return subprocess.Popen(  # noqa: S603
-        ["bash", str(SCRIPT)],  # noqa: S607
+    return subprocess.Popen(
+        ["bash", str(SCRIPT)],
         cwd=REPO,
         env=environment,
         stdout=subprocess.PIPE,
