@@ -71,6 +71,8 @@ class Flavour:
     #: membership with a compare before treating them as success.
     member_exists_codes: frozenset[int] = frozenset()
     member_absent_codes: frozenset[int] = frozenset()
+    #: AD: members come in windows of this many values (its MaxValRange); see `ranged`.
+    member_range_step: int | None = None
 
     @property
     def group_filter(self) -> str:
@@ -296,6 +298,7 @@ ACTIVE_DIRECTORY = Flavour(
     # missing one.
     member_exists_codes=frozenset({68}),
     member_absent_codes=frozenset({53}),
+    member_range_step=1500,
 )
 
 DS389 = Flavour(

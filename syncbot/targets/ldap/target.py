@@ -44,6 +44,7 @@ from syncbot.targets.ldap.observed import (
     account_duties,
 )
 from syncbot.targets.ldap.policy import POLICY_DN_KEY, PolicyError, policy_profile
+from syncbot.targets.ldap.ranged import RangeError, completed, first_window
 from syncbot.targets.ldap.settings import LdapSettings
 
 log = structlog.get_logger("syncbot.ldap")
@@ -286,13 +287,7 @@ class LdapTarget:
 
         # Groups first: each user entry then becomes its whole account as it arrives.
         groups = index_groups(
-            self._paged(
-                conn,
-                self.settings.groups_base,
-                flavour.group_filter,
-                [flavour.member_attribute],
-                count,
-            ),
+            self._group_entries(conn, count),
             flavour.member_attribute,
             flavour.member_kind,
             self._placeholder_key,
@@ -336,6 +331,29 @@ class LdapTarget:
             settings=settings,
             settings_key=settings_key,
         )
+
+    def _group_entries(
+        self, conn: ldap3.Connection, count: Callable[[int], None]
+    ) -> Iterator[dict[str, Any]]:
+        """Every group with all its members, AD's large ones read window by window."""
+        flavour = self.flavour
+        step = flavour.member_range_step
+        attribute = flavour.member_attribute
+        wanted = first_window(attribute, step) if step else attribute
+        entries = self._paged(
+            conn, self.settings.groups_base, flavour.group_filter, [wanted], count
+        )
+        if not step:
+            yield from entries
+            return
+
+        def read_window(dn: str, window: str) -> Attributes:
+            return self._read_entry(conn, dn, [window])
+
+        try:
+            yield from completed(entries, attribute, read_window)
+        except RangeError as error:
+            raise _OperationFailed(str(error)) from None
 
     def _user_attributes(self, observe: Observe = OBSERVE_NOTHING) -> list[str]:
         wanted = [
