@@ -29,7 +29,14 @@ from syncbot.model import Status
 from syncbot.secrets import resolve_secret, secret_keys
 from syncbot.targets.keycloak.settings import KeycloakSettings
 from syncbot.targets.ldap.settings import LdapSettings
-from syncbot.worker.settings import MetricsSettings, PushSettings, WorkerSettings
+from syncbot.worker.settings import (
+    ListenerLimits,
+    MetricsSettings,
+    PushSettings,
+    SettingsProblem,
+    WorkerSettings,
+    check_push_settings,
+)
 
 TargetSettings = LdapSettings | KeycloakSettings
 
@@ -431,15 +438,39 @@ def _push(table: _Table, resolve: Any) -> PushSettings:
         max_body_bytes=_positive(table, "max_body_bytes", int, 1_048_576),
         cert_file=resolve(cert) if cert else None,
         key_file=resolve(key) if key else None,
+        allow_plaintext=table.get("allow_plaintext", bool, False),
+        limits=_listener_limits(table),
     )
+    try:
+        check_push_settings(settings)
+    except SettingsProblem as problem:
+        # The token's rule is reported on the key it was given by (token_file, token_env...).
+        given = sorted(secret_keys(problem.setting) & set(table.data)) or [problem.setting]
+        raise table.error(given[0], problem.message) from None
     table.done()
     return settings
 
 
 def _metrics(table: _Table) -> MetricsSettings:
     host, port = _listen(table)
+    settings = MetricsSettings(host=host, port=port, limits=_listener_limits(table))
     table.done()
-    return MetricsSettings(host=host, port=port)
+    return settings
+
+
+def _listener_limits(table: _Table) -> ListenerLimits:
+    defaults = ListenerLimits()
+    total = _positive(table, "max_connections", int, defaults.max_connections)
+    per_peer = _positive(table, "max_connections_per_peer", int, defaults.max_connections_per_peer)
+    if per_peer > total:
+        raise table.error("max_connections_per_peer", f"must not exceed max_connections ({total})")
+    return ListenerLimits(
+        max_connections=total,
+        max_connections_per_peer=per_peer,
+        header_timeout_seconds=_positive(
+            table, "header_timeout_seconds", float, defaults.header_timeout_seconds
+        ),
+    )
 
 
 def _positive(table: _Table, key: str, kind: type, default: Any) -> Any:

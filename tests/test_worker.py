@@ -368,7 +368,7 @@ def test_a_push_runs_for_the_named_people_only_and_metrics_count_it(
     roster = tmp_path / "nhan-su.csv"
     roster.write_text(roster_csv(TODAY), encoding="utf-8")
     (tmp_path / "drop").mkdir()  # watched but empty: only the push can start a run
-    (tmp_path / "push-token").write_text("push-token-for-tests\n", encoding="utf-8")
+    (tmp_path / "push-token").write_text("push-token-for-tests-8d3f0b6e2a91\n", encoding="utf-8")
     push_port, metrics_port = free_port(), free_port()
     config = write_config(
         tmp_path,
@@ -395,7 +395,7 @@ listen = "127.0.0.1:{metrics_port}"
         data=json.dumps({"employee_ids": ["CB1007"]}).encode(),
         headers={
             "Content-Type": "application/json",
-            "Authorization": "Bearer push-token-for-tests",
+            "Authorization": "Bearer push-token-for-tests-8d3f0b6e2a91",
         },
         method="POST",
     )

@@ -21,10 +21,12 @@ from structlog.testing import capture_logs
 
 from syncbot.model import Status, Vocabulary
 from syncbot.text import fold
-from syncbot.worker.push import MAX_CONNECTIONS, MAX_EMPLOYEE_IDS, PATH, PushRequest, PushServer
-from syncbot.worker.settings import PushSettings
+from syncbot.worker.push import MAX_EMPLOYEE_IDS, PATH, PushRequest, PushServer
+from syncbot.worker.settings import ListenerLimits, PushSettings
 
-TOKEN = "t0ken-for-tests-9f2c"
+MAX_CONNECTIONS = ListenerLimits().max_connections
+
+TOKEN = "t0ken-for-tests-9f2c-5d1e8a7b3c60"  # at least 32 bytes, as config requires
 SECRET = "hmac-secret-for-tests-71ab"
 
 VOCAB = Vocabulary(
@@ -456,13 +458,21 @@ def test_slow_client_is_cut_off(received: Received) -> None:
 
 
 def test_connections_past_the_cap_are_closed(received: Received) -> None:
-    server = PushServer(settings(), received, lambda: VOCAB, request_timeout=5)
+    # One peer may hold every slot here, so this is the total cap, not the per-peer one.
+    limits = ListenerLimits(
+        max_connections=MAX_CONNECTIONS, max_connections_per_peer=MAX_CONNECTIONS
+    )
+    server = PushServer(settings(limits=limits), received, lambda: VOCAB, request_timeout=5)
     server.start()
     idle = [
         socket.create_connection(("127.0.0.1", server.port), timeout=5)
         for _ in range(MAX_CONNECTIONS)
     ]
     try:
+        # Authenticated and waiting for their bodies: connections still sending their head
+        # would be closed to make room for the newcomer instead (test_worker_listeners.py).
+        for sock in idle:
+            sock.sendall(request_head("100"))
         time.sleep(0.3)  # every idle one accepted and holding its slot
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as extra:

@@ -282,7 +282,8 @@ def test_worker_defaults_keep_old_configs_valid(
 
 
 def test_worker_section_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "push-token").write_text("s3cret-token\n", encoding="utf-8")
+    token = "s3cret-token-for-worker-tests-0a7c"  # config refuses one under 32 bytes
+    (tmp_path / "push-token").write_text(token + "\n", encoding="utf-8")
     config = load(
         tmp_path,
         """
@@ -303,7 +304,7 @@ listen = "[::1]:9464"
     assert worker.daily_at == (time(6, 30), time(13, 0))
     assert worker.watch == (tmp_path / "drop").resolve() and worker.debounce_seconds == 3.0
     assert worker.push is not None and worker.push.port == 8765
-    assert worker.push.token == "s3cret-token" and worker.push.hmac_secret is None
+    assert worker.push.token == token and worker.push.hmac_secret is None
     assert "s3cret" not in repr(worker)
     assert worker.metrics is not None and worker.metrics.host == "::1"
 

@@ -7,18 +7,16 @@ six metrics do not justify a dependency on servers that install from a vetted mi
 from __future__ import annotations
 
 import math
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import structlog
 
 from syncbot.model import ActionKind
-from syncbot.worker.serving import BackgroundServer
+from syncbot.worker.serving import BackgroundServer, GuardedHandler, GuardedServer
 from syncbot.worker.settings import MetricsSettings
 
 log = structlog.get_logger("syncbot.worker.metrics")
@@ -174,11 +172,22 @@ def _escape_help(text: str) -> str:
 
 
 class MetricsServer:
-    """`GET /metrics` on a background thread, for Prometheus to scrape."""
+    """`GET /metrics` on a background thread, for Prometheus to scrape.
 
-    def __init__(self, settings: MetricsSettings, metrics: Metrics) -> None:
+    Capped and timed like the push endpoint (serving.py): a scrape must still get through
+    while slow clients crowd the port.
+    """
+
+    def __init__(
+        self,
+        settings: MetricsSettings,
+        metrics: Metrics,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
         self._settings = settings
         self._metrics = metrics
+        self._timeout = request_timeout
         self._serving = BackgroundServer("metrics")
 
     @property
@@ -187,8 +196,14 @@ class MetricsServer:
 
     def start(self) -> None:
         self._serving.check_not_started()
-        server_class = _Server6 if ":" in self._settings.host else _Server
-        server = server_class((self._settings.host, self._settings.port), _Handler)
+        server = _Server(
+            self._settings.host,
+            self._settings.port,
+            _Handler,
+            what="metrics",
+            limits=self._settings.limits,
+            request_timeout=self._timeout,
+        )
         server.metrics = self._metrics
         self._serving.serve(server, poll_interval=0.1)
         log.info("metrics_listening", host=self._settings.host, port=self.port)
@@ -197,23 +212,12 @@ class MetricsServer:
         self._serving.stop()
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(GuardedServer):
     metrics: Metrics
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.warning("metrics_connection_failed", peer=client_address[0], exc_info=True)
 
 
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(GuardedHandler):
     server: _Server
-    server_version = "syncbot"
-    sys_version = ""
-    timeout = REQUEST_TIMEOUT_SECONDS
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # scrapes every few seconds would flood the log

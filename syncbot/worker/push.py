@@ -16,7 +16,7 @@ or both keys. No other top-level key is accepted. At most 10,000 ``employee_ids`
 
 Authentication: each configured method must pass (both, when both are configured).
 
-* Bearer token: ``Authorization: Bearer <token>``.
+* Bearer token: ``Authorization: Bearer <token>`` (the token is at least 32 bytes).
 * HMAC signature: send ``X-Syncbot-Timestamp: <unix seconds, integer>`` and
   ``X-Syncbot-Signature: sha256=<hex>``, where ``<hex>`` is the lowercase hexadecimal
   HMAC-SHA256, keyed with the shared secret (its UTF-8 bytes), of the ASCII timestamp,
@@ -26,16 +26,23 @@ Authentication: each configured method must pass (both, when both are configured
       signature = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
   A timestamp more than 5 minutes from the server's clock is refused, so a captured
-  request cannot be replayed later; a replay inside that window only repeats a
-  reconcile of the same people, which changes nothing the first one did not.
+  request cannot be replayed later, and a signature already accepted within those
+  5 minutes is refused with 409 (``replayed_request``), so it cannot be replayed sooner
+  either: sign each push with its own timestamp. A push answered 503 may be resent as is.
 
 Answers (JSON bodies; messages are Vietnamese / English):
 
 * 202 ``{"accepted": <number of people>, "queued": true}``: the worker will reconcile them.
 * 400 malformed JSON or request, 401 authentication failed, 404 other path,
-  405 other method, 411 no Content-Length, 413 body too large, 415 not JSON,
+  405 other method, 409 signed request already received (``replayed_request``),
+  411 no Content-Length, 413 body too large, 415 not JSON,
   422 rows invalid: ``{"error": "invalid_rows", "problems": [{"row", "column", "message"}]}``,
   503 the worker could not queue the request (retry later).
+
+Connections: one request per connection. The request line and headers (and the TLS
+handshake) must arrive within ``header_timeout_seconds`` (5 s by default) of connecting,
+the whole request within 10 s. When ``max_connections`` or ``max_connections_per_peer`` is
+reached, the oldest connection not yet authenticated is closed to make room.
 
 A pushed rows body is kept by its sha256 (of the raw body): audit evidence for those
 rows names the push and that hash, so it can be matched to what the HR system sent.
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import hmac
 import json
 import socket
@@ -57,7 +65,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import Message
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +74,8 @@ from syncbot.errors import RosterError
 from syncbot.model import Roster, Vocabulary
 from syncbot.roster import load_roster
 from syncbot.text import nfc
-from syncbot.worker.serving import BackgroundServer
-from syncbot.worker.settings import PushSettings
+from syncbot.worker.serving import BackgroundServer, GuardedHandler, GuardedServer
+from syncbot.worker.settings import PushSettings, check_push_settings
 
 log = structlog.get_logger("syncbot.worker.push")
 
@@ -76,8 +83,6 @@ PATH = "/v1/roster-changes"
 MAX_EMPLOYEE_IDS = 10_000
 REPLAY_WINDOW_SECONDS = 300
 REQUEST_TIMEOUT_SECONDS = 10.0
-#: Each open connection holds a thread; past this many, new ones are closed at once.
-MAX_CONNECTIONS = 32
 #: How much of a refused body is read, and for how long, before the connection is closed.
 DRAIN_BYTES = 256 * 1024
 DRAIN_SECONDS = 1.0
@@ -146,11 +151,13 @@ class PushServer:
             raise ValueError("push key_file is set without cert_file")
         if settings.max_body_bytes <= 0:
             raise ValueError("push max_body_bytes must be positive")
+        check_push_settings(settings)
         self._settings = settings
         self._submit = submit
         self._vocabulary = vocabulary
         self._timeout = request_timeout
         self._clock = clock
+        self._seen = _SeenSignatures(clock)
         self._serving = BackgroundServer("push")
 
     @property
@@ -160,12 +167,17 @@ class PushServer:
     def start(self) -> None:
         self._serving.check_not_started()
         context = _tls_context(self._settings)
-        server_class = _Server6 if ":" in self._settings.host else _Server
-        server = server_class((self._settings.host, self._settings.port), _Handler)
+        server = _Server(
+            self._settings.host,
+            self._settings.port,
+            _Handler,
+            what="push",
+            limits=self._settings.limits,
+            request_timeout=self._timeout,
+        )
         server.push = self
         if context is not None:
-            # The handshake is left to the connection's own thread: done in accept(), one
-            # slow client would stall every other.
+            # No handshake in accept(): the connection's own thread does it, under its deadline.
             server.socket = context.wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
@@ -213,7 +225,8 @@ class PushServer:
             )
         return stamp
 
-    def _check_signature(self, headers: Message, stamp: str, body: bytes) -> None:
+    def _check_signature(self, headers: Message, stamp: str, body: bytes) -> str:
+        """The verified signature, refused if it was already accepted within the window."""
         secret = self._settings.hmac_secret
         assert secret is not None
         given = (headers.get("X-Syncbot-Signature") or "").strip()
@@ -223,6 +236,18 @@ class PushServer:
             raise _unauthorized(
                 "bad_signature", _say("chữ ký HMAC không đúng", "wrong HMAC signature")
             )
+        if not self._seen.first_time(wanted, int(stamp)):
+            raise _Rejected(
+                HTTPStatus.CONFLICT,
+                "replayed_request",
+                _say(
+                    "yêu cầu có chữ ký này đã được nhận rồi; hãy ký lại với"
+                    " X-Syncbot-Timestamp mới",
+                    "this signed request was already received; sign it again with a new"
+                    " X-Syncbot-Timestamp",
+                ),
+            )
+        return wanted
 
     def _request(self, body: bytes, peer: str) -> PushRequest:
         document = _parse_body(body)
@@ -264,6 +289,39 @@ class PushServer:
                 ) from None
         received = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return replace(roster, path=f"HR push from {peer} at {received}")
+
+
+class _SeenSignatures:
+    """Signatures accepted while their timestamp is inside the window: a second one is a replay.
+
+    Only verified signatures are kept, so only a holder of the secret can fill it; each is
+    forgotten once its timestamp is out of the window and the request would be stale anyway.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._until: dict[str, int] = {}
+        self._expiry: list[tuple[int, str]] = []  # a heap, soonest first
+
+    def first_time(self, signature: str, stamp: int) -> bool:
+        now = self._clock()
+        with self._lock:
+            while self._expiry and self._expiry[0][0] < now:
+                until, old = heapq.heappop(self._expiry)
+                if self._until.get(old) == until:
+                    del self._until[old]
+            if signature in self._until:
+                return False
+            until = stamp + REPLAY_WINDOW_SECONDS
+            self._until[signature] = until
+            heapq.heappush(self._expiry, (until, signature))
+            return True
+
+    def forget(self, signature: str) -> None:
+        """For a request that was refused after all, so its sender may send it again."""
+        with self._lock:
+            self._until.pop(signature, None)
 
 
 def _say(vi: str, en: str) -> str:
@@ -354,66 +412,23 @@ def _tls_context(settings: PushSettings) -> ssl.SSLContext | None:
 # --- the HTTP plumbing --------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(GuardedServer):
     push: PushServer
-    daemon_threads = True
-    # The default backlog of 5 drops handshakes under a burst of HR pushes; they are then
-    # accepted out of order, seconds later.
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.warning("push_rejected", reason="too_many_connections", peer=client_address[0])
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # The default prints a traceback to stderr; a dropped connection is not worth one.
-        log.warning("push_connection_failed", peer=client_address[0], exc_info=True)
 
 
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(GuardedHandler):
     server: _Server
-    server_version = "syncbot"
-    sys_version = ""
-    protocol_version = "HTTP/1.0"  # one request per connection: the deadline covers it all
+    trusted_after_head = False  # only authentication makes a push connection worth keeping
 
     def setup(self) -> None:
         super().setup()
-        limit = self.server.push._timeout
-        self.connection.settimeout(limit)
-        # A per-read timeout alone lets a client drip one byte every few seconds forever.
-        self._deadline = threading.Timer(limit, self._expire)
-        self._deadline.daemon = True
-        self._deadline.start()
         self._body_read = False
+        self._signature: str | None = None
 
     def finish(self) -> None:
-        try:
-            super().finish()
-            if self._body_unread():
-                self._drain()
-        finally:
-            self._deadline.cancel()
+        super().finish()
+        if self._body_unread():
+            self._drain()
 
     def _body_unread(self) -> bool:
         headers = getattr(self, "headers", None)  # absent when the request line was bad
@@ -444,25 +459,6 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _expire(self) -> None:
-        # socket.socket's own shutdown, not SSLSocket's, which would drop its TLS state
-        # under the thread still reading.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(self.connection, socket.SHUT_RDWR)
-
-    def handle(self) -> None:
-        if isinstance(self.connection, ssl.SSLSocket):
-            try:
-                self.connection.do_handshake()
-            except (OSError, ssl.SSLError) as error:
-                log.info("push_rejected", reason="tls_handshake", peer=self.peer, detail=str(error))
-                return
-        super().handle()
-
-    @property
-    def peer(self) -> str:
-        return str(self.client_address[0])
-
     def log_message(self, format: str, *args: Any) -> None:
         # The standard access log goes to stderr unstructured; push_* events replace it.
         pass
@@ -487,6 +483,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.push._submit(request)
         except Exception:
             log.exception("push_rejected", reason="queue_failed", peer=self.peer)
+            if self._signature is not None:
+                self.server.push._seen.forget(self._signature)
             self._reply(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 {
@@ -530,6 +528,8 @@ class _Handler(BaseHTTPRequestHandler):
         push = self.server.push
         headers = self.headers
         push._check_bearer(headers)
+        if push._settings.token:
+            self.trust()
         stamp = push._check_timestamp(headers)
         _check_content_type(headers.get("Content-Type"))
         length = _content_length(headers, push._settings.max_body_bytes)
@@ -541,7 +541,8 @@ class _Handler(BaseHTTPRequestHandler):
                 reason="incomplete_body",
             )
         if stamp is not None:
-            push._check_signature(headers, stamp, body)
+            self._signature = push._check_signature(headers, stamp, body)
+            self.trust()
         return push._request(body, self.peer)
 
     def _reject(self, rejected: _Rejected) -> None:
