@@ -205,7 +205,6 @@ class ConnectionGuard:
 class GuardedServer(HTTPServer):
     """An HTTP server whose connections each get a thread, admitted and timed by a guard."""
 
-    daemon_threads = True
     # The default backlog of 5 drops handshakes under a burst; they are then accepted out of
     # order, seconds later.
     request_queue_size = 128
