@@ -210,10 +210,18 @@ inst_dir = {w / "inst"}
                  {"cn": self.suffix, "nsslapd-state": "backend",
                   "nsslapd-backend": _BACKEND})  # fmt: skip
             rdn_type, _, value = self.suffix.split(",", 1)[0].partition("=")
+            # As dscreate's sample entries: people change their own password and read
+            # the directory; nobody else reads passwords.
+            acis = {"aci": [
+                '(targetattr="userPassword")(version 3.0; acl "self password"; '
+                'allow (write) userdn="ldap:///self";)',
+                '(targetattr!="userPassword")(version 3.0; acl "users read"; '
+                'allow (read, search, compare) userdn="ldap:///all";)',
+            ]}  # fmt: skip
             if rdn_type.strip().lower() == "dc":
-                _add(conn, self.suffix, ["top", "domain"], {"dc": value})
+                _add(conn, self.suffix, ["top", "domain"], {"dc": value, **acis})
             else:
-                _add(conn, self.suffix, ["top", "organization"], {"o": value})
+                _add(conn, self.suffix, ["top", "organization"], {"o": value, **acis})
             # lastLoginTime on every successful bind (the dormancy duty reads it).
             _modify(conn, ACCOUNT_POLICY, {"nsslapd-pluginEnabled": ["on"]})
             _modify(conn, f"cn=config,{ACCOUNT_POLICY}", {
@@ -333,7 +341,8 @@ inst_dir = {w / "inst"}
             if conn.result["result"] != 0 or not conn.response:
                 raise RuntimeError(f"cannot read {dn}: {conn.result}")
             raw = conn.response[0]["raw_attributes"]
-        return {name: [v.decode("utf-8", "replace") for v in raw.get(name, [])] for name in raw}
+        # ldap3 lists an attribute asked for but absent with no values: left out here.
+        return {name: [v.decode("utf-8", "replace") for v in vs] for name, vs in raw.items() if vs}
 
     def add_ldif_entries(self, entries: list[tuple[str, dict[str, list[str]]]]) -> None:
         with self.admin_connection() as conn:

@@ -331,7 +331,8 @@ class SambaAdServer:
             if conn.result["result"] != 0 or not conn.response:
                 raise RuntimeError(f"cannot read {dn}: {conn.result}")
             raw = conn.response[0]["raw_attributes"]
-        return {name: [v.decode("utf-8", "replace") for v in raw.get(name, [])] for name in raw}
+        # ldap3 lists an attribute asked for but absent with no values: left out here.
+        return {name: [v.decode("utf-8", "replace") for v in vs] for name, vs in raw.items() if vs}
 
 
 def user_attributes(

@@ -73,6 +73,8 @@ class Flavour:
     member_absent_codes: frozenset[int] = frozenset()
     #: AD: members come in windows of this many values (its MaxValRange); see `ranged`.
     member_range_step: int | None = None
+    #: (entry, attribute, value) without which the server ignores `must_change_attribute`.
+    must_change_switch: tuple[str, str, str] | None = None
 
     @property
     def group_filter(self) -> str:
@@ -311,6 +313,7 @@ DS389 = Flavour(
     enable_changes=_389ds_enable,
     must_change_attribute="passwordExpirationTime",
     must_change_changes=_389ds_password_change,
+    must_change_switch=("cn=config", "passwordMustChange", "on"),
     group_class="groupOfNames",
     member_attribute="member",
     member_kind=MemberKind.DN,

@@ -626,12 +626,39 @@ class LdapTarget:
 
     def _require_password_change(self, conn: ldap3.Connection, account: str) -> None:
         dn = self._account_dn(account)
+        self._check_must_change_switch(conn, dn)
         attribute = self.flavour.must_change_attribute
         changes = self.flavour.must_change_changes(self._read_entry(conn, dn, [attribute]))
         if not changes:
             log.info("ldap.apply.already_done", target=self.name, account=dn, must_change=True)
             return
         self._modify(conn, dn, changes, tolerated=set())
+
+    def _check_must_change_switch(self, conn: ldap3.Connection, dn: str) -> None:
+        """Refuse a "must change" flag the server would ignore, rather than report it done.
+
+        389 DS restricts an account whose password expired at the epoch only while
+        cn=config says `passwordMustChange: on`; with it off (the default) the old password
+        goes on working as before. A policy entry the service account may not read cannot
+        be checked: the flag is written then, as before.
+        """
+        switch = self.flavour.must_change_switch
+        if switch is None:
+            return
+        entry, attribute, wanted = switch
+        try:
+            found = self._policy_entry(conn, entry, [attribute])
+        except _OperationFailed as error:
+            log.warning("ldap.must_change.unchecked", target=self.name, reason=str(error))
+            return
+        value = first(found, attribute) if found is not None else None
+        if (value or "").strip().lower() != wanted:
+            raise _OperationFailed(
+                f"require a password change of {dn}: {entry} has {attribute}: "
+                f"{value or 'unset'}, so the server would still accept the old password; "
+                f"set {attribute}: {wanted} (syncbot does, with [password_policy] "
+                'never_changed or expired = "require_change")'
+            )
 
     def _configure(self, conn: ldap3.Connection, action: Action) -> None:
         """Set exactly the planned policy attributes; create the ppolicy entry if missing."""
