@@ -16,7 +16,12 @@ from typing import Any
 import structlog
 
 from syncbot.model import ActionKind
-from syncbot.worker.serving import BackgroundServer, GuardedHandler, GuardedServer
+from syncbot.worker.serving import (
+    REQUEST_TIMEOUT_SECONDS,
+    BackgroundServer,
+    GuardedHandler,
+    GuardedServer,
+)
 from syncbot.worker.settings import MetricsSettings
 
 log = structlog.get_logger("syncbot.worker.metrics")
@@ -25,7 +30,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 RUN_DURATION_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 #: Seconds from an HR file landing to the account being locked: the figure auditors ask for.
 LOCKOUT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
-REQUEST_TIMEOUT_SECONDS = 10.0
 
 
 class Histogram:

@@ -74,7 +74,12 @@ from syncbot.errors import RosterError
 from syncbot.model import Roster, Vocabulary
 from syncbot.roster import load_roster
 from syncbot.text import nfc
-from syncbot.worker.serving import BackgroundServer, GuardedHandler, GuardedServer
+from syncbot.worker.serving import (
+    REQUEST_TIMEOUT_SECONDS,
+    BackgroundServer,
+    GuardedHandler,
+    GuardedServer,
+)
 from syncbot.worker.settings import PushSettings, check_push_settings
 
 log = structlog.get_logger("syncbot.worker.push")
@@ -82,7 +87,6 @@ log = structlog.get_logger("syncbot.worker.push")
 PATH = "/v1/roster-changes"
 MAX_EMPLOYEE_IDS = 10_000
 REPLAY_WINDOW_SECONDS = 300
-REQUEST_TIMEOUT_SECONDS = 10.0
 #: How much of a refused body is read, and for how long, before the connection is closed.
 DRAIN_BYTES = 256 * 1024
 DRAIN_SECONDS = 1.0

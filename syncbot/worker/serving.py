@@ -35,6 +35,8 @@ from syncbot.worker.settings import ListenerLimits
 
 log = structlog.get_logger("syncbot.worker.serving")
 
+#: The whole request, from accept to the last byte of the answer, one request per connection.
+REQUEST_TIMEOUT_SECONDS = 10.0
 #: Connections the guard closed are reported together at most this often: under attack, one
 #: log line per connection would become the attack.
 SHED_REPORT_SECONDS = 10.0

@@ -16,7 +16,8 @@ class ListenerLimits:
     """How many connections a listener holds, and how long a client may take to ask.
 
     The head deadline covers the TLS handshake, the request line and the headers together,
-    counted from accept, so dripping bytes cannot stretch it.
+    counted from accept, so dripping bytes cannot stretch it; the whole request's deadline
+    (10 s) bounds it too.
     """
 
     max_connections: int = 32
