@@ -1,6 +1,6 @@
 """The push and metrics listeners under slow-connection attacks, replays and unsafe configs.
 
-Every attack here is on loopback only (127.0.0.1), bounded in connections and in time: a
+Every attack here is on loopback only (127.0.0.1 or ::1), bounded in connections and time: a
 fixed number of client sockets that drip bytes and reconnect when the server closes them.
 """
 
@@ -638,3 +638,18 @@ def test_listener_limit_mistakes_name_the_key(
         tmp_path, f'[worker.metrics]\nlisten = "127.0.0.1:9464"\n{extra}\n', monkeypatch
     )
     assert error.key == key
+
+
+def test_the_guard_serves_ipv6_loopback_too(received: Received) -> None:
+    server = started_push(received, host="::1", limits=ListenerLimits(2, 2, 1.0))
+    try:
+        silent = [socket.create_connection(("::1", server.port), timeout=5) for _ in range(3)]
+        assert closed_within(silent[0], 2)  # past the cap of 2
+        connection = http.client.HTTPConnection("::1", server.port, timeout=5)
+        assert exchange(connection, "POST", PATH, IDS, push_headers())[0] == 202
+        assert received.requests[0].peer == "::1"
+        assert all(closed_within(sock, 3) for sock in silent[1:])  # the head deadline
+        for sock in silent:
+            sock.close()
+    finally:
+        server.stop()
