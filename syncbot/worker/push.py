@@ -28,7 +28,8 @@ Authentication: each configured method must pass (both, when both are configured
   A timestamp more than 5 minutes from the server's clock is refused, so a captured
   request cannot be replayed later, and a signature already accepted within those
   5 minutes is refused with 409 (``replayed_request``), so it cannot be replayed sooner
-  either: sign each push with its own timestamp. A push answered 503 may be resent as is.
+  either: to send the same body again, sign it with a later timestamp. A push answered
+  503 may be resent as is.
 
 Answers (JSON bodies; messages are Vietnamese / English):
 
