@@ -28,6 +28,7 @@ import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.dn import escape_rdn
 
+from syncbot.errors import LocalResourceError
 from syncbot.localdev.ports import free_port
 from syncbot.localdev.slapd import find_binary, ssha
 
@@ -147,9 +148,13 @@ class Ds389Server:
         dse.write_text(self._patched_dse(dse.read_text(encoding="utf-8")), encoding="utf-8")
         (self.workdir / "tmp").mkdir(exist_ok=True)
         self._launch()
-        self._configure_online()
-        # The account policy plugin is read at start-up only.
-        self.restart()
+        try:
+            self._configure_online()
+            # The account policy plugin is read at start-up only.
+            self.restart()
+        except BaseException:
+            self.stop()  # never leave a half-built server running
+            raise
         self._built = True
 
     def _instance_inf(self) -> str:
@@ -385,7 +390,7 @@ def _modify_changes(conn: ldap3.Connection, dn: str, changes: Mapping[str, objec
 def _require(name: str) -> Path:
     path = find_binary(name)
     if path is None:
-        raise RuntimeError(
+        raise LocalResourceError(
             f"{name} not installed: apt-get install --no-install-recommends 389-ds-base"
         )
     return path

@@ -30,6 +30,7 @@ from types import TracebackType
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from syncbot.errors import LocalResourceError
 from syncbot.localdev.slapd import LocalPki, find_binary, make_test_pki
 
 REALM = "SO.EXAMPLE.VN"
@@ -136,7 +137,7 @@ class SambaAdServer:
             self._provision()
         busy = [port for port in FIXED_PORTS if _listening(port)]
         if busy:
-            raise RuntimeError(
+            raise LocalResourceError(
                 f"cannot start Samba AD: {HOST} ports {busy} are already taken (another "
                 "samba or LDAP server?); Samba's ports cannot be moved"
             )
@@ -404,7 +405,7 @@ def _listening(port: int) -> bool:
 def _require(name: str) -> Path:
     path = find_binary(name)
     if path is None:
-        raise RuntimeError(
+        raise LocalResourceError(
             f"{name} not installed: apt-get install --no-install-recommends "
             "samba samba-ad-dc samba-ad-provision"
         )
