@@ -37,28 +37,20 @@ from syncbot import __version__, quarantine_cli, report_cli
 from syncbot.allocator import pin_mmap_threshold
 from syncbot.config import DEFAULT_PATH, Config, load_config
 from syncbot.errors import SyncbotError
-from syncbot.human_apply import (
-    EXIT_NOT_CONFIRMED,
-    EXIT_OK,
-    apply_until_sigterm,
-    confirmed,
-    print_outcome,
-    refuse_unless_forced,
-)
+from syncbot.human_apply import EXIT_NOT_CONFIRMED, EXIT_OK, confirmed, print_outcome
 from syncbot.logs import configure_logging
 from syncbot.progress import progress_bar
 from syncbot.reconcile import (
-    actor,
-    apply_prepared,
-    close_targets,
+    Prepared,
+    RosterRule,
     load_inputs,
-    new_run_id,
-    open_targets,
+    opened_targets,
     prepare,
     violations,
 )
 from syncbot.render import plan_json, render_plan
 from syncbot.state import StateDir
+from syncbot.sync import sync
 
 EXIT_CHAIN_BROKEN, EXIT_CHANGES = 9, 10
 log = structlog.get_logger("syncbot.cli")
@@ -221,45 +213,38 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, config: Config) -> int:
-    prepared = prepare(config, args.today or date.today(), progress=progress_bar)
-    close_targets(prepared.targets)
+    with prepare(config, args.today or date.today(), progress=progress_bar) as prepared:
+        pass  # read whole, then the targets are closed before anything is printed
     if args.json:
         print(plan_json(prepared.plan))
     else:
-        for line in render_plan(prepared.plan, lang=args.lang, by=_grouping(args, config)):
-            print(line)
+        _print_plan(args, config, prepared)
         for problem in violations(prepared):
             print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
     return EXIT_CHANGES if args.detailed_exitcode and not prepared.plan.empty else EXIT_OK
 
 
-def _grouping(args: argparse.Namespace, config: Config) -> str:
-    return str(args.by or ("person" if len(config.targets) > 1 else "action"))
+def _print_plan(args: argparse.Namespace, config: Config, prepared: Prepared) -> None:
+    by = str(args.by or ("person" if len(config.targets) > 1 else "action"))
+    for line in render_plan(prepared.plan, lang=args.lang, by=by):
+        print(line)
 
 
 def _apply(args: argparse.Namespace, config: Config) -> int:
-    with StateDir(config.state_dir).lock():
-        prepared = prepare(config, date.today(), progress=progress_bar)
-        try:
-            for line in render_plan(prepared.plan, lang=args.lang, by=_grouping(args, config)):
-                print(line)
-            problems = violations(prepared)
-            refuse_unless_forced(problems, args.force, "roster")
-            if prepared.plan.empty:
-                # Nothing to change, but a successful run: it moves the shrink baseline.
-                apply_prepared(
-                    prepared,
-                    run_id=new_run_id(),
-                    actor_name=actor("syncbot apply"),
-                    forced=problems,
-                )
-                return EXIT_OK
-            if not args.yes and not confirmed(len(prepared.plan.actions)):
-                return EXIT_NOT_CONFIRMED
-            report = apply_until_sigterm(prepared, problems, "syncbot apply")
-        finally:
-            close_targets(prepared.targets)
-    return print_outcome(report, "the next run continues")
+    synced = sync(
+        config,
+        RosterRule(),
+        via="syncbot apply",
+        force=args.force,
+        show=lambda prepared: _print_plan(args, config, prepared),
+        confirm=lambda prepared: args.yes or confirmed(len(prepared.plan.actions)),
+        progress=progress_bar,
+    )
+    if synced.report is None:
+        return EXIT_NOT_CONFIRMED
+    if synced.prepared.plan.empty:
+        return EXIT_OK
+    return print_outcome(synced.report, "the next run continues")
 
 
 def _check_config(config: Config) -> int:
@@ -271,8 +256,7 @@ def _check_config(config: Config) -> int:
         f"({config.mappings_dir})"
     )
     print(f"roster: {roster.path}: {len(roster.rows)} rows, sha256 {roster.sha256}")
-    targets = open_targets(config)
-    try:
+    with opened_targets(config) as targets:
         for name, target in targets.items():
             for line in target.describe():
                 print(f"{name}: {line}")
@@ -286,27 +270,35 @@ def _check_config(config: Config) -> int:
                 f"{name}: {found} mapped groups or roles exist"
                 + (f"; missing: {', '.join(missing)}" if missing else "")
             )
-    finally:
-        close_targets(targets)
     return EXIT_OK
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
     import json
 
+    from syncbot.push_store import PushStore
     from syncbot.worker.loop import status_path
-    from syncbot.worker.status import exit_code, read_status, render_status
+    from syncbot.worker.status import (
+        exit_code,
+        pushed_rows,
+        read_status,
+        render_pushed,
+        render_status,
+    )
 
     path = status_path(config)
     status = read_status(path)
+    pushed = pushed_rows(PushStore(config.state_dir).read())
     if status is None:
         print(
             f"syncbot: no worker status at {path} / chưa có trạng thái tiến trình", file=sys.stderr
         )
-    elif args.json:
-        print(json.dumps(status, ensure_ascii=False, indent=2, sort_keys=True))
+    if args.json:
+        if status is not None:
+            print(json.dumps({**status, "pushed_rows": pushed}, ensure_ascii=False, indent=2,
+                             sort_keys=True))  # fmt: skip
     else:
-        for line in render_status(status):
+        for line in [*(render_status(status) if status else ()), *render_pushed(pushed)]:
             print(line)
     return exit_code(status)
 

@@ -38,16 +38,18 @@ from syncbot.model import (
     Snapshot,
     Status,
 )
+from syncbot.text import id_key
 
 #: Statuses whose accounts the roster itself locks: no duty nags or locks them as well.
 LEAVING = frozenset({Status.DEPARTED, Status.TRANSFERRED})
 
 
 def evidence_of(roster: Roster, row: RosterRow) -> Evidence:
-    """The roster fact behind a step, as an inspector finds it in the HR file."""
+    """The roster fact behind a step, as an inspector finds it in the HR file or push."""
+    source = roster.sources.get(id_key(row.employee_id)) if roster.sources else None
     return Evidence(
-        roster_file=roster.path,
-        roster_sha256=roster.sha256,
+        roster_file=source.file if source else roster.path,
+        roster_sha256=source.sha256 if source else roster.sha256,
         row=row.row,
         status=row.status_word,
         effective_date=row.effective_date,

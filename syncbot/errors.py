@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from syncbot.model import Plan
+
 
 class SyncbotError(Exception):
     """Base class: an error the CLI reports in one clear message and a documented exit code."""
@@ -64,9 +70,20 @@ class TargetError(SyncbotError):
 
 
 class SafetyError(SyncbotError):
-    """The plan crosses a safety threshold; `--force` is required to apply it."""
+    """The plan crosses a safety threshold; `--force` is required to apply it.
+
+    `problems` are the thresholds crossed and `plan` the plan refused, for a caller that
+    reports them elsewhere than on a terminal (the worker's status and metrics).
+    """
 
     exit_code = 4
+
+    def __init__(
+        self, message: str, *, problems: Sequence[str] = (), plan: Plan | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+        self.plan = plan
 
 
 class LockedError(SyncbotError):

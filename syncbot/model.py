@@ -82,12 +82,25 @@ class RosterRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RowSource:
+    """Where a row came from when it is not the export named by its roster: an HR push."""
+
+    file: str  # what the evidence names, e.g. "HR push from 127.0.0.1 at 2026-12-05T09:00:00Z"
+    sha256: str  # of the push body exactly as sent
+
+
+@dataclass(frozen=True, slots=True)
 class Roster:
-    """A whole validated export; its sha256 ties every planned action to the exact file."""
+    """A whole validated export; its sha256 ties every planned action to the exact file.
+
+    `sources` names, by `id_key`, the rows laid over the export from HR pushes; every other
+    row is the export's own.
+    """
 
     path: str
     sha256: str
     rows: tuple[RosterRow, ...]
+    sources: Mapping[str, RowSource] = field(default_factory=dict)
 
 
 @_quick_init
@@ -299,6 +312,11 @@ class Action:
             self.kind is ActionKind.CHANGE_UNIT and not self.add
         )
 
+    @property
+    def person(self) -> str:
+        """Who the step is about, the same across targets: the id's key, else the account."""
+        return id_key(self.employee_id) if self.employee_id else f"{self.target}:{self.account}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
@@ -399,7 +417,7 @@ class Plan:
 
     def people_losing_access(self) -> set[str]:
         """People who would be locked out or stripped of a role, counted once across targets."""
-        return {a.employee_id or f"{a.target}:{a.account}" for a in self.actions if a.takes_access}
+        return {a.person for a in self.actions if a.takes_access}
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -1,39 +1,30 @@
 """`syncbot quarantine --list FILE`: leaked credentials, across every target, in one audited run.
 
-The same path as `syncbot apply`: lock, read every target once, plan, check thresholds,
-confirm, apply through the executor, so the steps land in the audit log, the journal and
-the recovery path exactly like a reconcile's. Exit codes are the documented ones.
+The same path as `syncbot apply` (`syncbot.sync`) with the leak list as its planning rule:
+lock, read every target once, plan, check thresholds, confirm, apply through the executor,
+so the steps land in the audit log, the journal and the recovery path exactly like a
+reconcile's. Exit codes are the documented ones.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from syncbot.config import Config
 from syncbot.duties import Observe
-from syncbot.human_apply import (
-    EXIT_NOT_CONFIRMED,
-    EXIT_OK,
-    apply_until_sigterm,
-    confirmed,
-    print_outcome,
-    refuse_unless_forced,
-)
-from syncbot.known_people import KnownPeople
+from syncbot.human_apply import EXIT_NOT_CONFIRMED, EXIT_OK, confirmed, print_outcome
+from syncbot.mappings import Mappings
+from syncbot.model import Plan, Roster
+from syncbot.planner import TargetState
 from syncbot.progress import progress_bar
 from syncbot.quarantine import LeakList, not_found, plan_quarantine, read_leak_list
-from syncbot.reconcile import (
-    Prepared,
-    _fetch_state,
-    close_targets,
-    load_inputs,
-    open_targets,
-    violations,
-)
+from syncbot.reconcile import Prepared, prepare, violations
 from syncbot.render import plan_json, render_plan
-from syncbot.state import StateDir
+from syncbot.sync import sync
 
 _VIA = "syncbot quarantine"
 
@@ -68,50 +59,58 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
 
 
-def prepare_quarantine(config: Config, leaks: LeakList, today: date, *, disable: bool) -> Prepared:
-    """Read the roster and one fresh snapshot per target, and plan; changes nothing."""
-    mappings, roster = load_inputs(config)
-    targets = open_targets(config)
-    try:
-        states = []
-        known = KnownPeople(roster.rows)
-        for name, target in targets.items():
-            with progress_bar(f"Đọc {name}") as bar:
-                states.append(_fetch_state(name, target, config, mappings, bar, Observe(), known))
-        plan = plan_quarantine(
-            leaks, roster, states, today, disable=disable, fallback=config.fallback
+@dataclass(frozen=True, slots=True)
+class QuarantineRule:
+    """The leak list's plan: each listed account signed out and made to change its password
+    (or locked), in every target. It judges only the listed accounts."""
+
+    leaks: LeakList
+    disable: bool
+    full: bool = False
+    limited_to_push: bool = False
+    reviewed: str = "list"
+
+    def observe(self, config: Config, today: date) -> Observe:
+        return Observe()
+
+    def plan(
+        self,
+        roster: Roster,
+        mappings: Mappings,
+        states: Sequence[TargetState],
+        config: Config,
+        today: date,
+    ) -> Plan:
+        return plan_quarantine(
+            self.leaks, roster, states, today, disable=self.disable, fallback=config.fallback
         )
-    except BaseException:
-        close_targets(targets)
-        raise
-    snapshots = {state.name: state.snapshot for state in states}
-    return Prepared(config, mappings, roster, targets, snapshots, plan)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Show the quarantine plan and, unless --dry-run, apply it like `syncbot apply`."""
     leaks = read_leak_list(args.list_file)  # a bad list stops before any target is contacted
+    rule = QuarantineRule(leaks, args.disable)
     if args.dry_run:
-        prepared = prepare_quarantine(config, leaks, date.today(), disable=args.disable)
-        close_targets(prepared.targets)
+        with prepare(config, date.today(), rule=rule, progress=progress_bar) as prepared:
+            pass  # read whole; the targets are closed before anything is printed
         _show(args, prepared, leaks)
         for problem in violations(prepared):
             print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
         return EXIT_OK
-    with StateDir(config.state_dir).lock():
-        prepared = prepare_quarantine(config, leaks, date.today(), disable=args.disable)
-        try:
-            _show(args, prepared, leaks)
-            problems = violations(prepared)
-            refuse_unless_forced(problems, args.force, "list")
-            if prepared.plan.empty:
-                return EXIT_OK
-            if not args.yes and not confirmed(len(prepared.plan.actions)):
-                return EXIT_NOT_CONFIRMED
-            report = apply_until_sigterm(prepared, problems, _VIA)
-        finally:
-            close_targets(prepared.targets)
-    return print_outcome(report, "run the quarantine again")
+    synced = sync(
+        config,
+        rule,
+        via=_VIA,
+        force=args.force,
+        show=lambda prepared: _show(args, prepared, leaks),
+        confirm=lambda prepared: args.yes or confirmed(len(prepared.plan.actions)),
+        progress=progress_bar,
+    )
+    if synced.report is None:
+        return EXIT_NOT_CONFIRMED
+    if synced.prepared.plan.empty:
+        return EXIT_OK
+    return print_outcome(synced.report, "run the quarantine again")
 
 
 def _show(args: argparse.Namespace, prepared: Prepared, leaks: LeakList) -> None:

@@ -1,7 +1,10 @@
 """One reconcile: read roster and targets whole, plan, and (when asked) apply and audit.
 
-The CLI and the worker both go through here, so a run means the same thing whoever
-starts it.
+What is read is always the same: the export with the pushed rows still in force laid over
+it (`roster/overlay.py`), and every target whole. What differs between runs is the rule
+that turns that into a plan (`PlanRule`): the roster for everyone, the roster for the people
+a push names, or a leak list. `syncbot.sync` is the one sequence that applies a plan; the
+`plan` command and the reports only read.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import gc
 import getpass
 import secrets
 import socket
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 import structlog
 
@@ -28,8 +32,9 @@ from syncbot.mappings import Mappings, load_mappings
 from syncbot.model import Plan, Roster, Snapshot
 from syncbot.planner import TargetState, plan
 from syncbot.protection import Protection
+from syncbot.push_store import PushedState, PushStore
 from syncbot.roster import load_roster
-from syncbot.roster.overlay import overlay
+from syncbot.roster.overlay import Overlaid, lay_over
 from syncbot.safety import threshold_violations
 from syncbot.state import StateDir
 from syncbot.targets.base import Progress, Target, no_progress
@@ -42,13 +47,82 @@ ProgressFactory = Callable[[str], contextlib.AbstractContextManager[Progress]]
 
 
 @contextlib.contextmanager
-def _silent(_: str) -> Iterator[Progress]:
+def silent(_: str) -> Iterator[Progress]:
     yield no_progress
+
+
+class PlanRule(Protocol):
+    """How a run turns what it read into a plan.
+
+    `full` rules judge everyone (a successful apply restarts the count of people pushes
+    took access from); `limited_to_push` rules act for the people an HR push named, and
+    what they take is added to that count.
+    """
+
+    @property
+    def full(self) -> bool: ...
+
+    @property
+    def limited_to_push(self) -> bool: ...
+
+    @property
+    def reviewed(self) -> str:
+        """What a person reviews before forcing a refused plan: "roster", "list"."""
+        ...
+
+    def observe(self, config: Config, today: date) -> Observe: ...
+
+    def plan(
+        self,
+        roster: Roster,
+        mappings: Mappings,
+        states: Sequence[TargetState],
+        config: Config,
+        today: date,
+    ) -> Plan: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRule:
+    """The roster's plan: for everyone, or for the people an HR push names (`only`).
+
+    A push's plan is planned whole and then narrowed — matching must see every account to
+    spot ambiguity — so it is exactly the full plan's steps for those people.
+    """
+
+    only: frozenset[str] | None = None
+    reviewed: str = "roster"
+
+    @property
+    def full(self) -> bool:
+        return self.only is None
+
+    @property
+    def limited_to_push(self) -> bool:
+        return self.only is not None
+
+    def observe(self, config: Config, today: date) -> Observe:
+        return Observe.for_duties(config.duties, today)
+
+    def plan(
+        self,
+        roster: Roster,
+        mappings: Mappings,
+        states: Sequence[TargetState],
+        config: Config,
+        today: date,
+    ) -> Plan:
+        ledger = StateDir(config.state_dir).ledger().entries
+        computed = plan(roster, mappings, states, ledger, today, config.fallback, config.duties)
+        return computed if self.only is None else computed.limited_to(set(self.only))
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """Inputs read and a plan computed: everything needed to show or apply it."""
+    """Inputs read and a plan computed: everything needed to show or apply it.
+
+    Its targets are open: use it in a `with` block, which closes them.
+    """
 
     config: Config
     mappings: Mappings
@@ -56,6 +130,25 @@ class Prepared:
     targets: Mapping[str, Target]
     snapshots: Mapping[str, Snapshot]
     plan: Plan
+    rule: PlanRule = field(default_factory=RosterRule)
+    export_rows: int | None = None  # the export alone, for the shrink rule; None: the roster's
+    overlaid: Overlaid | None = None  # what reading learnt about the pushed rows
+    taken_by_pushes: frozenset[str] = frozenset()
+
+    @property
+    def export_row_count(self) -> int:
+        return self.plan.roster_rows if self.export_rows is None else self.export_rows
+
+    def __enter__(self) -> Prepared:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        close_targets(self.targets)
 
 
 def new_run_id() -> str:
@@ -92,6 +185,16 @@ def open_target(settings: TargetSettings) -> Target:
 
 def open_targets(config: Config) -> dict[str, Target]:
     return {name: open_target(settings) for name, settings in config.targets.items()}
+
+
+@contextlib.contextmanager
+def opened_targets(config: Config) -> Iterator[dict[str, Target]]:
+    """Every configured target, closed when the block ends however it ends."""
+    targets = open_targets(config)
+    try:
+        yield targets
+    finally:
+        close_targets(targets)
 
 
 def close_targets(targets: Mapping[str, Target]) -> None:
@@ -145,17 +248,13 @@ def prepare(
     config: Config,
     today: date,
     *,
-    progress: ProgressFactory = _silent,
-    only: set[str] | None = None,
-    pushed: Roster | None = None,
+    progress: ProgressFactory = silent,
+    rule: PlanRule | None = None,
 ) -> Prepared:
-    """Read everything and compute the plan; changes nothing anywhere.
-
-    `only` narrows the plan to the named employee ids (an HR push), after planning whole;
-    `pushed` rows (an HR push carrying rows) replace the export's rows of the same people.
-    """
+    """Read everything and compute the plan by `rule` (the roster's, for everyone); changes
+    nothing anywhere."""
     with _collector_paused():
-        return _prepare(config, today, progress, only, pushed)
+        return _prepare(config, today, progress, rule or RosterRule())
 
 
 @contextlib.contextmanager
@@ -171,45 +270,61 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _prepare(
-    config: Config,
-    today: date,
-    progress: ProgressFactory,
-    only: set[str] | None,
-    pushed: Roster | None,
-) -> Prepared:
-    mappings, roster = load_inputs(config)
-    if pushed is not None:
-        roster = overlay(roster, pushed)
+def _prepare(config: Config, today: date, progress: ProgressFactory, rule: PlanRule) -> Prepared:
+    mappings, export = load_inputs(config)
+    pushed = read_pushed(config)
+    overlaid = lay_over(export, pushed.rows)
+    roster = overlaid.roster
     targets = open_targets(config)
     try:
         states = []
-        observe = Observe.for_duties(config.duties, today)
+        observe = rule.observe(config, today)
         known = KnownPeople(roster.rows)
         for name, target in targets.items():
             with progress(f"Đọc {name}") as bar:
                 states.append(_fetch_state(name, target, config, mappings, bar, observe, known))
         del known  # freed before planning, where memory peaks
-        ledger = StateDir(config.state_dir).ledger().entries
-        computed = plan(roster, mappings, states, ledger, today, config.fallback, config.duties)
-        if only is not None:
-            computed = computed.limited_to(only)
+        computed = rule.plan(roster, mappings, states, config, today)
     except BaseException:
         close_targets(targets)
         raise
     log.info(
         "plan_computed",
         roster_rows=len(roster.rows),
+        pushed_rows=len(roster.sources),
         actions=len(computed.actions),
         findings=len(computed.findings),
     )
     snapshots = {state.name: state.snapshot for state in states}
-    return Prepared(config, mappings, roster, targets, snapshots, computed)
+    return Prepared(
+        config,
+        mappings,
+        roster,
+        targets,
+        snapshots,
+        computed,
+        rule=rule,
+        export_rows=overlaid.export_rows,
+        overlaid=overlaid,
+        taken_by_pushes=pushed.taken,
+    )
+
+
+def read_pushed(config: Config) -> PushedState:
+    """The pushed rows in force and what pushes took; nothing when no push ever came."""
+    return PushStore(config.state_dir).read()
 
 
 def violations(prepared: Prepared) -> list[str]:
+    """Every threshold the plan crosses, counting what pushes took since the last full run."""
     previous = StateDir(prepared.config.state_dir).last_run().get("roster_rows")
-    return threshold_violations(prepared.plan, prepared.config.safety, previous)
+    return threshold_violations(
+        prepared.plan,
+        prepared.config.safety,
+        previous,
+        export_rows=prepared.export_row_count,
+        taken_by_pushes=prepared.taken_by_pushes,
+    )
 
 
 def apply_prepared(
@@ -269,7 +384,8 @@ def apply_prepared(
                 "run_id": run_id,
                 "finished": datetime.now(UTC).isoformat(),
                 "roster_sha256": computed.roster_sha256,
-                "roster_rows": computed.roster_rows,
+                # The export's rows, never pushed ones: the shrink rule compares exports.
+                "roster_rows": prepared.export_row_count,
                 "actions": len(computed.actions),
                 "audit_seq": anchor[0],
                 "audit_hash": anchor[1],

@@ -18,7 +18,7 @@ from typing import Any
 from syncbot.config import Config
 from syncbot.errors import ConfigError
 from syncbot.progress import progress_bar
-from syncbot.reconcile import close_targets, prepare
+from syncbot.reconcile import prepare
 from syncbot.report import FORMATS, Period, Report, changes_report, format_for, write_report
 from syncbot.report.compliance import compliance_report
 from syncbot.report.dormant import dormant_report
@@ -150,11 +150,8 @@ def run_duty_report(args: argparse.Namespace, config: Config) -> int:
     today = args.today or date.today()
     fmt = format_for(args.out, args.format)
     out = args.out or Path(f"{stem}-{today}.{fmt}")
-    prepared = prepare(config, today, progress=progress_bar)
-    try:
+    with prepare(config, today, progress=progress_bar) as prepared:
         report = build(prepared, lang=args.lang)
-    finally:
-        close_targets(prepared.targets)
     write_report(report, fmt, out)
     print(out)
     return EXIT_OK

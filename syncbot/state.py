@@ -36,6 +36,8 @@ _FIXES = {
     "steps.jsonl": "the run it describes was interrupted: restore it from a backup, or "
     "delete it once `syncbot audit show --runs` and the directory agree on its last changes",
     "worker.json": "delete it: the worker writes it again after its next run",
+    "pushes.json": "restore it from a backup; deleting it forgets the rows HR pushed that no "
+    "export has caught up with yet: ask HR for a fresh export first",
 }
 
 

@@ -15,7 +15,7 @@ from syncbot.targets.ldap.flavours import OPENLDAP
 from syncbot.targets.ldap.settings import LdapSettings
 
 # The real Keycloak server and realm fixtures live beside this file.
-pytest_plugins = ["keycloak_fixtures", "directory_fixtures"]
+pytest_plugins = ["keycloak_fixtures", "directory_fixtures", "worker_process"]
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,9 @@ EXIT_STATE, EXIT_LOCAL = 13, 14
 
 
 def syncbot(*argv: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "SYNCBOT_LOG_FORMAT": "json", **env}
+    # This checkout's syncbot, whatever folder the command runs in or pip last installed.
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "SYNCBOT_LOG_FORMAT": "json", "PYTHONPATH": python_path, **env}
     environment.pop("SYNCBOT_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "syncbot", *argv],

@@ -183,7 +183,7 @@ def test_worker_signs_a_departure_out_of_keycloak_within_seconds(
     """`syncbot run` as a real process, both targets: HR drops an export, sessions end."""
     import time
 
-    from test_worker import WorkerProcess, can_bind, departed, wait_for
+    from worker_process import WorkerProcess, can_bind, departed, wait_for
 
     config, realm = federated
     with config.open("a", encoding="utf-8") as handle:

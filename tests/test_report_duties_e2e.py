@@ -85,7 +85,8 @@ def report(config: Path, kind: str, out: str, *more: str) -> Path:
     done = syncbot(config, "report", kind, "--out", out, *more)
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-3000:]}"
     path = config.parent / out
-    assert done.stdout.strip() == out
+    # The path typed is relative to where syncbot ran; it prints where the file landed.
+    assert done.stdout.strip() == str(path.resolve())
     return path
 
 

@@ -842,17 +842,22 @@ def test_hundred_thousand_rows_load_in_linear_time(tmp_path: Path) -> None:
 
 
 def test_pushed_rows_replace_and_extend_the_export() -> None:
-    from syncbot.roster.overlay import overlay
+    from syncbot.model import RowSource
+    from syncbot.roster.overlay import PushedRow, lay_over
 
     base = Roster(path="a.csv", sha256="1" * 64, rows=(make_row(2, "NV1"), make_row(3, "NV2")))
-    pushed = Roster(
-        path="push", sha256="2" * 64, rows=(make_row(1, "nv2", "Nghỉ việc"), make_row(2, "NV3"))
-    )
-    merged = overlay(base, pushed)
+    source = RowSource("push", "2" * 64)
+    pushed = {
+        "NV2": PushedRow(make_row(1, "nv2", "Nghỉ việc"), source),
+        "NV3": PushedRow(make_row(2, "NV3"), source),
+    }
+    merged = lay_over(base, pushed).roster
     assert [(r.employee_id, r.status_word) for r in merged.rows] == [
         ("NV1", "Đang công tác"), ("nv2", "Nghỉ việc"), ("NV3", "Đang công tác"),
     ]  # fmt: skip
-    assert merged.path == "a.csv + push" and merged.sha256 not in (base.sha256, pushed.sha256)
+    assert merged.path == "a.csv + 2 pushed rows"
+    assert merged.sha256 not in (base.sha256, source.sha256)
+    assert merged.sources == {"NV2": source, "NV3": source}
 
 
 def make_row(n: int, employee_id: str, status: str = "Đang công tác") -> RosterRow:

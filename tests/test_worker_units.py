@@ -11,7 +11,7 @@ import pytest
 
 from syncbot.config import Config, load_config
 from syncbot.errors import ConfigError
-from syncbot.model import Finding, FindingKind, Reason, Roster, RosterRow, Status
+from syncbot.model import Finding, FindingKind, Reason
 from syncbot.worker.notify import Notifier, socket_address, status_line
 from syncbot.worker.status import exit_code, render_status
 from syncbot.worker.timing import backoff_seconds, due_dates, next_due_run, parse_clock
@@ -19,15 +19,6 @@ from syncbot.worker.triggers import Pending, Trigger, TriggerQueue
 from syncbot.worker.watch import Debouncer, is_export_name, newest_export, signature
 
 # -- trigger queue -------------------------------------------------------------------------
-
-
-def row(employee_id: str, name: str) -> RosterRow:
-    return RosterRow(2, employee_id, name, None, "Văn phòng", "Chuyên viên", Status.ACTIVE,
-                     "Đang công tác", None)  # fmt: skip
-
-
-def pushed(*rows: RosterRow) -> Roster:
-    return Roster("push", "0" * 64, rows)
 
 
 def test_an_empty_queue_times_out_with_none() -> None:
@@ -43,26 +34,26 @@ def test_triggers_during_a_run_coalesce_into_exactly_one_more() -> None:
     assert queue.take(0) is None
 
 
-def test_pushes_union_their_ids_and_later_rows_win() -> None:
+def test_pushes_union_their_ids() -> None:
+    """Only ids are queued: the rows a push carries wait in the state folder (push_store)."""
     queue = TriggerQueue()
-    queue.put(Trigger("push", frozenset({"CB1"}), pushed(row("CB1", "Cũ"))))
-    queue.put(Trigger("push", frozenset({"CB2"}), None))
-    queue.put(Trigger("push", frozenset({"cb1"}), pushed(row("CB1", "Mới"))))
+    queue.put(Trigger("push", frozenset({"CB1"})))
+    queue.put(Trigger("push", frozenset({"CB2"})))
+    queue.put(Trigger("push", frozenset({"cb1"})))
     pending = queue.take(0)
     assert pending is not None and not pending.full
     assert pending.employee_ids == {"CB1", "CB2", "cb1"}
-    assert pending.rows is not None and [r.full_name for r in pending.rows.rows] == ["Mới"]
 
 
 @pytest.mark.parametrize("order", [("push", "file"), ("file", "push")])
 def test_a_full_trigger_supersedes_a_limited_one(order: tuple[str, str]) -> None:
     queue = TriggerQueue()
     for kind in order:
-        ids = frozenset({"CB1"}) if kind == "push" else None
-        queue.put(Trigger(kind, ids, pushed(row("CB1", "X")) if ids else None))
+        queue.put(Trigger(kind, frozenset({"CB1"}) if kind == "push" else None))
     pending = queue.take(0)
     assert pending is not None and pending.full
-    assert pending.employee_ids is None and pending.rows is None
+    assert pending.employee_ids is None
+    assert pending.trigger == "+".join(order)
 
 
 def test_the_earliest_file_time_is_kept_for_latency() -> None:

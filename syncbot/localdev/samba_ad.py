@@ -310,7 +310,9 @@ class SambaAdServer:
     def delete_ou(self, unit: OrgUnit) -> None:
         """Remove the OU and everything in it, freeing its account names for the next test
         (sAMAccountName is unique in the whole domain)."""
-        with self.admin_connection() as conn:
+        # A tree delete of thousands of accounts is one request: on a busy machine it took
+        # longer than the usual 30 s deadline.
+        with self.admin_connection(timeout=600) as conn:
             _delete_tree(conn, unit.dn)
 
     def set_domain_policy(self, values: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import os
 import signal
 import time as clock
@@ -25,14 +26,24 @@ import structlog
 
 from syncbot.audit import AuditLog
 from syncbot.config import Config, load_config
-from syncbot.errors import ConfigError, LockedError, RosterError, SyncbotError, TargetError
+from syncbot.errors import (
+    ConfigError,
+    LocalResourceError,
+    LockedError,
+    RosterError,
+    SafetyError,
+    SyncbotError,
+    TargetError,
+)
 from syncbot.executor import ApplyReport
 from syncbot.mappings import Mappings, load_mappings
 from syncbot.model import ActionKind
-from syncbot.reconcile import actor, apply_prepared, close_targets, new_run_id, prepare, violations
+from syncbot.push_store import PushStore
+from syncbot.reconcile import Prepared, RosterRule, actor, new_run_id
 from syncbot.state import StateDir
+from syncbot.sync import sync
 from syncbot.worker.notify import Notifier, status_line
-from syncbot.worker.settings import WorkerSettings
+from syncbot.worker.settings import PushSettings, WorkerSettings
 from syncbot.worker.status import write_status
 from syncbot.worker.timing import backoff_seconds, due_at, due_dates, next_due_run
 from syncbot.worker.triggers import Pending, Trigger, TriggerQueue
@@ -198,22 +209,31 @@ class Worker:
             self.metrics = Metrics()
             if settings.metrics is not None:
                 server = MetricsServer(settings.metrics, self.metrics)
-                server.start()
+                _listen(server, "[worker.metrics] listen", settings.metrics)
                 self.servers.append(server)
         if settings.push is not None:
             from syncbot.worker.push import PushRequest, PushServer
 
+            store = PushStore(self.config.state_dir)
+
+            credential = _credential_name(settings.push)
+
             def submit(request: PushRequest) -> None:
+                # Kept on disk before the 202 answer: runs take pushed rows from there, so
+                # no merge of triggers, restart or crash can lose them.
+                if request.rows is not None:
+                    store.add(request.rows, peer=request.peer, credential=credential)
                 log.info(
                     "trigger_received",
                     trigger="push",
                     peer=request.peer,
                     people=len(request.employee_ids),
+                    rows=len(request.rows.rows) if request.rows is not None else 0,
                 )
-                self.queue.put(Trigger("push", request.employee_ids, request.rows))
+                self.queue.put(Trigger("push", request.employee_ids))
 
             push = PushServer(settings.push, submit, lambda: self.mappings.vocabulary())
-            push.start()
+            _listen(push, "[worker.push] listen", settings.push)
             self.servers.append(push)
 
     # -- the loop ----------------------------------------------------------------------
@@ -353,30 +373,30 @@ class Worker:
         log.info("retry_scheduled", in_seconds=delay, failures=self.failures)
 
     def _run(self, run_id: str, pending: Pending) -> RunOutcome:
-        config = roster_config(self.config)
-        with self._state_lock():
-            if self.stop_requested:
-                return RunOutcome("interrupted", error="stopped before the run began")
-            only = None if pending.full else set(pending.employee_ids or ())
-            today = date.today()
-            prepared = prepare(config, today, only=only, pushed=pending.rows)
-            try:
-                if pending.full:
-                    self.due = due_dates(prepared.plan.findings, today)
-                problems = violations(prepared)
-                kinds = Counter(a.kind.value for a in prepared.plan.actions)
-                if problems:
-                    return RunOutcome("refused", dict(kinds), error="; ".join(problems))
-                report = apply_prepared(
-                    prepared,
-                    run_id=run_id,
-                    actor_name=actor("syncbot run"),
-                    forced=[],
-                    should_stop=lambda: self.stop_requested,
-                )
-            finally:
-                close_targets(prepared.targets)
-        return _outcome(report)
+        rule = RosterRule(None if pending.full else frozenset(pending.employee_ids or ()))
+
+        def show(prepared: Prepared) -> None:
+            if pending.full:
+                self.due = due_dates(prepared.plan.findings, prepared.plan.today)
+
+        try:
+            synced = sync(
+                roster_config(self.config),
+                rule,
+                via="syncbot run",
+                run_id=run_id,
+                show=show,
+                should_stop=lambda: self.stop_requested,
+                lock=self._state_lock,
+            )
+        except SafetyError as refused:
+            planned = refused.plan.actions if refused.plan is not None else ()
+            kinds = Counter(a.kind.value for a in planned)
+            return RunOutcome("refused", dict(kinds), error="; ".join(refused.problems))
+        except _StoppedBeforeRun:
+            return RunOutcome("interrupted", error="stopped before the run began")
+        assert synced.report is not None  # the worker confirms every plan
+        return _outcome(synced.report)
 
     @contextlib.contextmanager
     def _state_lock(self) -> Iterator[None]:
@@ -396,6 +416,8 @@ class Worker:
                     waited = True
                 clock.sleep(LOCK_RETRY_SECONDS)
         with held:
+            if self.stop_requested:
+                raise _StoppedBeforeRun
             yield
 
     # -- reload and status ---------------------------------------------------------------
@@ -463,6 +485,37 @@ def _outcome(report: ApplyReport) -> RunOutcome:
         error = f"{failed} steps failed, first: {first.action.target} {first.action.username}: "
         return RunOutcome("failed", dict(actions), failed, error + str(first.error), disabled)
     return RunOutcome("ok", dict(actions), 0, None, disabled)
+
+
+def _credential_name(settings: PushSettings) -> str:
+    """Which credential a push came with, for the record: each method the listener demands,
+    with the first hex digits of its secret's SHA-256 so a rotation shows, never the secret."""
+
+    def short_print(secret: str) -> str:
+        return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:8]
+
+    methods = []
+    if settings.token:
+        methods.append(f"bearer token sha256:{short_print(settings.token)}")
+    if settings.hmac_secret:
+        methods.append(f"HMAC secret sha256:{short_print(settings.hmac_secret)}")
+    return " + ".join(methods)
+
+
+class _StoppedBeforeRun(Exception):
+    """SIGTERM came while the run waited for the lock: nothing was read or changed."""
+
+
+def _listen(server: Any, key: str, settings: Any) -> None:
+    """Start a listener; a port in use or an address not on this machine is one clear line."""
+    try:
+        server.start()
+    except OSError as error:
+        raise LocalResourceError(
+            f"cannot listen on {settings.host}:{settings.port} ({key}): "
+            f"{error.strerror or error}; "
+            "choose a free port or stop what holds it"
+        ) from None
 
 
 def run_worker(config: Config) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from syncbot.push_store import PushedState
 from syncbot.state import read_json_file, write_json_atomic
 
 EXIT_LAST_OK, EXIT_LAST_FAILED, EXIT_NO_STATUS = 0, 11, 12
@@ -58,3 +59,40 @@ def render_status(status: Mapping[str, Any]) -> Iterator[str]:
         yield f"Thử lại lúc / retry at: {status['retry_at']}"
     queued = status.get("queued")
     yield f"Đang chờ / queued: {queued or 'không / none'}"
+
+
+def pushed_rows(state: PushedState) -> list[dict[str, Any]]:
+    """The pushed rows still in force, each with its push, for `syncbot status --json`."""
+    listed = []
+    for entry in sorted(state.rows.values(), key=lambda e: e.row.employee_id):
+        push = state.pushes.get(entry.source.sha256, {})
+        listed.append(
+            {
+                "employee_id": entry.row.employee_id,
+                "status": entry.row.status_word,
+                "effective_date": entry.row.effective_date.isoformat()
+                if entry.row.effective_date
+                else None,
+                "push_sha256": entry.source.sha256,
+                "received": push.get("received"),
+                "peer": push.get("peer"),
+                "credential": push.get("credential"),
+            }
+        )
+    return listed
+
+
+def render_pushed(rows: list[dict[str, Any]]) -> Iterator[str]:
+    """Lines for a person: who HR pushed, and which push says so."""
+    if not rows:
+        return
+    yield (
+        f"Dòng HR đẩy sang đang có hiệu lực / pushed rows in force: {len(rows)} "
+        "(đến khi tệp xuất mới thay đổi dòng của người đó / until an export changes that person)"
+    )
+    for row in rows:
+        since = f" từ / from {row['effective_date']}" if row["effective_date"] else ""
+        yield (
+            f"  {row['employee_id']}: {row['status']}{since} — push {row['push_sha256'][:12]}, "
+            f"{row['received']}, {row['peer']}"
+        )

@@ -2,16 +2,16 @@
 
 Runs are level-triggered: each compares the whole desired and actual state, so ten
 triggers during a run need one more run, not ten. Only a push narrows a run (to the
-people it names); anything else asks for a full run, which covers every push too.
+people it names); anything else asks for a full run, which covers every push too. The
+rows a push carries are not queued here: the listener keeps them in the state folder
+(`syncbot.push_store`) and every run, full or narrowed, lays them over the export, so a
+merge can never drop them.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-
-from syncbot.model import Roster
-from syncbot.roster.overlay import overlay
 
 FULL_KINDS = ("startup", "schedule", "daily", "file", "due", "retry", "reload")
 
@@ -22,7 +22,6 @@ class Trigger:
 
     kind: str
     employee_ids: frozenset[str] | None = None
-    rows: Roster | None = None
     file_mtime: float | None = None  # when the HR file landed, for lock-out latency
 
     @property
@@ -36,7 +35,6 @@ class Pending:
 
     kinds: tuple[str, ...]
     employee_ids: frozenset[str] | None
-    rows: Roster | None
     file_mtime: float | None = None
 
     @property
@@ -50,34 +48,21 @@ class Pending:
 
     @classmethod
     def of(cls, trigger: Trigger) -> Pending:
-        return cls((trigger.kind,), trigger.employee_ids, trigger.rows, trigger.file_mtime)
+        return cls((trigger.kind,), trigger.employee_ids, trigger.file_mtime)
 
     def merge(self, trigger: Trigger) -> Pending:
         kinds = (*self.kinds, trigger.kind)
         mtime = _earliest(self.file_mtime, trigger.file_mtime)
         if self.full or trigger.full:
-            # A full run reads the export whole; pushed rows only ever overlay a limited run.
-            return Pending(kinds, None, None, mtime)
+            return Pending(kinds, None, mtime)  # everyone, the pushed people included
         assert self.employee_ids is not None and trigger.employee_ids is not None
-        return Pending(
-            kinds,
-            self.employee_ids | trigger.employee_ids,
-            _merge_rows(self.rows, trigger.rows),
-            mtime,
-        )
+        return Pending(kinds, self.employee_ids | trigger.employee_ids, mtime)
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:
     if a is None or b is None:
         return a if b is None else b
     return min(a, b)
-
-
-def _merge_rows(first: Roster | None, later: Roster | None) -> Roster | None:
-    """Later pushed rows win for the same person, like the HR system's own order."""
-    if first is None or later is None:
-        return first if later is None else later
-    return overlay(first, later)
 
 
 @dataclass
