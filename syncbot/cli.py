@@ -135,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     quarantine_cli.add_parser(commands)
 
     demo = commands.add_parser(
-        "demo", help="start a throwaway local slapd with sample data and reconcile it"
+        "demo", help="start a throwaway local directory with sample data and reconcile it"
     )
     demo.add_argument(
         "--workdir",
@@ -145,6 +145,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--no-keycloak", action="store_true", help="LDAP only: skip starting Keycloak"
+    )
+    demo.add_argument(
+        "--directory",
+        choices=["openldap", "ad", "389ds"],
+        default="openldap",
+        help="the directory server to start: OpenLDAP slapd (default), a Samba AD domain "
+        "controller, or 389 Directory Server (these two without Keycloak)",
     )
     return parser
 
@@ -181,7 +188,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from syncbot.localdev.demo import run_demo
 
-        return run_demo(args.workdir, lang=args.lang, keycloak=not args.no_keycloak)
+        return run_demo(
+            args.workdir,
+            lang=args.lang,
+            keycloak=not args.no_keycloak,
+            directory=args.directory,
+        )
     if args.command == "audit" and args.file:
         return _audit(args, args.file, anchor=None)
     if args.command == "report" and args.file:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -385,3 +388,32 @@ def test_the_last_member_leaves_an_empty_group_without_a_placeholder(
         assert all(role not in a.entitlements for a in again.accounts)
     finally:
         target.close()
+
+
+def test_the_demo_runs_on_389ds_and_stops_its_server(tmp_path: Path) -> None:
+    """`syncbot demo --directory 389ds`, as a user types it: plan, apply, an empty second plan."""
+    done = subprocess.run(
+        [sys.executable, "-m", "syncbot", "demo", "--directory", "389ds", "--workdir", "demo"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Keycloak is shown with the OpenLDAP sample only: skipped for 389ds." in done.stdout
+    again = done.stdout.split("=== syncbot plan  (again: nothing left to do) ===")[1]
+    assert "Nothing to change." in again.split("=== syncbot audit verify ===")[0]
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "demo" / "audit" / "audit.jsonl").read_text("utf-8").splitlines()
+    ]
+    locked = {r["account"] for r in records if r.get("action") == "disable"}
+    people = "ou=people,ou=so-tttt,dc=example,dc=gov,dc=vn"
+    assert locked == {f"uid={uid},{people}" for uid in ("hattt", "hunglv", "tuanpm")}
+    assert all(r["result"] == "ok" for r in records if r["event"] == "change")
+    still_running = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / "demo" / "389ds")], capture_output=True, check=False
+    )
+    assert still_running.returncode == 1, "the demo left its 389 DS running"
