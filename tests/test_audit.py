@@ -25,6 +25,7 @@ from syncbot.audit import (
     verify_chain,
 )
 from syncbot.audit.record import GENESIS_PREV, canonical_json, record_hash
+from syncbot.model import Action, ActionKind, Reason
 
 ACTOR = "root@sv-noivu via syncbot apply"
 REASON_DEPARTED = {
@@ -238,6 +239,38 @@ def test_secret_looking_keys_are_refused(
     log.close()
     assert b"hunter2-value" not in path.read_bytes()
     assert_verified(path, 1)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["passwordHistory", "forceExpiredPasswordChange", "passwordMinLength", "zimbraPasswordMaxAge"],
+)
+def test_a_policy_setting_named_password_is_audited_by_its_product_name(
+    tmp_path: Path, setting: str
+) -> None:
+    """Keycloak's and 389 DS's own setting names contain "password": the record of a policy
+    change must still be written (it once failed after the change was made), naming them."""
+    step = Action(
+        target="keycloak",
+        kind=ActionKind.CONFIGURE,
+        account="realm:so-tttt",
+        username="so-tttt",
+        employee_id=None,
+        reason=Reason(vi="Chính sách mật khẩu", en="Password policy"),
+        evidence=None,
+        settings=((setting, "3", "5"), ("length", None, "12")),
+    )
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, run_id="r1", actor=ACTOR)
+    log.run_started({})
+    disable(log, action="configure", before=step.before(), after=step.after(), evidence=None)
+    log.close()
+    (_, record) = records_of(path)
+    assert record["before"] == {
+        "settings": [{"name": setting, "value": "3"}, {"name": "length", "value": None}]
+    }
+    assert record["after"]["settings"][0] == {"name": setting, "value": "5"}
+    assert_verified(path, 2)
 
 
 def test_invalid_records_are_refused_and_nothing_written(tmp_path: Path) -> None:

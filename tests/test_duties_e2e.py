@@ -26,6 +26,7 @@ DUTIES = """
 min_length = 12
 require = ["upper", "lower", "digit", "special"]
 not_username = true
+history = 5
 never_changed = "require_change"
 
 [failed_sign_ins]
@@ -96,8 +97,10 @@ def test_issued_passwords_must_be_changed_and_the_realm_enforces_the_rules(
         ("require_password_change", "minhpq"),
     ]
     configure = next(a for a in plan["actions"] if a["action"] == "configure")
-    assert configure["after"]["length"] == "12"
-    assert configure["after"]["events.enabled"] == "true"
+    after = {setting["name"]: setting["value"] for setting in configure["after"]["settings"]}
+    assert after["length"] == "12"
+    assert after["events.enabled"] == "true"
+    assert after["passwordHistory"] == "5"  # a name with "password" in it, audited below
     assert configure["duty"] == "password"
 
     assert run(config, "apply", "--yes", "--force") == 0  # 2 of 2 people: over any share
@@ -114,6 +117,8 @@ def test_issued_passwords_must_be_changed_and_the_realm_enforces_the_rules(
 
     records = [json.loads(x) for x in (config.parent / "audit.jsonl").read_text().splitlines()]
     assert sum(r["event"] == "change" and r["result"] == "ok" for r in records) == 3
+    audited = next(r for r in records if r.get("action") == "configure")
+    assert {"name": "passwordHistory", "value": "5"} in audited["after"]["settings"]
     assert run(config, "audit", "verify") == 0
     again = plan_json(config, capsys)["actions"]
     assert again == [], [(a["before"], a["after"]) for a in again]

@@ -125,8 +125,15 @@ def test_settings_drift_is_one_configure_step_naming_only_what_differs() -> None
     assert configure.evidence is None and configure.duty is Duty.PASSWORD
     # Absent from the target means "not set": it differs; pwdLockout is not ours to touch.
     assert configure.settings == (("pwdMaxAge", None, "7776000"), ("pwdMinLength", "8", "12"))
-    assert configure.before() == {"pwdMaxAge": None, "pwdMinLength": "8"}
-    assert configure.after() == {"pwdMaxAge": "7776000", "pwdMinLength": "12"}
+    assert configure.before() == {
+        "settings": [{"name": "pwdMaxAge", "value": None}, {"name": "pwdMinLength", "value": "8"}]
+    }
+    assert configure.after() == {
+        "settings": [
+            {"name": "pwdMaxAge", "value": "7776000"},
+            {"name": "pwdMinLength", "value": "12"},
+        ]
+    }
     for words in ("tối thiểu 12 ký tự", "5 mật khẩu gần nhất", "90 ngày", "pwdMinLength: 8 → 12"):
         assert words in configure.reason.vi
     assert "chữ hoa, chữ thường, chữ số, ký tự đặc biệt" in configure.reason.vi

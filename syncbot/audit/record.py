@@ -33,8 +33,10 @@ Keys of a ``"change"`` record (one per change attempted in a target):
 
 ``target`` (str), ``account`` (str, the target's handle: a DN or user id),
 ``username`` (str or null: the login name, for people reading the record),
-``employee_id`` (str or null), ``action`` (str: "disable", "sign_out", "enable", "grant",
-"revoke", "change_unit"), ``before`` and ``after`` (objects),
+``employee_id`` (str or null), ``action`` (str: "configure", "disable",
+"require_password_change", "sign_out", "enable", "grant", "revoke", "change_unit"),
+``before`` and ``after`` (objects; for "configure", ``{"settings": [{"name": ...,
+"value": ...}]}`` in the product's own setting names, which may contain "password"),
 ``reason`` (``{"vi": ..., "en": ...}``),
 ``evidence`` (object naming the roster file, its sha256 and row, or null),
 ``result`` (``"ok"`` or ``"failed"``), ``error`` (str or null).

@@ -21,7 +21,6 @@ another case is not called drift. The functions that build modify requests are p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -72,11 +71,7 @@ class PolicyProfile:
 
     def wanted(self, policy: PasswordPolicy, *, dn_known: bool) -> WantedSettings:
         """The settings `policy` calls for; all unsupported when the entry is not named."""
-        translated = self.translate(policy)
-        wanted = WantedSettings(
-            values={setting_name(k): v for k, v in translated.values.items()},
-            unsupported=translated.unsupported,
-        )
+        wanted = self.translate(policy)
         if not wanted.values or dn_known:
             return wanted
         missing = (
@@ -88,9 +83,9 @@ class PolicyProfile:
 
     def current(self, attributes: Attributes) -> dict[str, str]:
         """The settings in force, as read from the entry (absent attributes are "not set")."""
-        normalise = self.normalise
-        found = normalise(attributes) if normalise else _plain(attributes, self.attributes)
-        return {setting_name(name): value for name, value in found.items()}
+        if self.normalise is not None:
+            return self.normalise(attributes)
+        return _plain(attributes, self.attributes)
 
     def changes(self, settings: Iterable[Setting], attributes: Attributes) -> Changes:
         """The modify that sets exactly `settings` on an entry currently holding `attributes`.
@@ -99,10 +94,8 @@ class PolicyProfile:
         bit) are folded into their attribute, keeping its other bits as read.
         """
         changes: Changes = {}
-        spelt = {setting_name(attribute): attribute for attribute in self.attributes}
-        for name, _now, wanted in settings:
-            derived = (self.derived or {}).get(name)
-            attribute = spelt.get(name, name)
+        for attribute, _now, wanted in settings:
+            derived = (self.derived or {}).get(attribute)
             if derived is not None:
                 changes[derived] = [(MODIFY_REPLACE, [_with_bit(attributes, wanted)])]
             elif wanted is None:
@@ -131,26 +124,6 @@ class PolicyProfile:
             if wanted is not None:
                 attributes[name] = [wanted]
         return attributes
-
-
-def setting_name(attribute: str) -> str:
-    """The name a policy attribute goes by in plans, snapshots and audit records.
-
-    The audit log refuses every record with a key containing "password" (such a key would
-    hold a secret), and a setting's name is a key of its CONFIGURE record: 389 DS's
-    `passwordMinLength` and Zimbra's `zimbraPasswordMinLength` made every policy change on
-    them fail at the audit, after the change was made. Such settings go by "pwd" in place
-    of "password" (`pwdMinLength`, `zimbraPwdMinLength`) and are written to the real
-    attribute.
-    """
-    return _PASSWORD_WORD.sub(_pwd, attribute)
-
-
-_PASSWORD_WORD = re.compile("password", re.IGNORECASE)
-
-
-def _pwd(match: re.Match[str]) -> str:
-    return "Pwd" if match.group(0)[0].isupper() else "pwd"
 
 
 def _plain(attributes: Attributes, names: Iterable[str]) -> dict[str, str]:
