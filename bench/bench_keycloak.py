@@ -166,8 +166,8 @@ def measure(config_path: Path) -> dict[str, Any]:
     """Plan, apply and plan again in this process, the phases timed where `prepare` calls
     them, so the path measured is the production one."""
     from syncbot import reconcile
+    from syncbot.cli.render import render_plan
     from syncbot.config import load_config
-    from syncbot.render import render_plan
     from syncbot.targets.keycloak.target import KeycloakTarget
 
     spent: dict[str, float] = {"roster": 0.0, "users": 0.0, "members": 0.0, "plan": 0.0}

@@ -199,7 +199,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
 
 def _print_plan(plan: Plan) -> int:
     """Print the plan as `syncbot plan` does, a line at a time, to nowhere; its length."""
-    from syncbot.render import render_plan
+    from syncbot.cli.render import render_plan
 
     written = 0
     with Path(os.devnull).open("w", encoding="utf-8") as sink:

@@ -29,6 +29,7 @@ from plan_builders import (
     target_state,
 )
 
+from syncbot.cli.render import render_plan
 from syncbot.config import SafetyConfig
 from syncbot.duties import (
     CharClass,
@@ -52,7 +53,6 @@ from syncbot.model import (
 )
 from syncbot.planner import plan
 from syncbot.protection import Protection
-from syncbot.render import render_plan
 from syncbot.safety import threshold_violations
 
 D, S, P = ActionKind.DISABLE, ActionKind.SIGN_OUT, ActionKind.REQUIRE_PASSWORD_CHANGE

@@ -16,6 +16,7 @@ import ldap3
 import pytest
 
 from syncbot.cli import main
+from syncbot.cli.quarantine import add_parser, run
 from syncbot.config import load_config
 from syncbot.errors import SyncbotError
 from syncbot.localdev.demo import REPO_MAPPINGS, write_config
@@ -23,7 +24,6 @@ from syncbot.localdev.keycloak import RealmHandle
 from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, roster_csv
 from syncbot.localdev.sample_keycloak import federate, keycloak_config
 from syncbot.localdev.slapd import SlapdServer
-from syncbot.quarantine_cli import add_parser, run
 
 pytestmark = [pytest.mark.slapd]
 TODAY = date.today()

@@ -15,9 +15,9 @@ import openpyxl
 import pytest
 
 from syncbot.audit import AuditLog
+from syncbot.cli.report import add_parser, run
 from syncbot.errors import ConfigError
 from syncbot.report import Period, changes_report
-from syncbot.report_cli import add_parser, run
 
 ACTOR = "root@sotttt via syncbot apply"
 RUN_A = "a1b2c3d4-20261101T020000Z"

@@ -662,7 +662,7 @@ def test_every_format_renders_every_report() -> None:
 
 
 def cli(monkeypatch: pytest.MonkeyPatch, base: Prepared, *argv: str) -> int:
-    from syncbot import report_cli
+    from syncbot.cli import report as report_cli
 
     seen: list[date] = []
 

@@ -19,12 +19,12 @@ from syncbot.audit.reader import iter_raw_lines
 from syncbot.audit.record import CHANGE, RESULT_OK, RUN_FINISHED, RUN_STARTED, parse_time
 from syncbot.errors import ConfigError
 from syncbot.model import ActionKind
-from syncbot.render import ACTION_TITLES
 from syncbot.report.document import Bar, Chart, ChartShape, Report
 from syncbot.report.people import collate
 from syncbot.report.period import Period, local, show_date, show_time
 from syncbot.report.table import Cell, Table
 from syncbot.report.words import require_lang, say
+from syncbot.titles import ACTION_TITLES
 
 OK_COLOUR, FAILED_COLOUR, KIND_COLOUR = "#2e7d32", "#c62828", "#1565c0"
 SHORT_RUN = 8  # the prefix `syncbot audit show` prints and `--run` accepts

@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from syncbot.cli.progress import progress_bar
 from syncbot.config import Config
 from syncbot.errors import ConfigError
-from syncbot.progress import progress_bar
 from syncbot.reconcile import prepare
 from syncbot.report import FORMATS, Period, Report, changes_report, format_for, write_report
 from syncbot.report.compliance import compliance_report

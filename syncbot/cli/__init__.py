@@ -33,13 +33,16 @@ from pathlib import Path
 
 import structlog
 
-from syncbot import __version__, quarantine_cli, report_cli
+from syncbot import __version__
 from syncbot.allocator import pin_mmap_threshold
+from syncbot.cli import quarantine as quarantine_cli
+from syncbot.cli import report as report_cli
+from syncbot.cli.confirm import EXIT_NOT_CONFIRMED, EXIT_OK, confirmed, print_outcome
+from syncbot.cli.progress import progress_bar
+from syncbot.cli.render import plan_json, render_plan
 from syncbot.config import DEFAULT_PATH, Config, load_config
 from syncbot.errors import SyncbotError
-from syncbot.human_apply import EXIT_NOT_CONFIRMED, EXIT_OK, confirmed, print_outcome
 from syncbot.logs import configure_logging
-from syncbot.progress import progress_bar
 from syncbot.reconcile import (
     Prepared,
     RosterRule,
@@ -48,7 +51,6 @@ from syncbot.reconcile import (
     prepare,
     violations,
 )
-from syncbot.render import plan_json, render_plan
 from syncbot.state import StateDir
 from syncbot.sync import sync
 

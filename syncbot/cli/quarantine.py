@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from syncbot.cli.confirm import EXIT_NOT_CONFIRMED, EXIT_OK, confirmed, print_outcome
+from syncbot.cli.progress import progress_bar
+from syncbot.cli.render import plan_json, render_plan
 from syncbot.config import Config
 from syncbot.duties import Observe
-from syncbot.human_apply import EXIT_NOT_CONFIRMED, EXIT_OK, confirmed, print_outcome
 from syncbot.mappings import Mappings
 from syncbot.model import Plan, Roster
 from syncbot.planner import TargetState
-from syncbot.progress import progress_bar
 from syncbot.quarantine import LeakList, not_found, plan_quarantine, read_leak_list
 from syncbot.reconcile import Prepared, prepare, violations
-from syncbot.render import plan_json, render_plan
 from syncbot.sync import sync
 
 _VIA = "syncbot quarantine"
