@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import ldap3
+import source_checkout  # noqa: F401  (puts the checkout on sys.path for localdev)
 from bench_reconcile import build
 
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.slapd import SlapdServer
 from syncbot.config import load_config
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.slapd import SlapdServer
 from syncbot.logs import configure_logging
 from syncbot.model import Action, ActionKind
 from syncbot.reconcile import Prepared, apply_prepared, close_targets, prepare

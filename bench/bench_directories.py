@@ -27,8 +27,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from syncbot.localdev.ds389 import Ds389Server
-from syncbot.localdev.samba_ad import (
+import source_checkout  # noqa: F401  (puts the checkout on sys.path for localdev)
+
+from localdev.ds389 import Ds389Server
+from localdev.samba_ad import (
     SambaAdServer,
     add_group,
     add_user,

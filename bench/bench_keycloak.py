@@ -33,10 +33,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import source_checkout  # noqa: F401  (puts the checkout on sys.path for localdev)
 from bench_reconcile import UNITS, current_rss_kib, peak_rss_kib, timed
 
-from syncbot.localdev.demo import REPO_MAPPINGS
-from syncbot.localdev.keycloak import (
+from localdev.demo import REPO_MAPPINGS
+from localdev.keycloak import (
     DOCUMENT_CLIENT,
     EMPLOYEE_NUMBER,
     ROLE_TITLES,

@@ -25,10 +25,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from syncbot.localdev import probes
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, people, roster_csv
-from syncbot.localdev.slapd import SlapdServer
+import source_checkout  # noqa: F401  (puts the checkout on sys.path for localdev)
+
+from localdev import probes
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.sample import SAMPLE_PASSWORD, directory_ldif, people, roster_csv
+from localdev.slapd import SlapdServer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,7 +86,7 @@ def main() -> None:
         roster.write_text(roster_csv(today), encoding="utf-8")
         extra, realm = "", None
         if args.keycloak:
-            from syncbot.localdev.demo import _start_keycloak
+            from localdev.demo import _start_keycloak
 
             kc, realm, extra = _start_keycloak(workdir, server, today)
             stack.append(kc)

@@ -33,10 +33,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import source_checkout  # noqa: F401  (puts the checkout on sys.path for localdev)
+
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.slapd import SlapdServer
 from syncbot.allocator import pin_mmap_threshold
 from syncbot.config import load_config
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.slapd import SlapdServer
 from syncbot.logs import configure_logging
 from syncbot.model import Plan
 from syncbot.reconcile import apply_prepared, close_targets, prepare

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import structlog
 
-from syncbot.localdev.slapd import LocalPki, SlapdServer, make_test_pki
+from localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.targets.ldap.flavours import OPENLDAP
 from syncbot.targets.ldap.settings import LdapSettings
 

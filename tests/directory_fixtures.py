@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from syncbot.localdev.demo import REPO_MAPPINGS
-from syncbot.localdev.ds389 import BASELINE_POLICY as DS389_BASELINE
-from syncbot.localdev.ds389 import Ds389Server
-from syncbot.localdev.samba_ad import BASELINE_POLICY as AD_BASELINE
-from syncbot.localdev.samba_ad import OrgUnit, SambaAdServer
-from syncbot.localdev.sample import roster_csv
-from syncbot.localdev.sample_directories import (
+from localdev.demo import REPO_MAPPINGS
+from localdev.ds389 import BASELINE_POLICY as DS389_BASELINE
+from localdev.ds389 import Ds389Server
+from localdev.samba_ad import BASELINE_POLICY as AD_BASELINE
+from localdev.samba_ad import OrgUnit, SambaAdServer
+from localdev.sample import roster_csv
+from localdev.sample_directories import (
     ad_table,
     ds389_table,
     seed_389ds,

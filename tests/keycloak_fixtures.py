@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from syncbot.localdev.keycloak import KeycloakServer, RealmHandle
+from localdev.keycloak import KeycloakServer, RealmHandle
 from syncbot.targets.keycloak import KeycloakTarget
 from syncbot.targets.keycloak.settings import KeycloakSettings
 

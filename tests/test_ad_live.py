@@ -20,9 +20,7 @@ import ldap3
 import pytest
 from directory_fixtures import TODAY, AdSample, ad_sample_config
 
-from syncbot.cli import main
-from syncbot.duties import Observe
-from syncbot.localdev.samba_ad import (
+from localdev.samba_ad import (
     UF_ACCOUNTDISABLE,
     OrgUnit,
     SambaAdServer,
@@ -31,8 +29,10 @@ from syncbot.localdev.samba_ad import (
     encoded_password,
     user_attributes,
 )
-from syncbot.localdev.sample import SAMPLE_PASSWORD
-from syncbot.localdev.sample_directories import ad_user_dn
+from localdev.sample import SAMPLE_PASSWORD
+from localdev.sample_directories import ad_user_dn
+from syncbot.cli import main
+from syncbot.duties import Observe
 from syncbot.model import Action, ActionKind, Reason
 from syncbot.targets.ldap.dn import normalise_dn
 from syncbot.targets.ldap.settings import LdapSettings

@@ -17,11 +17,11 @@ from pathlib import Path
 import ldap3
 import pytest
 
+from localdev import probes
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.sample import directory_ldif, people, roster_csv
+from localdev.slapd import SlapdServer
 from syncbot.cli import main
-from syncbot.localdev import probes
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.sample import directory_ldif, people, roster_csv
-from syncbot.localdev.slapd import SlapdServer
 
 pytestmark = pytest.mark.slapd
 TODAY = date.today()

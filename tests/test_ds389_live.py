@@ -21,11 +21,11 @@ import ldap3
 import pytest
 from directory_fixtures import TODAY, DsSample, DsSubtree, ds389_sample_config
 
+from localdev.ds389 import HOST, Ds389Server
+from localdev.sample import SAMPLE_PASSWORD
+from localdev.sample_directories import ds389_user_dn
 from syncbot.cli import main
 from syncbot.duties import Observe
-from syncbot.localdev.ds389 import HOST, Ds389Server
-from syncbot.localdev.sample import SAMPLE_PASSWORD
-from syncbot.localdev.sample_directories import ds389_user_dn
 from syncbot.model import Account, Action, ActionKind, Reason
 from syncbot.targets.ldap.dn import normalise_dn
 from syncbot.targets.ldap.settings import LdapSettings

@@ -12,10 +12,10 @@ from pathlib import Path
 import keycloak
 import pytest
 
+from localdev.demo import REPO_MAPPINGS
+from localdev.keycloak import RealmHandle
+from localdev.sample_keycloak import keycloak_config
 from syncbot.cli import main
-from syncbot.localdev.demo import REPO_MAPPINGS
-from syncbot.localdev.keycloak import RealmHandle
-from syncbot.localdev.sample_keycloak import keycloak_config
 
 pytestmark = [pytest.mark.keycloak]
 

@@ -22,10 +22,10 @@ import pytest
 from conftest import group_dn, user_dn
 from test_cli_e2e import _big_departure, audit_lines, members, plan_json, run, sample  # noqa: F401
 
+from localdev.slapd import SlapdServer
 from syncbot.audit import AuditLog
 from syncbot.audit.verify import verify_chain
 from syncbot.executor import apply_plan, recover_interrupted
-from syncbot.localdev.slapd import SlapdServer
 from syncbot.model import Account, Action, ActionKind, Evidence, Plan, Reason, Snapshot
 from syncbot.state import Ledger, StepJournal
 from syncbot.targets.base import ApplyError

@@ -15,8 +15,8 @@ import pytest
 from ldap3.core.exceptions import LDAPSocketReceiveError
 from test_cli_e2e import _big_departure, audit_line_count, audit_lines, sample_department
 
+from localdev.slapd import SlapdServer
 from syncbot.cli import main
-from syncbot.localdev.slapd import SlapdServer
 from syncbot.targets.ldap import LdapTarget
 
 pytestmark = pytest.mark.slapd

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from fault_proxy import FaultProxy, Mode, admin_requests, admin_writes, after
 
+from localdev.demo import REPO_MAPPINGS
+from localdev.keycloak import EMPLOYEE_NUMBER, ROLE_TITLES, KeycloakServer, RealmHandle
 from syncbot.cli import main
-from syncbot.localdev.demo import REPO_MAPPINGS
-from syncbot.localdev.keycloak import EMPLOYEE_NUMBER, ROLE_TITLES, KeycloakServer, RealmHandle
 from syncbot.targets.keycloak.api import AdminApi, AdminError, RetryPolicy
 from syncbot.targets.keycloak.settings import KeycloakSettings
 

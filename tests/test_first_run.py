@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from test_cli_e2e import sample_department
 
-from syncbot.localdev.slapd import SlapdServer
+from localdev.slapd import SlapdServer
 
 pytestmark = pytest.mark.slapd
 REPO = Path(__file__).resolve().parent.parent

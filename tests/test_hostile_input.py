@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_cli_e2e import sample_department
 
+from localdev.slapd import SlapdServer
 from syncbot.cli import main
 from syncbot.config import load_config
-from syncbot.localdev.slapd import SlapdServer
 from syncbot.model import Snapshot
 from syncbot.reconcile import open_targets
 

@@ -17,10 +17,10 @@ import pytest
 from keycloak import KeycloakPostError, KeycloakPutError
 from keycloak_fixtures import realm_target
 
+from localdev.keycloak import RealmHandle
 from syncbot.config import load_config
 from syncbot.duties import CharClass, Duties, Observe, PasswordPolicy
 from syncbot.errors import ConfigError
-from syncbot.localdev.keycloak import RealmHandle
 from syncbot.model import Account, Action, ActionKind, Duty, Reason, Snapshot
 from syncbot.targets.base import ApplyError
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget

@@ -10,12 +10,12 @@ from pathlib import Path
 import keycloak
 import pytest
 
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.keycloak import DOCUMENT_CLIENT, RealmHandle
+from localdev.sample import SAMPLE_PASSWORD, directory_ldif, roster_csv
+from localdev.sample_keycloak import federate, grant_drifted_client_roles, keycloak_config
+from localdev.slapd import SlapdServer
 from syncbot.cli import main
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.keycloak import DOCUMENT_CLIENT, RealmHandle
-from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, roster_csv
-from syncbot.localdev.sample_keycloak import federate, grant_drifted_client_roles, keycloak_config
-from syncbot.localdev.slapd import SlapdServer
 
 pytestmark = [pytest.mark.slapd, pytest.mark.keycloak]
 TODAY = date.today()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from syncbot.localdev.keycloak import BUILT_MARKER, KeycloakServer, install_problem
+from localdev.keycloak import BUILT_MARKER, KeycloakServer, install_problem
 
 pytestmark = pytest.mark.keycloak
 REPO = Path(__file__).resolve().parent.parent

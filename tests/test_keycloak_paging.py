@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from keycloak_fixtures import realm_target
 
-from syncbot.localdev.keycloak import DOCUMENT_CLIENT, EMPLOYEE_NUMBER, UNIT_GROUP, RealmHandle
+from localdev.keycloak import DOCUMENT_CLIENT, EMPLOYEE_NUMBER, UNIT_GROUP, RealmHandle
 from syncbot.targets.keycloak import KeycloakTarget
 from syncbot.targets.keycloak import target as target_module
 

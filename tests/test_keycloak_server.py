@@ -13,8 +13,7 @@ import pytest
 from conftest import SEED_USERS
 from keycloak import KeycloakOpenID, KeycloakPostError
 
-from syncbot.errors import LocalResourceError
-from syncbot.localdev.keycloak import (
+from localdev.keycloak import (
     BUILT_MARKER,
     DOCUMENT_CLIENT,
     EMPLOYEE_NUMBER,
@@ -29,7 +28,8 @@ from syncbot.localdev.keycloak import (
     install_problem,
     java_major,
 )
-from syncbot.localdev.slapd import SlapdServer
+from localdev.slapd import SlapdServer
+from syncbot.errors import LocalResourceError
 
 
 def get_json(url: str) -> dict[str, object]:

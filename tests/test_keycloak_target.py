@@ -21,11 +21,11 @@ from keycloak import KeycloakAdmin, KeycloakPostError
 from keycloak_fixtures import realm_settings, realm_target
 from plan_builders import row
 
+from localdev.keycloak import RealmHandle
+from localdev.ports import free_port
+from localdev.slapd import SlapdServer
 from syncbot.errors import TargetError
 from syncbot.known_people import KnownPeople
-from syncbot.localdev.keycloak import RealmHandle
-from syncbot.localdev.ports import free_port
-from syncbot.localdev.slapd import SlapdServer
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.targets.base import ApplyError
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget

@@ -17,6 +17,7 @@ import pytest
 from conftest import SEED_USERS, user_dn
 from ldap3 import MODIFY_DELETE, MODIFY_REPLACE
 
+from localdev.slapd import SlapdServer
 from syncbot.config import load_config
 from syncbot.duties import (
     CharClass,
@@ -27,7 +28,6 @@ from syncbot.duties import (
     WantedSettings,
 )
 from syncbot.errors import ConfigError
-from syncbot.localdev.slapd import SlapdServer
 from syncbot.model import Account, Action, ActionKind, Duty, Reason, Setting, Snapshot
 from syncbot.targets.ldap import LdapTarget
 from syncbot.targets.ldap.observed import (

@@ -17,9 +17,9 @@ from conftest import ROLE_GROUPS, SEED_USERS, UNIT_GROUPS, tls_settings
 from plan_builders import row
 from structlog.testing import capture_logs
 
+from localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.errors import ConfigError, TargetError
 from syncbot.known_people import KnownPeople
-from syncbot.localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.model import Snapshot
 from syncbot.targets.ldap import LdapSettings, LdapTarget
 from syncbot.targets.ldap.fast_search import (

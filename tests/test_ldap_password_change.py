@@ -6,7 +6,7 @@ import ldap3
 import pytest
 from ldap3 import MODIFY_REPLACE
 
-from syncbot.localdev.slapd import SlapdServer
+from localdev.slapd import SlapdServer
 from syncbot.model import Action, ActionKind, Reason
 from syncbot.targets.ldap import LdapTarget
 from syncbot.targets.ldap.flavours import (

@@ -23,9 +23,9 @@ from conftest import (
 from ldap3.utils.dn import escape_rdn
 from structlog.testing import capture_logs
 
+from localdev import probes
+from localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.errors import ConfigError, TargetError
-from syncbot.localdev import probes
-from syncbot.localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.targets.base import ApplyError, Target
 from syncbot.targets.ldap import LdapSettings, LdapTarget

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 from worker_process import WorkerProcess, audit, can_bind, start, syncbot, wait_for
 
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.ports import free_port
-from syncbot.localdev.sample import directory_ldif, roster_csv
-from syncbot.localdev.slapd import SlapdServer
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.ports import free_port
+from localdev.sample import directory_ldif, roster_csv
+from localdev.slapd import SlapdServer
 
 pytestmark = pytest.mark.slapd
 TODAY = date.today()

@@ -15,15 +15,15 @@ import keycloak
 import ldap3
 import pytest
 
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.keycloak import RealmHandle
+from localdev.sample import SAMPLE_PASSWORD, directory_ldif, roster_csv
+from localdev.sample_keycloak import federate, keycloak_config
+from localdev.slapd import SlapdServer
 from syncbot.cli import main
 from syncbot.cli.quarantine import add_parser, run
 from syncbot.config import load_config
 from syncbot.errors import SyncbotError
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.keycloak import RealmHandle
-from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, roster_csv
-from syncbot.localdev.sample_keycloak import federate, keycloak_config
-from syncbot.localdev.slapd import SlapdServer
 
 pytestmark = [pytest.mark.slapd]
 TODAY = date.today()

@@ -20,10 +20,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from syncbot.localdev import probes
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, people, roster_csv
-from syncbot.localdev.slapd import SlapdServer
+from localdev import probes
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.sample import SAMPLE_PASSWORD, directory_ldif, people, roster_csv
+from localdev.slapd import SlapdServer
 from syncbot.report.period import local
 
 pytestmark = pytest.mark.slapd

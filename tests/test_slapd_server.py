@@ -11,9 +11,9 @@ import ldap3
 import pytest
 from conftest import SEED_USERS, group_dn, user_dn
 
-from syncbot.localdev import slapd as slapd_module
-from syncbot.localdev.ports import free_port
-from syncbot.localdev.slapd import SlapdServer
+from localdev import slapd as slapd_module
+from localdev.ports import free_port
+from localdev.slapd import SlapdServer
 
 pytestmark = pytest.mark.slapd
 

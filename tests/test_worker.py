@@ -24,9 +24,9 @@ from worker_process import (
     wait_for,
 )
 
-from syncbot.localdev.demo import REPO_MAPPINGS, write_config
-from syncbot.localdev.sample import SAMPLE_PASSWORD, directory_ldif, ldif_line, roster_csv
-from syncbot.localdev.slapd import SlapdServer
+from localdev.demo import REPO_MAPPINGS, write_config
+from localdev.sample import SAMPLE_PASSWORD, directory_ldif, ldif_line, roster_csv
+from localdev.slapd import SlapdServer
 
 pytestmark = pytest.mark.slapd
 TODAY = date.today()
@@ -242,7 +242,7 @@ def test_a_push_runs_for_the_named_people_only_and_metrics_count_it(
 ) -> None:
     import urllib.request
 
-    from syncbot.localdev.ports import free_port
+    from localdev.ports import free_port
 
     if not slapd_server.running:
         slapd_server.start()
@@ -298,7 +298,7 @@ listen = "127.0.0.1:{metrics_port}"
 def test_an_unreachable_target_is_retried_with_backoff_and_status_says_failed(
     sample: Path, slapd_server: SlapdServer, workers: list[WorkerProcess]
 ) -> None:
-    from syncbot.localdev.ports import free_port
+    from localdev.ports import free_port
 
     text = sample.read_text("utf-8").replace(slapd_server.url, f"ldap://127.0.0.1:{free_port()}")
     sample.write_text(text, encoding="utf-8")

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from syncbot.localdev import probes
-from syncbot.localdev.sample import SAMPLE_PASSWORD
-from syncbot.localdev.slapd import SlapdServer
+from localdev import probes
+from localdev.sample import SAMPLE_PASSWORD
+from localdev.slapd import SlapdServer
 
 REPO = Path(__file__).resolve().parent.parent
 

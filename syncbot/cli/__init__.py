@@ -188,14 +188,9 @@ def _absolute_paths(args: argparse.Namespace) -> argparse.Namespace:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from syncbot.localdev.demo import run_demo
+        from syncbot.cli.demo import run as run_demo
 
-        return run_demo(
-            args.workdir,
-            lang=args.lang,
-            keycloak=not args.no_keycloak,
-            directory=args.directory,
-        )
+        return run_demo(args)
     if args.command == "audit" and args.file:
         return _audit(args, args.file, anchor=None)
     if args.command == "report" and args.file:

@@ -56,8 +56,8 @@ from typing import Any
 
 from keycloak import KeycloakAdmin, KeycloakOpenID
 
+from localdev.ports import free_port
 from syncbot.errors import LocalResourceError
-from syncbot.localdev.ports import free_port
 
 #: The one pin of the Keycloak release; `.ci/install-keycloak` reads this line.
 KEYCLOAK_VERSION = "26.7.3"
@@ -86,7 +86,7 @@ SERVICE_ACCOUNT_ROLES = (
 )
 EMPLOYEE_NUMBER = "employeeNumber"
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 _JVM_DIR = Path("/usr/lib/jvm")
 _INSTALL_HINT = "run `bash .ci/install-keycloak`"
 #: What `.ci/install-keycloak` writes after a successful build: the build options, then

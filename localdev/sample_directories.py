@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from syncbot.localdev.ds389 import Ds389Server
-from syncbot.localdev.samba_ad import OrgUnit, SambaAdServer, add_group, add_user, user_attributes
-from syncbot.localdev.sample import (
+from localdev.ds389 import Ds389Server
+from localdev.samba_ad import OrgUnit, SambaAdServer, add_group, add_user, user_attributes
+from localdev.sample import (
     ROLE_GROUPS,
     SAMPLE_PASSWORD,
     UNITS,

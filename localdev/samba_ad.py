@@ -30,8 +30,8 @@ from types import TracebackType
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from localdev.slapd import LocalPki, find_binary, make_test_pki
 from syncbot.errors import LocalResourceError
-from syncbot.localdev.slapd import LocalPki, find_binary, make_test_pki
 
 REALM = "SO.EXAMPLE.VN"
 NETBIOS_DOMAIN = "SO"

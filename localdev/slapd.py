@@ -26,8 +26,8 @@ from types import TracebackType
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
+from localdev.ports import free_port
 from syncbot.errors import LocalResourceError
-from syncbot.localdev.ports import free_port
 
 _BINARY_DIRS = (
     Path("/usr/sbin"),

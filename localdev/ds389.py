@@ -28,9 +28,9 @@ import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.dn import escape_rdn
 
+from localdev.ports import free_port
+from localdev.slapd import find_binary, ssha
 from syncbot.errors import LocalResourceError
-from syncbot.localdev.ports import free_port
-from syncbot.localdev.slapd import find_binary, ssha
 
 HOST = "127.0.0.1"
 ROOT_DN = "cn=Directory Manager"

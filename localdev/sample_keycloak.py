@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from syncbot.localdev.keycloak import DOCUMENT_CLIENT, RealmHandle
-from syncbot.localdev.sample import ROLE_GROUPS, groups_of, people
-from syncbot.localdev.slapd import SlapdServer
+from localdev.keycloak import DOCUMENT_CLIENT, RealmHandle
+from localdev.sample import ROLE_GROUPS, groups_of, people
+from localdev.slapd import SlapdServer
 
 REALM = "tinh-mau"
 
