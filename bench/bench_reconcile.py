@@ -139,7 +139,8 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
     The phases are timed by wrapping the functions `prepare` calls, so the path measured
     is the production one.
     """
-    from syncbot import planner, reconcile
+    from syncbot import reconcile
+    from syncbot.planning import planner
     from syncbot.targets.ldap import LdapTarget
 
     # Wall time, and this process's CPU time: on a shared machine the second says what

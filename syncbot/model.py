@@ -80,6 +80,20 @@ class RosterRow:
     username: str | None = None
     role: str | None = None  # canonical role name, when the roster states one explicitly
 
+    @property
+    def leaving(self) -> bool:
+        """HR says the person goes (departed, transferred): the roster itself locks them."""
+        return self.status in LEAVING
+
+    def in_force(self, today: date) -> bool:
+        """Whether what the row says holds today; until its date the person is as before."""
+        effective = self.effective_date
+        return effective is None or effective <= today
+
+
+#: Statuses whose accounts the roster itself locks: no duty nags or locks them as well.
+LEAVING = frozenset({Status.DEPARTED, Status.TRANSFERRED})
+
 
 @dataclass(frozen=True, slots=True)
 class RowSource:
@@ -201,7 +215,8 @@ class ActionKind(StrEnum):
 
 
 #: Order of steps for one person: lock first, so a person never holds a new role while
-#: an old account stays open, then take away before giving.
+#: an old account stays open, then take away before giving. Every plan is sorted by
+#: `step_order`, which applies it.
 KIND_ORDER = {
     ActionKind.CONFIGURE: -1,
     ActionKind.DISABLE: 0,
@@ -227,20 +242,45 @@ class Reason:
         return {"vi": self.vi, "en": self.en}
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """The exact roster fact behind an action, so an inspector can find it in the HR file."""
+class Duty(StrEnum):
+    """Which obligation a step serves, so reports can say why a lock was not a departure."""
 
-    roster_file: str
+    ROSTER = "roster"  # HR says so: departures, transfers, roles, units
+    PASSWORD = "password"  # noqa: S105 - the password rules, not a password
+    DORMANT = "dormant"
+    ORPHAN = "orphan"
+    LEAK = "leak"
+
+
+class EvidenceKind(StrEnum):
+    """What the fact behind a step is, so a reader knows which file to open and what for."""
+
+    ROSTER_ROW = "roster_row"  # a row of the HR export
+    PUSHED_ROW = "pushed_row"  # a row HR pushed ahead of the export
+    LEAK_LIST = "leak_list"  # a line of a leaked-credentials list
+    DUTY = "duty"  # a circular's duty, about the account of the person on a roster row
+
+
+@dataclass(frozen=True, slots=True)
+class RowEvidence:
+    """The HR row behind a step, so an inspector can find it in the export or the push.
+
+    The keys of `as_dict` are those every audit record has carried since the first: the
+    records are hash-chained and never rewritten, so readers read one spelling for all.
+    """
+
+    roster_file: str  # an export's path, or "HR push from … at …"
     roster_sha256: str
     row: int
-    status: str
+    status: str  # as HR spelt it
     effective_date: date | None
     position: str
     unit: str
+    kind: EvidenceKind = EvidenceKind.ROSTER_ROW  # or PUSHED_ROW
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "kind": self.kind.value,
             "roster_file": self.roster_file,
             "roster_sha256": self.roster_sha256,
             "row": self.row,
@@ -251,14 +291,75 @@ class Evidence:
         }
 
 
-class Duty(StrEnum):
-    """Which obligation a step serves, so reports can say why a lock was not a departure."""
+#: What the plan shows as a leak-list line's "status": the list says only this.
+LEAKED_STATUS = "lộ lọt / leaked"
 
-    ROSTER = "roster"  # HR says so: departures, transfers, roles, units
-    PASSWORD = "password"  # noqa: S105 - the password rules, not a password
-    DORMANT = "dormant"
-    ORPHAN = "orphan"
-    LEAK = "leak"
+
+@dataclass(frozen=True, slots=True)
+class LeakEvidence:
+    """The line of a leaked-credentials list behind a quarantine step.
+
+    `position` and `unit` are the person's on the roster (blank for an account HR does not
+    know), so reports by unit count quarantines too. In the audit record the list stands
+    where a roster would: `roster_file`, `roster_sha256` and `row` (its line).
+    """
+
+    list_file: str
+    list_sha256: str
+    line: int
+    position: str
+    unit: str
+    kind = EvidenceKind.LEAK_LIST
+
+    @property
+    def row(self) -> int:
+        return self.line
+
+    @property
+    def status(self) -> str:
+        return LEAKED_STATUS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "roster_file": self.list_file,
+            "roster_sha256": self.list_sha256,
+            "row": self.line,
+            "position": self.position,
+            "unit": self.unit,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DutyEvidence:
+    """A duty's step about a person HR knows: the duty, and the row that says who they are.
+
+    The row alone would read as though HR had asked for the lock; `duty` says it was the
+    circular (dormancy, the password rules).
+    """
+
+    duty: Duty
+    person: RowEvidence
+    kind = EvidenceKind.DUTY
+
+    @property
+    def row(self) -> int:
+        return self.person.row
+
+    @property
+    def status(self) -> str:
+        return self.person.status
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.person.as_dict() | {
+            "kind": self.kind.value,
+            "duty": self.duty.value,
+            "row_kind": self.person.kind.value,
+        }
+
+
+#: Every kind of fact a step can rest on; each has `row`, `status` and `as_dict`.
+Evidence = RowEvidence | LeakEvidence | DutyEvidence
 
 
 #: One target-wide setting a CONFIGURE step changes: (name, value now, value wanted).
@@ -344,6 +445,23 @@ class Action:
             "reason": self.reason.as_dict(),
             "evidence": self.evidence.as_dict() if self.evidence else None,
         }
+
+
+def step_order(action: Action) -> tuple[bool, str, int, str, tuple[str, ...]]:
+    """The one order of every plan's steps (a reconcile's, a quarantine's).
+
+    Target-wide settings first, so the password rules are in force before anyone is made
+    to choose a new password; then person by person, every target's locks and sign-outs
+    before any role change anywhere (`KIND_ORDER`). The executor relies on it: it takes
+    each person's steps as one consecutive run, in this order.
+    """
+    return (
+        action.kind is not ActionKind.CONFIGURE,
+        action.employee_id or action.account,
+        KIND_ORDER[action.kind],
+        action.target,
+        action.add + action.remove,
+    )
 
 
 class FindingKind(StrEnum):

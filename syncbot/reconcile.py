@@ -30,7 +30,7 @@ from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
 from syncbot.known_people import KnownPeople
 from syncbot.mappings import Mappings, load_mappings
 from syncbot.model import Plan, Roster, Snapshot
-from syncbot.planner import TargetState, plan
+from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.push_store import PushedState, PushStore
 from syncbot.roster import load_roster

@@ -27,7 +27,7 @@ from syncbot.model import (
     RosterRow,
     Snapshot,
 )
-from syncbot.planner import TargetState, plan
+from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.text import fold
 

@@ -51,7 +51,7 @@ from syncbot.model import (
     RosterRow,
     Status,
 )
-from syncbot.planner import plan
+from syncbot.planning.planner import plan
 from syncbot.protection import Protection
 from syncbot.safety import threshold_violations
 

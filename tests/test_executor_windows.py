@@ -26,7 +26,7 @@ from localdev.slapd import SlapdServer
 from syncbot.audit import AuditLog
 from syncbot.audit.verify import verify_chain
 from syncbot.executor import apply_plan, recover_interrupted
-from syncbot.model import Account, Action, ActionKind, Evidence, Plan, Reason, Snapshot
+from syncbot.model import Account, Action, ActionKind, Plan, Reason, RowEvidence, Snapshot
 from syncbot.state import Ledger, StepJournal
 from syncbot.targets.base import ApplyError
 from syncbot.targets.ldap.settings import LdapSettings
@@ -39,7 +39,7 @@ REASON = Reason("Cán bộ đã nghỉ việc", "Left the organisation")
 def departure(number: int) -> list[Action]:
     """A lock and two group removals, in the planner's order."""
     account = f"uid=u{number:04d},ou=people,dc=example"
-    evidence = Evidence("nhan-su.csv", "0" * 64, number + 2, "Nghỉ việc", TODAY, "CV", "VP")
+    evidence = RowEvidence("nhan-su.csv", "0" * 64, number + 2, "Nghỉ việc", TODAY, "CV", "VP")
 
     def step(kind: ActionKind, remove: tuple[str, ...] = ()) -> Action:
         return Action("ldap", kind, account, f"u{number:04d}", f"E{number:04d}", REASON,

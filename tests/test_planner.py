@@ -40,7 +40,7 @@ from plan_builders import (
 
 from syncbot.matching import Fallback
 from syncbot.model import KIND_ORDER, Account, Action, ActionKind, FindingKind, Plan, RosterRow
-from syncbot.planner import plan
+from syncbot.planning.planner import plan
 from syncbot.protection import Protection
 
 D, R, C, E, G = (

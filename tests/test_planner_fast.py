@@ -47,7 +47,6 @@ from test_planner_properties import (
     scenario,
 )
 
-from syncbot import duty_rules, planner
 from syncbot.duties import NO_DUTIES, Dormancy, Duties
 from syncbot.matching import Ambiguity, Fallback, MatchResult, match
 from syncbot.model import (
@@ -59,7 +58,8 @@ from syncbot.model import (
     Snapshot,
     TargetMapping,
 )
-from syncbot.planner import TargetState, plan
+from syncbot.planning import duty_rules, planner
+from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.text import contact_key, fold, id_key
 

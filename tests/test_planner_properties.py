@@ -42,7 +42,7 @@ from syncbot.duties import (
 )
 from syncbot.matching import Fallback
 from syncbot.model import Account, ActionKind, Duty, LedgerEntry, Plan, RosterRow, Status
-from syncbot.planner import plan
+from syncbot.planning.planner import plan
 from syncbot.protection import Protection
 
 POSITIONS = ["Chuyên viên", "Văn thư", "Phó Giám đốc", "Quản trị hệ thống", "Lái xe", ""]

@@ -18,7 +18,7 @@ from plan_builders import (
 )
 
 from syncbot.model import ActionKind, LedgerEntry, Snapshot, TargetMapping
-from syncbot.planner import TargetState, plan
+from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.state import Ledger
 

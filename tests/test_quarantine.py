@@ -12,7 +12,9 @@ import pytest
 from syncbot.audit.record import secret_key_paths
 from syncbot.config import SafetyConfig
 from syncbot.errors import ConfigError
+from syncbot.leak_list import LeakList, ListedName, parse_leak_list, read_leak_list
 from syncbot.model import (
+    LEAKED_STATUS,
     Account,
     Action,
     ActionKind,
@@ -23,17 +25,9 @@ from syncbot.model import (
     Status,
     TargetMapping,
 )
-from syncbot.planner import TargetState
+from syncbot.planning.planner import TargetState
+from syncbot.planning.quarantine import not_found, plan_quarantine
 from syncbot.protection import Protection
-from syncbot.quarantine import (
-    LEAKED_STATUS,
-    LeakList,
-    ListedName,
-    not_found,
-    parse_leak_list,
-    plan_quarantine,
-    read_leak_list,
-)
 from syncbot.safety import threshold_violations
 
 TODAY = date(2026, 11, 23)
@@ -270,15 +264,16 @@ def test_reasons_and_evidence_point_at_the_list_line_and_the_person() -> None:
     )
     assert ldap.employee_id == "CB002"
     assert ldap.evidence is not None
+    # The list stands where a roster would, and says it is a leak list, not a roster.
     assert ldap.evidence.as_dict() == {
+        "kind": "leak_list",
         "roster_file": LIST_FILE,
         "roster_sha256": SHA,
         "row": 2,
-        "status": LEAKED_STATUS,
-        "effective_date": None,
         "position": "Chuyên viên",
         "unit": "Thanh tra",
     }
+    assert ldap.evidence.status == LEAKED_STATUS  # what the plan shows beside the line
     sign_out = next(a for a in plan.actions if a.kind is ActionKind.SIGN_OUT)
     assert "đăng xuất mọi phiên" in sign_out.reason.vi
 

@@ -19,10 +19,11 @@ from syncbot.cli.progress import progress_bar
 from syncbot.cli.render import plan_json, render_plan
 from syncbot.config import Config
 from syncbot.duties import Observe
+from syncbot.leak_list import LeakList, read_leak_list
 from syncbot.mappings import Mappings
 from syncbot.model import Plan, Roster
-from syncbot.planner import TargetState
-from syncbot.quarantine import LeakList, not_found, plan_quarantine, read_leak_list
+from syncbot.planning.planner import TargetState
+from syncbot.planning.quarantine import not_found, plan_quarantine
 from syncbot.reconcile import Prepared, prepare, violations
 from syncbot.sync import sync
 

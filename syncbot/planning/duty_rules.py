@@ -1,7 +1,7 @@
 """The circulars' duties as planning rules: password policy, stale passwords, dormant,
 orphan and much-guessed accounts.
 
-Pure functions over one target's accounts, called by `syncbot.planner.plan`, which decides
+Pure functions over one target's accounts, called by `syncbot.planning.planner.plan`, which decides
 whom each rule looks at (matched people, orphans, every account); here is only what each
 rule finds and which steps it asks for. Every step carries the duty it serves, so reports
 and the audit log can tell a lock for disuse from a departure.
@@ -27,7 +27,6 @@ from syncbot.model import (
     Action,
     ActionKind,
     Duty,
-    Evidence,
     Finding,
     FindingKind,
     LedgerEntry,
@@ -36,26 +35,8 @@ from syncbot.model import (
     RosterRow,
     Setting,
     Snapshot,
-    Status,
 )
-from syncbot.text import id_key
-
-#: Statuses whose accounts the roster itself locks: no duty nags or locks them as well.
-LEAVING = frozenset({Status.DEPARTED, Status.TRANSFERRED})
-
-
-def evidence_of(roster: Roster, row: RosterRow) -> Evidence:
-    """The roster fact behind a step, as an inspector finds it in the HR file or push."""
-    source = roster.sources.get(id_key(row.employee_id)) if roster.sources else None
-    return Evidence(
-        roster_file=source.file if source else roster.path,
-        roster_sha256=source.sha256 if source else roster.sha256,
-        row=row.row,
-        status=row.status_word,
-        effective_date=row.effective_date,
-        position=row.position,
-        unit=row.unit,
-    )
+from syncbot.planning import build
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,34 +54,26 @@ class Subject:
     def employee_id(self) -> str | None:
         return self.row.employee_id if self.row else None
 
-    @property
-    def evidence(self) -> Evidence | None:
-        """Built only for a step: most accounts get none, and planning looks at them all."""
-        if self.row is None or self.roster is None:
-            return None
-        return evidence_of(self.roster, self.row)
-
     def action(self, kind: ActionKind, reason: Reason, duty: Duty) -> Action:
-        return Action(
-            target=self.target,
-            kind=kind,
-            account=self.account.key,
-            username=self.account.username,
-            employee_id=self.employee_id,
-            reason=reason,
-            evidence=self.evidence,
-            duty=duty,
+        # The evidence is built only for a step: most accounts get none, and planning
+        # looks at them all.
+        row, roster = self.row, self.roster
+        evidence = None
+        if row is not None and roster is not None:
+            evidence = build.duty_evidence(duty, roster, row)
+        return build.action(
+            self.target, self.account, self.employee_id, evidence, kind, reason, duty=duty
         )
 
     def finding(
         self, kind: FindingKind, reason: Reason, *, since: date | None, due: date | None = None
     ) -> Finding:
-        return Finding(
-            kind=kind,
-            reason=reason,
+        return build.finding(
+            kind,
+            reason,
             target=self.target,
+            account=self.account,
             employee_id=self.employee_id,
-            account=self.account.key,
             row=self.row.row if self.row else None,
             due=due,
             since=since,
@@ -142,9 +115,9 @@ def settings_drift(snapshot: Snapshot, wanted: WantedSettings, policy: PasswordP
     outcome = Outcome()
     for term in wanted.unsupported:
         outcome.findings.append(
-            Finding(
-                kind=FindingKind.SETTING_UNSUPPORTED,
-                reason=reasons.setting_unsupported(target, term),
+            build.finding(
+                FindingKind.SETTING_UNSUPPORTED,
+                reasons.setting_unsupported(target, term),
                 target=target,
                 account=key or None,
             )
@@ -153,9 +126,9 @@ def settings_drift(snapshot: Snapshot, wanted: WantedSettings, policy: PasswordP
         return outcome
     if snapshot.settings is None:
         outcome.findings.append(
-            Finding(
-                kind=FindingKind.SETTING_UNSUPPORTED,
-                reason=reasons.settings_unreadable(target, key),
+            build.finding(
+                FindingKind.SETTING_UNSUPPORTED,
+                reasons.settings_unreadable(target, key),
                 target=target,
                 account=key or None,
             )
@@ -168,19 +141,8 @@ def settings_drift(snapshot: Snapshot, wanted: WantedSettings, policy: PasswordP
         if now.get(name) != value
     )
     if drift:
-        outcome.actions.append(
-            Action(
-                target=target,
-                kind=ActionKind.CONFIGURE,
-                account=key,
-                username=key,
-                employee_id=None,
-                reason=reasons.configure(target, key, policy, drift),
-                evidence=None,
-                duty=Duty.PASSWORD,
-                settings=drift,
-            )
-        )
+        reason = reasons.configure(target, key, policy, drift)
+        outcome.actions.append(build.configure(target, key, reason, drift, Duty.PASSWORD))
     return outcome
 
 
@@ -205,7 +167,7 @@ def for_person(
     """
     row, account = subject.row, subject.account
     enabled = account.enabled or reopening
-    if row is None or row.status in LEAVING or not enabled or account.federated:
+    if row is None or row.leaving or not enabled or account.federated:
         return Outcome()
     if reopening:
         return _password(subject, duties.password, today)
@@ -402,14 +364,14 @@ def failed_sign_ins(snapshot: Snapshot, rule: FailedSignIns | None, today: date)
         return []
     since = today - timedelta(days=rule.days)
     return [
-        Finding(
-            kind=FindingKind.FAILED_SIGN_INS,
-            reason=reasons.failed_sign_ins(
+        build.finding(
+            FindingKind.FAILED_SIGN_INS,
+            reasons.failed_sign_ins(
                 account.username, account.failed_sign_ins, rule.days, rule.threshold
             ),
             target=snapshot.target,
             employee_id=account.employee_id,
-            account=account.key,
+            account=account,
             since=since,
         )
         for account in snapshot.accounts

@@ -8,19 +8,17 @@ missed trigger costs latency, never correctness.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
-from syncbot import duty_rules, reasons
+from syncbot import reasons
 from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings
 from syncbot.matching import Fallback, MatchResult, match
 from syncbot.model import (
-    KIND_ORDER,
     Account,
     Action,
     ActionKind,
-    Evidence,
     Finding,
     FindingKind,
     LedgerEntry,
@@ -28,9 +26,12 @@ from syncbot.model import (
     Reason,
     Roster,
     RosterRow,
+    RowEvidence,
     Snapshot,
     TargetMapping,
+    step_order,
 )
+from syncbot.planning import build, duty_rules
 from syncbot.protection import Protection
 from syncbot.text import fold, id_key
 
@@ -64,13 +65,13 @@ class _Person:
     roster: Roster
     state: TargetState
     ledger: LedgerEntry | None
-    _evidence: Evidence | None = None
+    _evidence: RowEvidence | None = None
 
     @property
-    def evidence(self) -> Evidence:
+    def evidence(self) -> RowEvidence:
         """Built on first use: most people get no action or finding to attach it to."""
         if self._evidence is None:
-            self._evidence = duty_rules.evidence_of(self.roster, self.row)
+            self._evidence = build.row_evidence(self.roster, self.row)
         return self._evidence
 
     @property
@@ -78,16 +79,41 @@ class _Person:
         """The managed entitlements this target may change for this account."""
         return _scope(self.state, federated=self.account.federated)
 
-    def action(self, kind: ActionKind, reason: Reason, **fields: object) -> Action:
-        return Action(
+    def action(
+        self,
+        kind: ActionKind,
+        reason: Reason,
+        *,
+        add: tuple[str, ...] = (),
+        remove: tuple[str, ...] = (),
+        role: str | None = None,
+        offboarding: bool = False,
+    ) -> Action:
+        account = self.account
+        return build.action(
+            self.state.name,
+            account,
+            self.row.employee_id,
+            self.evidence,
+            kind,
+            reason=reasons.federated(reason) if account.federated else reason,
+            add=add,
+            remove=remove,
+            role=role,
+            offboarding=offboarding,
+        )
+
+    def finding(self, kind: FindingKind, reason: Reason, *, since: date | None = None) -> Finding:
+        row = self.row
+        return build.finding(
+            kind,
+            reason,
             target=self.state.name,
-            kind=kind,
-            account=self.account.key,
-            username=self.account.username,
-            employee_id=self.row.employee_id,
-            reason=reasons.federated(reason) if self.account.federated else reason,
-            evidence=self.evidence,
-            **fields,  # type: ignore[arg-type]
+            account=self.account,
+            employee_id=row.employee_id,
+            row=row.row,
+            due=row.effective_date if kind is FindingKind.FUTURE_CHANGE else None,
+            since=since,
         )
 
 
@@ -117,9 +143,8 @@ class _Steady:
     _checks: dict[tuple[str | None, str, str, bool], _Check | None] = field(default_factory=dict)
 
     def settled(self, row: RosterRow, account: Account) -> bool:
-        effective = row.effective_date
-        in_force = effective is None or effective <= self.today
-        if row.status in duty_rules.LEAVING:
+        in_force = row.in_force(self.today)
+        if row.leaving:
             return in_force and self._offboarded(account)
         if not in_force or not account.enabled:
             return False  # a future change, a reopening or a lock: findings or steps
@@ -206,7 +231,7 @@ def plan(
             actions.extend(orphan.actions)
             findings.extend(orphan.findings)
         findings.extend(duty_rules.failed_sign_ins(state.snapshot, duties.failed_sign_ins, today))
-    actions.sort(key=_action_order)
+    actions.sort(key=step_order)
     return Plan(
         today=today,
         roster_path=roster.path,
@@ -266,36 +291,15 @@ def _plan_people(
         findings.extend(person_findings)
 
 
-def _action_order(action: Action) -> tuple[bool, str, int, str, tuple[str, ...]]:
-    """Target-wide settings first, so the password rules are in force before anyone is
-    made to choose a new password; then per person, every target's locks and sign-outs
-    before any role change anywhere."""
-    person = action.employee_id or action.account
-    return (
-        action.kind is not ActionKind.CONFIGURE,
-        person,
-        KIND_ORDER[action.kind],
-        action.target,
-        action.add + action.remove,
-    )
-
-
-def _is_leaving(row: RosterRow) -> bool:
-    return row.status in duty_rules.LEAVING
-
-
-def _in_force(row: RosterRow, today: date) -> bool:
-    return row.effective_date is None or row.effective_date <= today
-
-
 def _plan_person(
     person: _Person, mappings: Mappings, today: date, duties: Duties
 ) -> tuple[list[Action], list[Finding]]:
     row = person.row
-    if _is_leaving(row) and _in_force(row, today):
+    leaving, in_force = row.leaving, row.in_force(today)
+    if leaving and in_force:
         return _offboard(person, mappings), []
-    if not _is_leaving(row) and not _in_force(row, today):
-        return [], [_finding(person, FindingKind.FUTURE_CHANGE, reasons.future_change(row))]
+    if not leaving and not in_force:
+        return [], [person.finding(FindingKind.FUTURE_CHANGE, reasons.future_change(row))]
     # Active, or leaving on a future date: until then the person keeps working normally.
     return _keep_in_step(person, mappings, duties)
 
@@ -344,11 +348,10 @@ def _keep_in_step(
             locked_on = date.fromisoformat(entry.dormant_locked_on)
             relock = duty_rules.relock_date(locked_on, duties.dormancy)
             reason = reasons.locked_dormant(account.username, locked_on, relock)
-            finding = _finding(person, FindingKind.LOCKED_BY_OTHERS, reason)
-            return [], [replace(finding, since=locked_on)]
+            return [], [person.finding(FindingKind.LOCKED_BY_OTHERS, reason, since=locked_on)]
         if entry is None or not entry.disabled_by_syncbot:
             reason = reasons.locked_by_others(row, account.username)
-            return [], [_finding(person, FindingKind.LOCKED_BY_OTHERS, reason)]
+            return [], [person.finding(FindingKind.LOCKED_BY_OTHERS, reason)]
         actions.append(person.action(ActionKind.ENABLE, reasons.enable(row, entry.disabled_on)))
         restoring = True
 
@@ -356,7 +359,7 @@ def _keep_in_step(
     if desired is not None:
         actions.extend(_role_changes(person, desired, source))
         findings.extend(
-            _finding(person, FindingKind.MISSING_ENTITLEMENT, reasons.missing_entitlement(e))
+            person.finding(FindingKind.MISSING_ENTITLEMENT, reasons.missing_entitlement(e))
             for e in sorted((desired & person.scope) - state.snapshot.entitlements)
         )
 
@@ -364,7 +367,7 @@ def _keep_in_step(
     if unit_key is not None and unit_key in person.scope:
         if unit_key not in state.snapshot.entitlements:
             reason = reasons.missing_entitlement(unit_key)
-            findings.append(_finding(person, FindingKind.MISSING_ENTITLEMENT, reason))
+            findings.append(person.finding(FindingKind.MISSING_ENTITLEMENT, reason))
         else:
             actions.extend(_unit_change(person, mappings, unit_key))
     return actions, findings
@@ -433,18 +436,6 @@ def _unit_of(mappings: Mappings, mapping: TargetMapping, entitlement: str) -> st
     return entitlement
 
 
-def _finding(person: _Person, kind: FindingKind, reason: Reason) -> Finding:
-    return Finding(
-        kind=kind,
-        reason=reason,
-        target=person.state.name,
-        employee_id=person.row.employee_id,
-        account=person.account.key,
-        row=person.row.row,
-        due=person.row.effective_date if kind is FindingKind.FUTURE_CHANGE else None,
-    )
-
-
 def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Finding]:
     """Findings about the roster itself, reported once however many targets there are."""
     # Grouped by folded spelling: one mapping entry fixes every variant of a title.
@@ -455,13 +446,13 @@ def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Fi
     unit_known: dict[str, bool] = {}
     findings: list[Finding] = []
     for row in roster.rows:
-        if row.status in duty_rules.LEAVING:
-            if _in_force(row, today):
+        if row.leaving:
+            if row.in_force(today):
                 continue  # leaving now: the roles it would map to no longer matter
             findings.append(
-                Finding(
-                    kind=FindingKind.FUTURE_DEPARTURE,
-                    reason=reasons.future_departure(row),
+                build.finding(
+                    FindingKind.FUTURE_DEPARTURE,
+                    reasons.future_departure(row),
                     employee_id=row.employee_id,
                     row=row.row,
                     due=row.effective_date,
@@ -480,13 +471,11 @@ def _roster_findings(roster: Roster, mappings: Mappings, today: date) -> list[Fi
         if not known:
             unknown_units.setdefault(fold(unit), (unit, []))[1].append(row.row)
     findings.extend(
-        Finding(
-            kind=FindingKind.UNKNOWN_POSITION, reason=reasons.unknown_position(p, rows), row=rows[0]
-        )
+        build.finding(FindingKind.UNKNOWN_POSITION, reasons.unknown_position(p, rows), row=rows[0])
         for p, rows in unknown_positions.values()
     )
     findings.extend(
-        Finding(kind=FindingKind.UNKNOWN_UNIT, reason=reasons.unknown_unit(u, rows), row=rows[0])
+        build.finding(FindingKind.UNKNOWN_UNIT, reasons.unknown_unit(u, rows), row=rows[0])
         for u, rows in unknown_units.values()
     )
     return findings
@@ -505,23 +494,23 @@ def _match_findings(target: str, result: MatchResult, protected_ids: set[str]) -
         ids = [r.employee_id for r in amb.rows]
         names = [a.username for a in amb.accounts]
         findings.append(
-            Finding(
-                kind=FindingKind.AMBIGUOUS,
-                reason=reasons.ambiguous(ids, names),
+            build.finding(
+                FindingKind.AMBIGUOUS,
+                reasons.ambiguous(ids, names),
                 target=target,
                 employee_id=ids[0],
-                account=amb.accounts[0].key,
+                account=amb.accounts[0],
                 row=amb.rows[0].row,
             )
         )
     for row in result.unmatched_rows:
         # A person whose only account is protected has one: creating another would be wrong.
         # Someone on leave is still employed and still needs an account.
-        if not _is_leaving(row) and id_key(row.employee_id) not in protected_ids:
+        if not row.leaving and id_key(row.employee_id) not in protected_ids:
             findings.append(
-                Finding(
-                    kind=FindingKind.NO_ACCOUNT,
-                    reason=reasons.no_account(row),
+                build.finding(
+                    FindingKind.NO_ACCOUNT,
+                    reasons.no_account(row),
                     target=target,
                     employee_id=row.employee_id,
                     row=row.row,
