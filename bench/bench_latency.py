@@ -86,9 +86,9 @@ def main() -> None:
         roster.write_text(roster_csv(today), encoding="utf-8")
         extra, realm = "", None
         if args.keycloak:
-            from localdev.demo import _start_keycloak
+            from localdev.demo import start_keycloak
 
-            kc, realm, extra = _start_keycloak(workdir, server, today)
+            kc, realm, extra = start_keycloak(workdir, server, today)
             stack.append(kc)
         extra += f"\n[worker]\ninterval_minutes = 0\ndebounce_seconds = {args.debounce}\n"
         config = write_config(workdir, server, REPO_MAPPINGS, extra)

@@ -83,7 +83,7 @@ def _step(title: str) -> None:
     print(f"\n\033[1m=== {title} ===\033[0m" if os.isatty(1) else f"\n=== {title} ===")
 
 
-def _start_keycloak(workdir: Path, server: SlapdServer, today: date) -> tuple[Any, Any, str]:
+def start_keycloak(workdir: Path, server: SlapdServer, today: date) -> tuple[Any, Any, str]:
     """Keycloak with a realm federated from the sample LDAP; returns (server, realm, table)."""
     from localdev.keycloak import KeycloakServer
     from localdev.sample_keycloak import (
@@ -163,7 +163,7 @@ def run_demo(
             server.add_ldif(directory_ldif(today, server.people_base, server.groups_base))
             extra = ""
             if keycloak:
-                kc_server, realm, extra = _start_keycloak(workdir, server, today)
+                kc_server, realm, extra = start_keycloak(workdir, server, today)
                 stack.callback(kc_server.stop)
                 # A departed clerk still signed in to the document system, as in the circulars.
                 session = realm.login("hattt", SAMPLE_PASSWORD, offline=True)
