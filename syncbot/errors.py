@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from syncbot.exit_codes import ExitCode
+
 if TYPE_CHECKING:
     from syncbot.model import Plan
 
@@ -12,13 +14,13 @@ if TYPE_CHECKING:
 class SyncbotError(Exception):
     """Base class: an error the CLI reports in one clear message and a documented exit code."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.INTERNAL_ERROR
 
 
 class ConfigError(SyncbotError):
     """The configuration or a mapping file is invalid; `key` names the offending setting."""
 
-    exit_code = 3
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, message: str, *, source: str | None = None, key: str | None = None) -> None:
         self.source = source
@@ -30,7 +32,7 @@ class ConfigError(SyncbotError):
 class RosterError(SyncbotError):
     """One or more roster rows are invalid; nothing may be applied from such a roster."""
 
-    exit_code = 3
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, problems: list[RosterProblem]) -> None:
         self.problems = problems
@@ -66,7 +68,7 @@ class RosterProblem:
 class TargetError(SyncbotError):
     """A target could not be reached or read; the run stops before planning."""
 
-    exit_code = 5
+    exit_code = ExitCode.TARGET_UNREADABLE
 
 
 class SafetyError(SyncbotError):
@@ -76,7 +78,7 @@ class SafetyError(SyncbotError):
     reports them elsewhere than on a terminal (the worker's status and metrics).
     """
 
-    exit_code = 4
+    exit_code = ExitCode.REFUSED_BY_SAFETY
 
     def __init__(
         self, message: str, *, problems: Sequence[str] = (), plan: Plan | None = None
@@ -89,13 +91,13 @@ class SafetyError(SyncbotError):
 class LockedError(SyncbotError):
     """Another syncbot run holds the state lock."""
 
-    exit_code = 8
+    exit_code = ExitCode.LOCKED
 
 
 class StateError(SyncbotError):
     """A file syncbot keeps between runs (state folder, worker status) cannot be read."""
 
-    exit_code = 13
+    exit_code = ExitCode.STATE_UNREADABLE
 
 
 class LocalResourceError(SyncbotError, RuntimeError):
@@ -105,4 +107,4 @@ class LocalResourceError(SyncbotError, RuntimeError):
     Also a RuntimeError, which is what the test fixtures expect of a server that fails.
     """
 
-    exit_code = 14
+    exit_code = ExitCode.LOCAL_RESOURCE

@@ -21,7 +21,8 @@ from localdev.sample import SAMPLE_PASSWORD, directory_ldif, roster_csv
 from localdev.sample_keycloak import federate, keycloak_config
 from localdev.slapd import SlapdServer
 from syncbot.cli import main
-from syncbot.cli.quarantine import add_parser, run
+from syncbot.cli.parser import add_quarantine_parser
+from syncbot.cli.quarantine import run
 from syncbot.config import load_config
 from syncbot.errors import SyncbotError
 
@@ -34,7 +35,7 @@ LISTED = ("tuanlt", "giangnh")
 def quarantine(config: Path, *argv: str) -> int:
     """`syncbot --config CONFIG quarantine ARGV`, with the CLI's handling of syncbot errors."""
     parser = argparse.ArgumentParser(prog="syncbot")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    add_quarantine_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["quarantine", *argv])
     try:
         return run(args, load_config(config))

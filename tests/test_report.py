@@ -15,7 +15,8 @@ import openpyxl
 import pytest
 
 from syncbot.audit import AuditLog
-from syncbot.cli.report import add_parser, run
+from syncbot.cli.parser import add_report_parser
+from syncbot.cli.report import run
 from syncbot.errors import ConfigError
 from syncbot.report import Period, changes_report
 
@@ -176,7 +177,7 @@ def audit_file(tmp_path: Path) -> Path:
 
 def cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers(dest="command"))
+    add_report_parser(parser.add_subparsers(dest="command"))
     return run(parser.parse_args(["report", "changes", *argv]), None)
 
 

@@ -663,6 +663,7 @@ def test_every_format_renders_every_report() -> None:
 
 def cli(monkeypatch: pytest.MonkeyPatch, base: Prepared, *argv: str) -> int:
     from syncbot.cli import report as report_cli
+    from syncbot.cli.parser import add_report_parser
 
     seen: list[date] = []
 
@@ -672,7 +673,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, base: Prepared, *argv: str) -> int:
 
     monkeypatch.setattr(report_cli, "prepare", fake_prepare)
     parser = argparse.ArgumentParser()
-    report_cli.add_parser(parser.add_subparsers(dest="command"))
+    add_report_parser(parser.add_subparsers(dest="command"))
     code = report_cli.run(parser.parse_args(["report", *argv]), base.config)
     assert seen in ([], [TODAY])
     return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from syncbot.errors import SyncbotError
+from syncbot.exit_codes import ExitCode
 
 
 class AuditError(SyncbotError):
@@ -12,4 +13,4 @@ class AuditError(SyncbotError):
     intact and tell the administrator to run `syncbot audit verify`.
     """
 
-    exit_code = 6
+    exit_code = ExitCode.AUDIT_LOG_FAILED

@@ -4,10 +4,12 @@ question before it, and how it went after. The apply itself is `syncbot.sync`'s.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from syncbot.executor import ApplyReport
+from syncbot.exit_codes import ExitCode
 
-EXIT_OK, EXIT_STEPS_FAILED, EXIT_NOT_CONFIRMED = 0, 6, 7
+if TYPE_CHECKING:
+    from syncbot.executor import ApplyReport
 
 
 def confirmed(count: int) -> bool:
@@ -25,4 +27,4 @@ def print_outcome(report: ApplyReport, after_sigterm: str) -> int:
         print(f"  ✗ {a.target} {a.username} {a.kind.value}: {failed.error}", file=sys.stderr)
     if report.interrupted:
         print(f"syncbot: stopped early on SIGTERM; {after_sigterm}", file=sys.stderr)
-    return EXIT_STEPS_FAILED if report.failed or report.interrupted else EXIT_OK
+    return ExitCode.STEPS_FAILED if report.failed or report.interrupted else ExitCode.OK

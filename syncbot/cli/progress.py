@@ -6,8 +6,6 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-from tqdm import tqdm
-
 from syncbot.targets.base import Progress, no_progress
 
 
@@ -19,6 +17,9 @@ def progress_bar(description: str, *, enabled: bool | None = None) -> Iterator[P
     if not enabled:
         yield no_progress
         return
+    # Imported here: a run without a terminal (the timer, the worker) never draws a bar.
+    from tqdm import tqdm
+
     bar = tqdm(desc=description, unit=" mục", file=sys.stderr, leave=False, dynamic_ncols=True)
 
     def update(done: int, total: int | None) -> None:

@@ -3,7 +3,7 @@
 The same path as `syncbot apply` (`syncbot.sync`) with the leak list as its planning rule:
 lock, read every target once, plan, check thresholds, confirm, apply through the executor,
 so the steps land in the audit log, the journal and the recovery path exactly like a
-reconcile's. Exit codes are the documented ones.
+reconcile's, and it ends with the same exit codes.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
-from syncbot.cli.confirm import EXIT_NOT_CONFIRMED, EXIT_OK, confirmed, print_outcome
+from syncbot.cli.confirm import confirmed, print_outcome
 from syncbot.cli.progress import progress_bar
 from syncbot.cli.render import plan_json, render_plan
 from syncbot.config import Config
 from syncbot.duties import Observe
+from syncbot.exit_codes import ExitCode
 from syncbot.leak_list import LeakList, read_leak_list
 from syncbot.mappings import Mappings
 from syncbot.model import Plan, Roster
@@ -28,36 +28,6 @@ from syncbot.reconcile import Prepared, prepare, violations
 from syncbot.sync import sync
 
 _VIA = "syncbot quarantine"
-
-
-def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the `quarantine` command on the main parser's subcommands."""
-    parser = subparsers.add_parser(
-        "quarantine",
-        help="leaked accounts: force a password change and sign out (or lock) everywhere",
-        description="Tài khoản bị lộ lọt: buộc đổi mật khẩu và đăng xuất (hoặc khóa) trên mọi "
-        "hệ thống. Leaked accounts: require a new password and sign out (or lock) everywhere.",
-    )
-    parser.add_argument(
-        "--list",
-        dest="list_file",
-        type=Path,
-        required=True,
-        metavar="FILE",
-        help="UTF-8 file, one username or e-mail a line (# comments), or a CSV whose header "
-        "has an email / username / tài khoản column",
-    )
-    parser.add_argument(
-        "--disable", action="store_true", help="lock the accounts too (and sign them out)"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
-    parser.add_argument("--json", action="store_true", help="the plan as JSON on stdout")
-    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="apply even past the safety thresholds (after human review)",
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +67,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         _show(args, prepared, leaks)
         for problem in violations(prepared):
             print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
-        return EXIT_OK
+        return ExitCode.OK
     synced = sync(
         config,
         rule,
@@ -108,9 +78,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
         progress=progress_bar,
     )
     if synced.report is None:
-        return EXIT_NOT_CONFIRMED
+        return ExitCode.NOT_CONFIRMED
     if synced.prepared.plan.empty:
-        return EXIT_OK
+        return ExitCode.OK
     return print_outcome(synced.report, "run the quarantine again")
 
 

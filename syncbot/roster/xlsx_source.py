@@ -8,8 +8,6 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-import openpyxl
-
 from syncbot.errors import RosterError
 from syncbot.roster.fields import HeaderNames, Layout, Row, locate_header, resolve_header
 from syncbot.roster.problems import ProblemList, say
@@ -54,6 +52,11 @@ def _damage_reported(problems: ProblemList) -> Iterator[None]:
 
 
 def _open(data: bytes, problems: ProblemList) -> Any:
+    # Imported here, not at the top: the roster package is also loaded by commands that
+    # never read a workbook (`syncbot status` reads the pushed rows), and openpyxl is slow
+    # to import.
+    import openpyxl
+
     try:
         with warnings.catch_warnings():
             # openpyxl warns about features it does not read (validation, styles): noise here.

@@ -36,6 +36,7 @@ from syncbot.errors import (
     TargetError,
 )
 from syncbot.executor import ApplyReport
+from syncbot.exit_codes import ExitCode
 from syncbot.mappings import Mappings, load_mappings
 from syncbot.model import ActionKind
 from syncbot.push_store import PushStore
@@ -156,7 +157,7 @@ class Worker:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
                 log.info("worker_stopped")
-        return 0
+        return ExitCode.OK
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only flags: the loop acts on them between runs, or apply stops after its step.

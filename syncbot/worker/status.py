@@ -7,10 +7,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from syncbot.exit_codes import ExitCode
 from syncbot.push_store import PushedState
 from syncbot.state import read_json_file, write_json_atomic
 
-EXIT_LAST_OK, EXIT_LAST_FAILED, EXIT_NO_STATUS = 0, 11, 12
 _RESULTS = {
     "ok": "thành công / succeeded",
     "failed": "lỗi / failed",
@@ -31,9 +31,9 @@ def read_status(path: Path) -> dict[str, Any] | None:
 
 def exit_code(status: Mapping[str, Any] | None) -> int:
     if status is None:
-        return EXIT_NO_STATUS
+        return ExitCode.NO_WORKER_STATUS
     last = status.get("last_run") or {}
-    return EXIT_LAST_OK if last.get("result") == "ok" else EXIT_LAST_FAILED
+    return ExitCode.OK if last.get("result") == "ok" else ExitCode.WORKER_LAST_RUN_FAILED
 
 
 def render_status(status: Mapping[str, Any]) -> Iterator[str]:

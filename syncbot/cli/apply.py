@@ -1,0 +1,89 @@
+"""`syncbot plan`, `apply` and `check-config`: the commands that read the roster and every
+target, and (for `apply`) change them.
+
+These are the only commands that need the target libraries, so they live apart from the
+commands that read syncbot's own files (`status`, `audit`), which start without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from syncbot.cli.confirm import confirmed, print_outcome
+from syncbot.cli.progress import progress_bar
+from syncbot.cli.render import plan_json, render_plan
+from syncbot.config import Config
+from syncbot.exit_codes import ExitCode
+from syncbot.reconcile import (
+    Prepared,
+    RosterRule,
+    load_inputs,
+    opened_targets,
+    prepare,
+    violations,
+)
+from syncbot.sync import sync
+
+
+def plan(args: argparse.Namespace, config: Config) -> int:
+    with prepare(config, args.today or date.today(), progress=progress_bar) as prepared:
+        pass  # read whole, then the targets are closed before anything is printed
+    if args.json:
+        print(plan_json(prepared.plan))
+    else:
+        _print_plan(args, config, prepared)
+        for problem in violations(prepared):
+            print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
+    if args.detailed_exitcode and not prepared.plan.empty:
+        return ExitCode.PLAN_HAS_CHANGES
+    return ExitCode.OK
+
+
+def _print_plan(args: argparse.Namespace, config: Config, prepared: Prepared) -> None:
+    by = str(args.by or ("person" if len(config.targets) > 1 else "action"))
+    for line in render_plan(prepared.plan, lang=args.lang, by=by):
+        print(line)
+
+
+def apply(args: argparse.Namespace, config: Config) -> int:
+    synced = sync(
+        config,
+        RosterRule(),
+        via="syncbot apply",
+        force=args.force,
+        show=lambda prepared: _print_plan(args, config, prepared),
+        confirm=lambda prepared: args.yes or confirmed(len(prepared.plan.actions)),
+        progress=progress_bar,
+    )
+    if synced.report is None:
+        return ExitCode.NOT_CONFIRMED
+    if synced.prepared.plan.empty:
+        return ExitCode.OK
+    return print_outcome(synced.report, "the next run continues")
+
+
+def check_config(config: Config) -> int:
+    print(f"config: {config.path} OK")
+    mappings, roster = load_inputs(config)
+    print(
+        f"mappings: {len(mappings.positions)} positions, {len(mappings.roles)} roles, "
+        f"{len(mappings.statuses)} status words, {len(mappings.units)} units "
+        f"({config.mappings_dir})"
+    )
+    print(f"roster: {roster.path}: {len(roster.rows)} rows, sha256 {roster.sha256}")
+    with opened_targets(config) as targets:
+        for name, target in targets.items():
+            for line in target.describe():
+                print(f"{name}: {line}")
+            mapping = mappings.for_target(name, target.entitlement_key)
+            snapshot = target.fetch(mapping.managed)
+            with_id = sum(1 for a in snapshot.accounts if a.employee_id)
+            print(f"{name}: {len(snapshot.accounts)} accounts, {with_id} with an employee id")
+            missing = sorted(mapping.managed - snapshot.entitlements)
+            found = f"{len(snapshot.entitlements)} of {len(mapping.managed)}"
+            print(
+                f"{name}: {found} mapped groups or roles exist"
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+            )
+    return ExitCode.OK
