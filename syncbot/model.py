@@ -335,26 +335,33 @@ class DutyEvidence:
     """A duty's step about a person HR knows: the duty, and the row that says who they are.
 
     The row alone would read as though HR had asked for the lock; `duty` says it was the
-    circular (dormancy, the password rules).
+    circular (dormancy, the password rules). Flat rather than holding a `RowEvidence`:
+    a password deadline gives every account a step, and this is one object a person.
     """
 
     duty: Duty
-    person: RowEvidence
+    roster_file: str
+    roster_sha256: str
+    row: int
+    status: str
+    effective_date: date | None
+    position: str
+    unit: str
+    row_kind: EvidenceKind = EvidenceKind.ROSTER_ROW  # or PUSHED_ROW: where the row is from
     kind = EvidenceKind.DUTY
 
-    @property
-    def row(self) -> int:
-        return self.person.row
-
-    @property
-    def status(self) -> str:
-        return self.person.status
-
     def as_dict(self) -> dict[str, Any]:
-        return self.person.as_dict() | {
+        return {
             "kind": self.kind.value,
             "duty": self.duty.value,
-            "row_kind": self.person.kind.value,
+            "row_kind": self.row_kind.value,
+            "roster_file": self.roster_file,
+            "roster_sha256": self.roster_sha256,
+            "row": self.row,
+            "status": self.status,
+            "effective_date": self.effective_date.isoformat() if self.effective_date else None,
+            "position": self.position,
+            "unit": self.unit,
         }
 
 

@@ -108,12 +108,7 @@ def finding(
 
 def row_evidence(roster: Roster, row: RosterRow) -> RowEvidence:
     """The HR row behind a step: the export's, or the push that stands in for it."""
-    source = roster.sources.get(id_key(row.employee_id)) if roster.sources else None
-    file, sha256, kind = (
-        (roster.path, roster.sha256, EvidenceKind.ROSTER_ROW)
-        if source is None
-        else (source.file, source.sha256, EvidenceKind.PUSHED_ROW)
-    )
+    file, sha256, kind = _source(roster, row)
     return RowEvidence(
         roster_file=file,
         roster_sha256=sha256,
@@ -128,7 +123,26 @@ def row_evidence(roster: Roster, row: RosterRow) -> RowEvidence:
 
 def duty_evidence(duty: Duty, roster: Roster, row: RosterRow) -> DutyEvidence:
     """A duty's step about a person on `roster`: the duty, and the row naming them."""
-    return DutyEvidence(duty, row_evidence(roster, row))
+    file, sha256, kind = _source(roster, row)
+    return DutyEvidence(
+        duty=duty,
+        roster_file=file,
+        roster_sha256=sha256,
+        row=row.row,
+        status=row.status_word,
+        effective_date=row.effective_date,
+        position=row.position,
+        unit=row.unit,
+        row_kind=kind,
+    )
+
+
+def _source(roster: Roster, row: RosterRow) -> tuple[str, str, EvidenceKind]:
+    """Which file a row is from, as evidence names it: the export, or the push over it."""
+    source = roster.sources.get(id_key(row.employee_id)) if roster.sources else None
+    if source is None:
+        return roster.path, roster.sha256, EvidenceKind.ROSTER_ROW
+    return source.file, source.sha256, EvidenceKind.PUSHED_ROW
 
 
 def leak_evidence(leaks: LeakList, line: int, row: RosterRow | None) -> LeakEvidence:

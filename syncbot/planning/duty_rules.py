@@ -54,16 +54,18 @@ class Subject:
     def employee_id(self) -> str | None:
         return self.row.employee_id if self.row else None
 
-    def action(self, kind: ActionKind, reason: Reason, duty: Duty) -> Action:
-        # The evidence is built only for a step: most accounts get none, and planning
-        # looks at them all.
+    def steps(self, duty: Duty, *steps: tuple[ActionKind, Reason]) -> list[Action]:
+        """This account's steps for one duty, sharing one evidence: it is built only
+        here, as most accounts get no step and planning looks at them all."""
         row, roster = self.row, self.roster
         evidence = None
         if row is not None and roster is not None:
             evidence = build.duty_evidence(duty, roster, row)
-        return build.action(
-            self.target, self.account, self.employee_id, evidence, kind, reason, duty=duty
-        )
+        target, account, employee_id = self.target, self.account, self.employee_id
+        return [
+            build.action(target, account, employee_id, evidence, kind, reason, duty=duty)
+            for kind, reason in steps
+        ]
 
     def finding(
         self, kind: FindingKind, reason: Reason, *, since: date | None, due: date | None = None
@@ -82,10 +84,11 @@ class Subject:
     def lock(self, duty: Duty, reason: Reason, sign_out_reason: Reason) -> list[Action]:
         """Lock, and where the target keeps sessions end them too: a lock alone leaves
         sessions and offline tokens working."""
-        steps = [self.action(ActionKind.DISABLE, reason, duty)]
         if self.has_sessions:
-            steps.append(self.action(ActionKind.SIGN_OUT, sign_out_reason, duty))
-        return steps
+            return self.steps(
+                duty, (ActionKind.DISABLE, reason), (ActionKind.SIGN_OUT, sign_out_reason)
+            )
+        return self.steps(duty, (ActionKind.DISABLE, reason))
 
 
 @dataclass(slots=True)
@@ -220,22 +223,14 @@ def _password(subject: Subject, policy: PasswordPolicy, today: date) -> Outcome:
         return Outcome(findings=[subject.finding(kind, reason, since=since, due=deadline)])
     if deadline is not None:
         # From the deadline the account cannot be used until its owner sets a new password.
-        steps = [
-            subject.action(
-                ActionKind.REQUIRE_PASSWORD_CHANGE,
-                reasons.password_require(fact, deadline),
-                Duty.PASSWORD,
-            )
-        ]
+        require = (ActionKind.REQUIRE_PASSWORD_CHANGE, reasons.password_require(fact, deadline))
         if subject.has_sessions:
-            reason = reasons.password_sign_out(fact, deadline)
-            steps.append(subject.action(ActionKind.SIGN_OUT, reason, Duty.PASSWORD))
-        return Outcome(actions=steps)
+            sign_out = (ActionKind.SIGN_OUT, reasons.password_sign_out(fact, deadline))
+            return Outcome(actions=subject.steps(Duty.PASSWORD, require, sign_out))
+        return Outcome(actions=subject.steps(Duty.PASSWORD, require))
     if Response.REQUIRE_CHANGE in _responses(policy, never=never, expired=expired):
-        reason = reasons.password_require(fact, None)
-        return Outcome(
-            actions=[subject.action(ActionKind.REQUIRE_PASSWORD_CHANGE, reason, Duty.PASSWORD)]
-        )
+        require = (ActionKind.REQUIRE_PASSWORD_CHANGE, reasons.password_require(fact, None))
+        return Outcome(actions=subject.steps(Duty.PASSWORD, require))
     reason = reasons.password_report(fact, None)
     return Outcome(findings=[subject.finding(kind, reason, since=since)])
 
