@@ -2,6 +2,8 @@
 
 Each is off until the config turns it on, because each one locks or nags people who did
 nothing wrong by HR's account; when on, it is planned, shown and audited like any change.
+The config tables that turn them on (`[password_policy]`, `[dormancy]`, `[orphans]`,
+`[failed_sign_ins]`) are read here, beside the rules they set.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from syncbot.config_table import Table
 from syncbot.model import Status
 
 
@@ -145,6 +148,80 @@ class WantedSettings:
     values: dict[str, str] = field(default_factory=dict)
     # Policy terms this target has no way to enforce, said once per plan, not dropped.
     unsupported: tuple[str, ...] = ()
+
+
+def parse_duties(top: Table) -> Duties:
+    """The duties' tables of the config's top level; each absent one keeps its duty off."""
+    failed = top.table("failed_sign_ins")
+    duties = Duties(
+        password=_password_policy(top.table("password_policy")),
+        dormancy=_dormancy(top.table("dormancy")) if "dormancy" in top else None,
+        orphans=_orphans(top.table("orphans")),
+        failed_sign_ins=FailedSignIns(
+            threshold=failed.positive("threshold", int, FailedSignIns().threshold),
+            days=failed.positive("days", int, FailedSignIns().days),
+        )
+        if "failed_sign_ins" in top
+        else None,
+    )
+    failed.done()
+    return duties
+
+
+def _password_policy(table: Table) -> PasswordPolicy:
+    classes = table.strings("require")
+    for name in classes:
+        if name not in tuple(CharClass):
+            allowed = ", ".join(c.value for c in CharClass)
+            raise table.error("require", f"{name!r} is not a character class; use {allowed}")
+    responses = tuple(r.value for r in Response)
+    policy = PasswordPolicy(
+        min_length=table.optional_positive("min_length"),
+        classes=frozenset(CharClass(c) for c in classes),
+        not_username=table.get("not_username", bool, False),
+        history=table.optional_positive("history"),
+        max_age_days=table.optional_positive("max_age_days"),
+        never_changed=Response(table.choice("never_changed", responses, "off")),
+        expired=Response(table.choice("expired", responses, "off")),
+        deadline=table.get("deadline", date),
+        issued_within_minutes=table.positive(
+            "issued_within_minutes", int, PasswordPolicy().issued_within_minutes
+        ),
+    )
+    if policy.expired is not Response.OFF and policy.max_age_days is None:
+        raise table.error("expired", "needs max_age_days: the age a password expires at")
+    if policy.deadline is not None and not policy.watches_accounts:
+        raise table.error(
+            "deadline", "needs never_changed or expired set to report or require_change"
+        )
+    table.done()
+    return policy
+
+
+def _dormancy(table: Table) -> Dormancy:
+    statuses = table.get("exempt_statuses", list, ["on_leave"])
+    allowed = tuple(s.value for s in Status)
+    if not all(isinstance(s, str) and s in allowed for s in statuses):
+        raise table.error("exempt_statuses", f"must list statuses among {', '.join(allowed)}")
+    dormancy = Dormancy(
+        days=table.required_positive("days"),
+        recorded_since=table.require("recorded_since", date),
+        disable_after_days=table.optional_positive("disable_after_days"),
+        exempt_statuses=frozenset(Status(s) for s in statuses),
+    )
+    table.done()
+    return dormancy
+
+
+def _orphans(table: Table) -> Orphans:
+    orphans = Orphans(
+        disable=table.get("disable", bool, False),
+        grace_days=table.get("grace_days", int, Orphans().grace_days),
+    )
+    if orphans.grace_days < 0:
+        raise table.error("grace_days", "must not be negative")
+    table.done()
+    return orphans
 
 
 #: Shared defaults, never mutated: what a run without any duty configured uses.

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import structlog
 
 from syncbot.audit import AuditLog
-from syncbot.config import Config, TargetSettings
+from syncbot.config import Config
 from syncbot.duties import Observe
 from syncbot.errors import SyncbotError, TargetError
 from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
@@ -38,8 +38,7 @@ from syncbot.roster.overlay import Overlaid, lay_over
 from syncbot.safety import threshold_violations
 from syncbot.state import StateDir
 from syncbot.targets.base import Progress, Target, no_progress
-from syncbot.targets.keycloak.settings import KeycloakSettings
-from syncbot.targets.ldap import LdapTarget
+from syncbot.targets.registry import open_target
 
 log = structlog.get_logger("syncbot.reconcile")
 
@@ -173,14 +172,6 @@ def load_inputs(config: Config) -> tuple[Mappings, Roster]:
         encoding=config.roster.encoding,
     )
     return mappings, roster
-
-
-def open_target(settings: TargetSettings) -> Target:
-    if isinstance(settings, KeycloakSettings):
-        from syncbot.targets.keycloak import KeycloakTarget
-
-        return KeycloakTarget(settings)
-    return LdapTarget(settings)
 
 
 def open_targets(config: Config) -> dict[str, Target]:

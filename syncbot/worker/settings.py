@@ -1,4 +1,8 @@
-"""Settings of the long-running worker (`[worker]` in the config), validated by config.py."""
+"""Settings of the long-running worker (`[worker]` in the config) and their parser.
+
+Imports nothing of the worker's machinery: the config reads this table, and the worker
+is given the result, so neither side imports the other.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,10 @@ import ipaddress
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+
+from syncbot.config_table import Table
+from syncbot.secrets import secret_keys
+from syncbot.worker.timing import parse_clock
 
 #: A shorter bearer token can be guessed online; 32 bytes is what `openssl rand -hex 16` gives.
 MIN_TOKEN_BYTES = 32
@@ -108,3 +116,103 @@ class WorkerSettings:
     status_file: Path | None = None
     push: PushSettings | None = None
     metrics: MetricsSettings | None = None
+
+    def status_path(self, state_dir: Path) -> Path:
+        """Where the worker says what it did last, which `syncbot status` reads."""
+        return self.status_file or state_dir / "worker.json"
+
+    def watch_path(self, roster: Path) -> Path:
+        """The file, or folder of exports, whose change starts a run."""
+        return self.watch or roster
+
+
+def parse_worker_settings(table: Table) -> WorkerSettings:
+    """`[worker]`, with `[worker.push]` and `[worker.metrics]` when given."""
+    defaults = WorkerSettings()
+    interval = table.get("interval_minutes", float, defaults.interval_minutes)
+    if interval < 0:
+        raise table.error("interval_minutes", "must not be negative (0 turns the interval off)")
+    daily = []
+    for text in table.strings("daily_at"):
+        try:
+            daily.append(parse_clock(text))
+        except ValueError as exc:
+            raise table.error("daily_at", str(exc)) from None
+    watch = table.get("watch", str)
+    status_file = table.get("status_file", str)
+    debounce = table.get("debounce_seconds", float, defaults.debounce_seconds)
+    if debounce < 0:
+        raise table.error("debounce_seconds", "must not be negative")
+    settings = WorkerSettings(
+        interval_minutes=interval,
+        daily_at=tuple(daily),
+        watch=table.path(watch) if watch else None,
+        debounce_seconds=debounce,
+        status_file=table.path(status_file) if status_file else None,
+        push=_push(table.table("push")) if "push" in table else None,
+        metrics=_metrics(table.table("metrics")) if "metrics" in table else None,
+    )
+    table.done()
+    return settings
+
+
+def _listen(table: Table) -> tuple[str, int]:
+    text: str = table.require("listen", str)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise table.error("listen", f"must be HOST:PORT, e.g. 127.0.0.1:8765, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _push(table: Table) -> PushSettings:
+    host, port = _listen(table)
+    token = table.optional_secret("token")
+    hmac_secret = table.optional_secret("hmac_secret")
+    if token is None and hmac_secret is None:
+        raise table.error("token_file", "a push endpoint needs a token or an hmac_secret")
+    cert, key = table.get("cert_file", str), table.get("key_file", str)
+    if bool(cert) != bool(key):
+        raise table.error(
+            "cert_file" if key else "key_file", "TLS needs both cert_file and key_file"
+        )
+    settings = PushSettings(
+        host=host,
+        port=port,
+        token=token,
+        hmac_secret=hmac_secret,
+        max_body_bytes=table.positive("max_body_bytes", int, 1_048_576),
+        cert_file=table.path(cert) if cert else None,
+        key_file=table.path(key) if key else None,
+        allow_plaintext=table.get("allow_plaintext", bool, False),
+        limits=_listener_limits(table),
+    )
+    try:
+        check_push_settings(settings)
+    except SettingsProblem as problem:
+        # The token's rule is reported on the key it was given by (token_file, token_env...).
+        given = sorted(secret_keys(problem.setting) & set(table.data)) or [problem.setting]
+        raise table.error(given[0], problem.message) from None
+    table.done()
+    return settings
+
+
+def _metrics(table: Table) -> MetricsSettings:
+    host, port = _listen(table)
+    settings = MetricsSettings(host=host, port=port, limits=_listener_limits(table))
+    table.done()
+    return settings
+
+
+def _listener_limits(table: Table) -> ListenerLimits:
+    defaults = ListenerLimits()
+    total = table.positive("max_connections", int, defaults.max_connections)
+    per_peer = table.positive("max_connections_per_peer", int, defaults.max_connections_per_peer)
+    if per_peer > total:
+        raise table.error("max_connections_per_peer", f"must not exceed max_connections ({total})")
+    return ListenerLimits(
+        max_connections=total,
+        max_connections_per_peer=per_peer,
+        header_timeout_seconds=table.positive(
+            "header_timeout_seconds", float, defaults.header_timeout_seconds
+        ),
+    )

@@ -1,10 +1,15 @@
-"""Settings of one Keycloak target, as the configuration file states them."""
+"""Settings of one Keycloak target, as the configuration file states them, and their parser.
+
+Kept free of python-keycloak: loading a config must not import it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import urlsplit
 
+from syncbot.config_table import Table
 from syncbot.errors import ConfigError
 
 
@@ -15,6 +20,8 @@ class KeycloakSettings:
     `client_secret` is already resolved (from a file, the environment or a credential) and
     is kept out of `repr`, so a settings object can be logged or shown in a traceback.
     """
+
+    kind: ClassVar[str] = "keycloak"
 
     name: str
     server_url: str
@@ -61,3 +68,30 @@ class KeycloakSettings:
     def tls(self) -> bool | str:
         """What requests' `verify` takes: a CA bundle path when given, else the flag."""
         return self.ca_file or self.verify
+
+
+def parse_keycloak_settings(name: str, table: Table) -> KeycloakSettings:
+    """`[targets.NAME]` with `type = "keycloak"`."""
+    defaults = KeycloakSettings.__dataclass_fields__
+    url: str = table.require("server_url", str)
+    if not url.startswith(("https://", "http://")):
+        raise table.error("server_url", f"must start with https:// or http://, got {url!r}")
+    ca_file = table.get("ca_file", str)
+    settings = KeycloakSettings(
+        name=name,
+        server_url=url.rstrip("/"),
+        realm=table.require("realm", str),
+        client_id=table.require("client_id", str),
+        client_secret=table.secret("client_secret"),
+        match_attribute=table.get("match_attribute", str, defaults["match_attribute"].default),
+        verify=table.get("tls_verify", bool, True),
+        ca_file=str(table.path(ca_file)) if ca_file else None,
+        page_size=table.positive("page_size", int, defaults["page_size"].default),
+        timeout=table.positive("timeout", float, defaults["timeout"].default),
+        store_events=table.get("store_events", bool, defaults["store_events"].default),
+        events_expiration_days=table.positive(
+            "events_expiration_days", int, defaults["events_expiration_days"].default
+        ),
+    )
+    table.done()
+    return settings

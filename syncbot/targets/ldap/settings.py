@@ -1,12 +1,21 @@
-"""Settings of one LDAP target, as the configuration file states them."""
+"""Settings of one LDAP target, as the configuration file states them, and their parser.
+
+Kept free of the LDAP libraries: loading a config must not import them (`syncbot status`
+and `syncbot --help` never talk to a directory), so the flavour names are listed here and
+`flavours.py` holds their behaviour.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import urlsplit
 
+from syncbot.config_table import Table
 from syncbot.errors import ConfigError
-from syncbot.targets.ldap.flavours import FLAVOURS
+
+#: The directory products syncbot knows, in the order error messages list them.
+FLAVOUR_NAMES = ("openldap", "ad", "389ds", "zimbra")
 
 
 @dataclass(frozen=True)
@@ -16,6 +25,8 @@ class LdapSettings:
     `bind_password` is already resolved (from a file or the environment) and is kept out
     of `repr`, so a settings object can be logged or shown in a traceback safely.
     """
+
+    kind: ClassVar[str] = "ldap"
 
     name: str
     flavour: str
@@ -44,8 +55,8 @@ class LdapSettings:
 
     def __post_init__(self) -> None:
         source = f"targets.{self.name}"
-        if self.flavour.strip().lower() not in FLAVOURS:
-            known = ", ".join(FLAVOURS)
+        if self.flavour.strip().lower() not in FLAVOUR_NAMES:
+            known = ", ".join(FLAVOUR_NAMES)
             raise ConfigError(
                 f"unknown flavour {self.flavour!r}; known: {known}", source=source, key="flavour"
             )
@@ -75,3 +86,46 @@ class LdapSettings:
     @property
     def uses_tls(self) -> bool:
         return self.start_tls or urlsplit(self.url).scheme.lower() == "ldaps"
+
+    @property
+    def lacks_policy_entry(self) -> bool:
+        """Whether a password policy would have nowhere to live: OpenLDAP and Zimbra keep
+        it in an entry that must be named, and guessing it would write a policy slapd never
+        reads while the plan says the rules are enforced."""
+        return self.flavour in ("openldap", "zimbra") and self.password_policy_dn is None
+
+
+def parse_ldap_settings(name: str, table: Table) -> LdapSettings:
+    """`[targets.NAME]` with `type = "ldap"` (the default)."""
+    defaults = LdapSettings.__dataclass_fields__
+    ca_file = table.get("ca_file", str)
+    settings = LdapSettings(
+        name=name,
+        flavour=table.choice("flavour", FLAVOUR_NAMES, "openldap"),
+        url=_url(table),
+        bind_dn=table.require("bind_dn", str),
+        bind_password=table.secret("bind_password"),
+        users_base=table.require("users_base", str),
+        groups_base=table.require("groups_base", str),
+        users_filter=table.get("users_filter", str),
+        match_attribute=table.get("match_attribute", str, defaults["match_attribute"].default),
+        username_attribute=table.get("username_attribute", str),
+        email_attribute=table.get("email_attribute", str, defaults["email_attribute"].default),
+        start_tls=table.get("start_tls", bool, False),
+        ca_file=str(table.path(ca_file)) if ca_file else None,
+        tls_verify=table.get("tls_verify", bool, True),
+        page_size=table.positive("page_size", int, defaults["page_size"].default),
+        timeout=table.positive("timeout", float, defaults["timeout"].default),
+        empty_group_member=table.get("empty_group_member", str),
+        password_policy_dn=table.get("password_policy_dn", str),
+        search_library=table.choice("search_library", ("auto", "python-ldap", "ldap3"), "auto"),
+    )
+    table.done()
+    return settings
+
+
+def _url(table: Table) -> str:
+    url: str = table.require("url", str)
+    if not url.startswith(("ldap://", "ldaps://")):
+        raise table.error("url", f"must start with ldap:// or ldaps://, got {url!r}")
+    return url
