@@ -1,4 +1,5 @@
 """The long-running worker behind `syncbot run`: triggers, schedule, status, systemd.
 
-Kept import-light: config.py imports `worker.settings`, so nothing here may import config.
+It is given its settings and a run function (`loop.WorkerSetup`); the Config is turned
+into them by `syncbot.configured_worker`, outside this package.
 """

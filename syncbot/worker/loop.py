@@ -3,6 +3,10 @@
 Each run is a whole reconcile (level-triggered), so a missed trigger costs latency,
 never correctness. The main thread runs; watcher, push server, metrics and the systemd
 watchdog are background threads that only put triggers in the queue.
+
+The loop is given its settings and a run function (`WorkerSetup`), never the whole
+config: `syncbot.configured_worker` builds them from the Config, so the config, which
+reads `[worker]` through `worker.settings`, and the worker do not import each other.
 """
 
 from __future__ import annotations
@@ -15,17 +19,16 @@ import os
 import signal
 import time as clock
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import schedule
 import structlog
 
 from syncbot.audit import AuditLog
-from syncbot.config import Config, load_config
 from syncbot.errors import (
     ConfigError,
     LocalResourceError,
@@ -37,46 +40,56 @@ from syncbot.errors import (
 )
 from syncbot.executor import ApplyReport
 from syncbot.exit_codes import ExitCode
-from syncbot.mappings import Mappings, load_mappings
-from syncbot.model import ActionKind
+from syncbot.model import ActionKind, Plan, Vocabulary
 from syncbot.push_store import PushStore
-from syncbot.reconcile import Prepared, RosterRule, actor, new_run_id
 from syncbot.state import StateDir
-from syncbot.sync import sync
 from syncbot.worker.notify import Notifier, status_line
 from syncbot.worker.settings import PushSettings, WorkerSettings
 from syncbot.worker.status import write_status
 from syncbot.worker.timing import backoff_seconds, due_at, due_dates, next_due_run
 from syncbot.worker.triggers import Pending, Trigger, TriggerQueue
-from syncbot.worker.watch import FileWatcher, newest_export
+from syncbot.worker.watch import FileWatcher
 
 log = structlog.get_logger("syncbot.worker")
 LOCK_RETRY_SECONDS = 1.0
 IDLE_WAKE_SECONDS = 0.5  # how often the loop looks at signals and the clock when idle
 
 
-def status_path(config: Config) -> Path:
-    return config.worker.status_file or config.state_dir / "worker.json"
+Lock = Callable[[], contextlib.AbstractContextManager[None]]
 
 
-def watch_path(config: Config) -> Path:
-    return config.worker.watch or config.roster.path
+class RunFunction(Protocol):
+    """One whole run: plan for everyone (`people` None) or for the people a push named,
+    and apply. Raises `SafetyError` when a threshold refuses the plan (nothing changed),
+    and whatever else stopped it, for the loop to sort out."""
+
+    def __call__(
+        self,
+        run_id: str,
+        people: frozenset[str] | None,
+        *,
+        on_plan: Callable[[Plan], None],
+        should_stop: Callable[[], bool],
+        lock: Lock,
+    ) -> ApplyReport: ...
 
 
-def roster_config(config: Config) -> Config:
-    """The config a run uses: for a watched folder, its newest complete export is the roster.
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerSetup:
+    """What the loop takes from outside; a SIGHUP replaces it whole, or not at all."""
 
-    A folder drop (HR writes `nhan-su-2026-11-23.xlsx`, then `…-24.xlsx`) keeps every file
-    for the record; the newest one is the truth. With a file watch (the default) the
-    roster path is used as configured.
-    """
-    watch = config.worker.watch
-    if watch is None or not watch.is_dir():
-        return config
-    newest = newest_export(watch)
-    if newest is None:
-        return config
-    return dataclasses.replace(config, roster=dataclasses.replace(config.roster, path=newest))
+    settings: WorkerSettings
+    state_dir: Path
+    audit_path: Path
+    watch: Path  # the roster file, or the folder HR drops exports in
+    source: str  # the config file, named in logs and in the status file
+    actor: str  # who the worker's own audit records say acted
+    run: RunFunction
+    vocabulary: Callable[[], Vocabulary]  # what pushed rows are checked against
+
+    @property
+    def status_path(self) -> Path:
+        return self.settings.status_path(self.state_dir)
 
 
 @contextlib.contextmanager
@@ -121,9 +134,19 @@ class RunOutcome:
 
 
 class Worker:
-    def __init__(self, config: Config, mappings: Mappings) -> None:
-        self.config = config
-        self.mappings = mappings
+    """`reload` builds the setup afresh (raising ConfigError or RosterError when it cannot);
+    `new_run_id` names each run, as every run of syncbot is named."""
+
+    def __init__(
+        self,
+        setup: WorkerSetup,
+        *,
+        reload: Callable[[], WorkerSetup],
+        new_run_id: Callable[[], str],
+    ) -> None:
+        self.setup = setup
+        self.reload = reload
+        self.new_run_id = new_run_id
         self.queue = TriggerQueue()
         self.notifier = Notifier()
         self.stop_requested = False
@@ -142,13 +165,13 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------
 
     def serve(self) -> int:
-        with worker_lock(self.config.state_dir):
+        with worker_lock(self.setup.state_dir):
             previous = {
                 sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)
             }
             try:
                 self._start_services()
-                log.info("worker_started", pid=os.getpid(), config=str(self.config.path))
+                log.info("worker_started", pid=os.getpid(), config=self.setup.source)
                 self.queue.put(Trigger("startup"))
                 self._loop()
             finally:
@@ -181,7 +204,7 @@ class Worker:
         self.notifier.stop_watchdog()
 
     def _schedule(self) -> None:
-        settings: WorkerSettings = self.config.worker
+        settings = self.setup.settings
         self.scheduler.clear()
         if settings.interval_minutes > 0:
             self.scheduler.every(max(1, round(settings.interval_minutes * 60))).seconds.do(
@@ -194,16 +217,17 @@ class Worker:
         self.scheduler.every().day.at("00:00:05").do(self.queue.put, Trigger("due"))
 
     def _start_watcher(self) -> None:
-        path = watch_path(self.config)
-        self.watcher = FileWatcher(path, self.config.worker.debounce_seconds, self._file_changed)
+        self.watcher = FileWatcher(
+            self.setup.watch, self.setup.settings.debounce_seconds, self._file_changed
+        )
         self.watcher.start()
 
     def _file_changed(self, mtime: float | None) -> None:
-        log.info("trigger_received", trigger="file", path=str(watch_path(self.config)))
+        log.info("trigger_received", trigger="file", path=str(self.setup.watch))
         self.queue.put(Trigger("file", file_mtime=mtime))
 
     def _start_network(self) -> None:
-        settings = self.config.worker
+        settings = self.setup.settings
         if settings.metrics is not None or settings.push is not None:
             from syncbot.worker.metrics import Metrics, MetricsServer
 
@@ -215,7 +239,7 @@ class Worker:
         if settings.push is not None:
             from syncbot.worker.push import PushRequest, PushServer
 
-            store = PushStore(self.config.state_dir)
+            store = PushStore(self.setup.state_dir)
 
             credential = _credential_name(settings.push)
 
@@ -233,7 +257,7 @@ class Worker:
                 )
                 self.queue.put(Trigger("push", request.employee_ids))
 
-            push = PushServer(settings.push, submit, lambda: self.mappings.vocabulary())
+            push = PushServer(settings.push, submit, lambda: self.setup.vocabulary())
             _listen(push, "[worker.push] listen", settings.push)
             self.servers.append(push)
 
@@ -280,7 +304,7 @@ class Worker:
     # -- one run -----------------------------------------------------------------------
 
     def _execute(self, pending: Pending) -> None:
-        run_id = new_run_id()
+        run_id = self.new_run_id()
         started, t0 = _now(), clock.monotonic()
         log.info(
             "run_started",
@@ -334,7 +358,7 @@ class Worker:
             "failed_steps": outcome.failed,
         }
         try:
-            with AuditLog(self.config.audit_path, run_id=run_id, actor=actor("syncbot run")) as a:
+            with AuditLog(self.setup.audit_path, run_id=run_id, actor=self.setup.actor) as a:
                 a.run_finished(details)
         except Exception:  # the log line above already raised the alert
             log.exception("audit_write_failed", run_id=run_id)
@@ -374,19 +398,17 @@ class Worker:
         log.info("retry_scheduled", in_seconds=delay, failures=self.failures)
 
     def _run(self, run_id: str, pending: Pending) -> RunOutcome:
-        rule = RosterRule(None if pending.full else frozenset(pending.employee_ids or ()))
+        people = None if pending.full else frozenset(pending.employee_ids or ())
 
-        def show(prepared: Prepared) -> None:
+        def on_plan(plan: Plan) -> None:
             if pending.full:
-                self.due = due_dates(prepared.plan.findings, prepared.plan.today)
+                self.due = due_dates(plan.findings, plan.today)
 
         try:
-            synced = sync(
-                roster_config(self.config),
-                rule,
-                via="syncbot run",
-                run_id=run_id,
-                show=show,
+            report = self.setup.run(
+                run_id,
+                people,
+                on_plan=on_plan,
                 should_stop=lambda: self.stop_requested,
                 lock=self._state_lock,
             )
@@ -396,13 +418,12 @@ class Worker:
             return RunOutcome("refused", dict(kinds), error="; ".join(refused.problems))
         except _StoppedBeforeRun:
             return RunOutcome("interrupted", error="stopped before the run began")
-        assert synced.report is not None  # the worker confirms every plan
-        return _outcome(synced.report)
+        return _outcome(report)
 
     @contextlib.contextmanager
     def _state_lock(self) -> Iterator[None]:
         """The per-run lock an administrator's `syncbot apply` also takes: wait for it."""
-        state = StateDir(self.config.state_dir)
+        state = StateDir(self.setup.state_dir)
         waited = False
         while True:
             held = contextlib.ExitStack()
@@ -413,7 +434,7 @@ class Worker:
                 if self.stop_requested:
                     raise
                 if not waited:
-                    log.info("run_waiting_for_lock", lock=str(self.config.state_dir / "lock"))
+                    log.info("run_waiting_for_lock", lock=str(self.setup.state_dir / "lock"))
                     waited = True
                 clock.sleep(LOCK_RETRY_SECONDS)
         with held:
@@ -430,24 +451,23 @@ class Worker:
         `[worker.metrics]` needs a restart.
         """
         try:
-            config = load_config(self.config.path)
-            mappings = load_mappings(config.mappings_dir, config.mapping_overrides)
+            setup = self.reload()
         except (ConfigError, RosterError) as exc:
             log.error("reload_rejected", alert=True, error=str(exc))
             return
-        if config.state_dir != self.config.state_dir:
+        if setup.state_dir != self.setup.state_dir:
             log.error(
                 "reload_rejected",
                 alert=True,
                 error="state.dir cannot change while the worker runs; restart it",
             )
             return
-        self.config, self.mappings = config, mappings
+        self.setup = setup
         if self.watcher is not None:
             self.watcher.stop()
         self._start_watcher()
         self._schedule()
-        log.info("reload_done", config=str(config.path))
+        log.info("reload_done", config=setup.source)
         self.queue.put(Trigger("reload"))
 
     def _write_status(self) -> None:
@@ -455,12 +475,12 @@ class Worker:
         next_run = self._next_run_local()
         try:
             write_status(
-                status_path(self.config),
+                self.setup.status_path,
                 {
                     "pid": os.getpid(),
                     "started": self.started,
                     "updated": _now(),
-                    "config": str(self.config.path),
+                    "config": self.setup.source,
                     "last_run": self.last_run,
                     "next_run": next_run.astimezone().isoformat(timespec="seconds")
                     if next_run
@@ -519,7 +539,27 @@ def _listen(server: Any, key: str, settings: Any) -> None:
         ) from None
 
 
-def run_worker(config: Config) -> int:
-    """Entry point of `syncbot run`; returns the exit code."""
-    mappings = load_mappings(config.mappings_dir, config.mapping_overrides)
-    return Worker(config, mappings).serve()
+class Configured(Protocol):
+    """The part of a config the two functions below read (the Config has it)."""
+
+    @property
+    def worker(self) -> WorkerSettings: ...
+
+    @property
+    def state_dir(self) -> Path: ...
+
+
+def status_path(config: Configured) -> Path:
+    """Where the worker of `config` keeps its status (`syncbot status` reads it)."""
+    return config.worker.status_path(config.state_dir)
+
+
+def run_worker(config: Any) -> int:
+    """Entry point of `syncbot run` under its old name; returns the exit code.
+
+    The worker is built from the config in `syncbot.configured_worker`: callers should
+    import `run_worker` from there, and then this forwarder goes.
+    """
+    from syncbot.configured_worker import run_worker as run_configured
+
+    return run_configured(config)
