@@ -10,20 +10,20 @@ still needed.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby, islice
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import structlog
 
 from syncbot.audit import AuditLog
-from syncbot.audit.record import CHANGE, RUN_STARTED
+from syncbot.audit.change import Attempt
+from syncbot.audit.record import RESULT_FAILED, RESULT_OK
+from syncbot.audit.tail import recorded_at_end
 from syncbot.model import Account, Action, ActionKind, Duty, Plan, Snapshot
-from syncbot.state import Ledger, StepJournal
+from syncbot.state import Ledger, NamedStep, StepJournal
 from syncbot.targets.base import AnswerLost, ApplyError, Progress, Target, no_progress
 
 log = structlog.get_logger("syncbot.executor")
@@ -87,21 +87,6 @@ def _note_intent(ledger: Ledger, action: Action, run_id: str) -> None:
         ledger.will_lock_dormant(action.target, action.account, action.employee_id, run_id)
     elif action.offboarding and action.remove:
         ledger.will_remove(action.target, action.account, action.employee_id, run_id, action.remove)
-
-
-def _audit_fields(action: Action) -> dict[str, Any]:
-    """What the audit record of a step says apart from its result: also the journal's note."""
-    return {
-        "target": action.target,
-        "account": action.account,
-        "username": action.username,
-        "employee_id": action.employee_id,
-        "action": action.kind.value,
-        "before": action.before(),
-        "after": action.after(),
-        "reason": action.reason.as_dict(),
-        "evidence": action.evidence.as_dict() if action.evidence else None,
-    }
 
 
 def _perform(target: Target, action: Action) -> ApplyError | None:
@@ -200,24 +185,15 @@ def _apply_window(
     actions = [person.current() for person in people]
     first = len(report.results)
     numbers = list(range(first, first + len(actions)))
-    fields = [_audit_fields(action) for action in actions]
+    # Built (and checked) before anything is sent: a record the log would refuse stops here.
+    steps = [NamedStep.of(action) for action in actions]
     with ledger.batch():
         for action in actions:
             _note_intent(ledger, action, run_id)
-    journal.begin_many(
-        [
-            (number, {**note, "add": list(action.add), "remove": list(action.remove)})
-            for number, note, action in zip(numbers, fields, actions, strict=True)
-        ]
-    )
+    journal.begin_many(list(zip(numbers, steps, strict=True)))
     failures = _perform_window(targets, actions)
     errors = list(map(_message, failures))
-    audit.changes(
-        [
-            {**note, "result": "ok" if error is None else "failed", "error": error}
-            for note, error in zip(fields, errors, strict=True)
-        ]
-    )
+    audit.changes([step.change.answered(error) for step, error in zip(steps, errors, strict=True)])
     # A lost answer leaves the step for the next run, which records it if it was made.
     lost = [isinstance(failure, AnswerLost) for failure in failures]
     journal.done_many([n for n, unsure in zip(numbers, lost, strict=True) if not unsure])
@@ -267,13 +243,14 @@ def _perform_many(target: BatchTarget, actions: list[Action]) -> list[ApplyError
         return [ApplyError(f"{type(exc).__name__}: {exc}")] * len(actions)
 
 
-def _took_effect(step: dict[str, Any], accounts: Mapping[tuple[str, str], Account]) -> bool | None:
+def _took_effect(step: NamedStep, accounts: Mapping[tuple[str, str], Account]) -> bool | None:
     """Whether a journalled step is visible in the directory now; None if the account is gone."""
-    account = accounts.get((step["target"], step["account"]))
+    change = step.change
+    account = accounts.get((change.target, change.account))
     if account is None:
         return None
     held = account.entitlements
-    kind = ActionKind(step["action"])
+    kind = ActionKind(change.action)
     if kind is ActionKind.DISABLE:
         return not account.enabled
     if kind is ActionKind.ENABLE:
@@ -282,73 +259,7 @@ def _took_effect(step: dict[str, Any], accounts: Mapping[tuple[str, str], Accoun
         return None  # sessions are not in a snapshot: record it as not known to be done
     if kind is ActionKind.REQUIRE_PASSWORD_CHANGE:
         return None  # the flag is not in a snapshot either
-    return set(step["add"]) <= held and not set(step["remove"]) & held
-
-
-_BLOCK = 64 * 1024
-
-
-def _lines_from_end(path: Path) -> Iterator[bytes]:
-    """Complete lines of a file, last first; a torn last line (no newline) is skipped."""
-    if not path.exists():
-        return
-    with path.open("rb") as handle:
-        end = handle.seek(0, os.SEEK_END)
-        pending = b""  # the start of a line whose beginning is in an earlier block
-        torn = True  # until the first newline: the bytes after it are a torn write
-        while end > 0:
-            start = max(0, end - _BLOCK)
-            handle.seek(start)
-            pending = handle.read(end - start) + pending
-            end = start
-            head, newline, last = pending.rpartition(b"\n")
-            if not newline:
-                continue
-            lines = [last, *reversed(head.split(b"\n")[1:])]
-            if torn:
-                lines, torn = lines[1:], False
-            yield from (line for line in lines if line)
-            pending = head.split(b"\n", 1)[0]
-        if pending and not torn:
-            yield pending
-
-
-def _step_key(step: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What tells one step of a run from another: two steps never share all of it."""
-    return (
-        step.get("target"),
-        step.get("account"),
-        step.get("action"),
-        json.dumps(step.get("before"), sort_keys=True),
-        json.dumps(step.get("after"), sort_keys=True),
-    )
-
-
-def _already_recorded(path: Path, run_id: str, steps: list[dict[str, Any]]) -> set[int]:
-    """Which of a killed run's unfinished steps already have their audit record.
-
-    A window's records are appended together, so a kill after that write and before the
-    journal's `done` lines leaves up to a window of them. They are the last records of
-    the run: read back from the end until each is found or the run's start is reached.
-    """
-    wanted = {_step_key(step): index for index, step in enumerate(steps)}
-    found: set[int] = set()
-    for line in _lines_from_end(path):
-        if len(found) == len(wanted):
-            break
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a damaged line: the writer refuses it and `audit verify` names it
-        if not isinstance(record, dict) or record.get("run_id") != run_id:
-            break
-        if record.get("event") == RUN_STARTED:
-            break
-        if record.get("event") == CHANGE:
-            index = wanted.get(_step_key(record))
-            if index is not None:
-                found.add(index)
-    return found
+    return set(step.add) <= held and not set(step.remove) & held
 
 
 def recover_interrupted(
@@ -373,8 +284,8 @@ def recover_interrupted(
         # A lost answer was recorded as failed; a change made after all gets its record.
         for step in left.unsettled:
             if _took_effect(step, accounts):
-                audit.change(**_step_fields(step), result="ok", error=None)
-                log.warning("step_answer_recovered", account=step["account"])
+                audit.changes([step.change.answered(None)])
+                log.warning("step_answer_recovered", account=step.change.account)
                 written += 1
         if not left.finished:
             written += _record_killed(left.open, audit, audit_path, accounts, note)
@@ -388,12 +299,8 @@ def recover_interrupted(
     return written
 
 
-def _step_fields(step: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in step.items() if k not in ("add", "remove")}
-
-
 def _record_killed(
-    steps: list[dict[str, Any]],
+    steps: list[NamedStep],
     audit: AuditLog,
     audit_path: Path,
     accounts: Mapping[tuple[str, str], Account],
@@ -401,7 +308,7 @@ def _record_killed(
 ) -> int:
     """Records for a killed run's steps that have none, each as the directory shows it.
     `audit` writes under the killed run's id."""
-    recorded = _already_recorded(audit_path, audit.run_id, steps)
+    recorded = recorded_at_end(audit_path, audit.run_id, [step.change for step in steps])
     for index, step in enumerate(steps):
         if index in recorded:
             continue  # killed after its record was written, before the journal knew
@@ -413,6 +320,6 @@ def _record_killed(
             f"{'not visible' if effect is False else 'not verifiable from a snapshot'}; "
             f"{note}"
         )
-        audit.change(**_step_fields(step), result="ok" if effect else "failed", error=error)
-        log.warning("step_recovered", account=step["account"], took_effect=effect)
+        audit.changes([Attempt(step.change, RESULT_OK if effect else RESULT_FAILED, error)])
+        log.warning("step_recovered", account=step.change.account, took_effect=effect)
     return len(steps) - len(recorded)

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from syncbot.durable import STATE_DIR_MODE, make_dirs
 from syncbot.model import Roster, RosterRow, RowSource, Status
 from syncbot.roster.overlay import PushedRow
 from syncbot.state import read_json_file, unreadable, write_json_atomic
@@ -105,8 +106,9 @@ class PushStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o640)
+        make_dirs(self.path.parent, STATE_DIR_MODE)
+        # Never through a link: opening one would create the file it names.
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o640)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

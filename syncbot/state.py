@@ -7,6 +7,10 @@
   for accounts found here, and a rehire can get back exactly what was taken.
 - `last-run.json`: the roster size and audit anchor of the last successful run, for the
   shrink threshold and for detecting a truncated audit log.
+- `steps.jsonl`: the write-ahead journal of the run's steps (`StepJournal`).
+
+They say who was locked and why, so they are created 0600 whatever the umask, and written
+through `syncbot.durable`: whole-file rewrites are atomic and no write follows a link.
 """
 
 from __future__ import annotations
@@ -15,14 +19,24 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from syncbot.audit.change import Change
+from syncbot.durable import (
+    STATE_DIR_MODE,
+    STATE_MODE,
+    append_lines,
+    make_dirs,
+    open_append,
+    replace_file,
+    write_all,
+)
 from syncbot.errors import LockedError, StateError
-from syncbot.model import LedgerEntry
+from syncbot.model import Action, LedgerEntry
 
 Key = tuple[str, str]
 
@@ -80,43 +94,18 @@ def _json_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, record
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _json_line(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """One write() in practice; a short write (disk full) is finished or raises."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _append_lines(path: Path, lines: list[bytes]) -> None:
-    """Append whole lines and fsync once: a crash leaves a prefix, the last one maybe torn."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    try:
-        _write_all(fd, b"".join(lines))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _entry_record(op: str, entry: LedgerEntry) -> dict[str, Any]:
+    return {"op": op, **asdict(entry), "removed": list(entry.removed)}
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace a small JSON file so a crash leaves the old or the new version, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
-    with tmp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-    _fsync_dir(path.parent)
+    """Replace a small JSON state file (STATE_MODE) so a crash leaves the old or the new."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    replace_file(path, text.encode("utf-8"), STATE_MODE)
 
 
 class Ledger:
@@ -145,7 +134,7 @@ class Ledger:
         finally:
             held, self._held = self._held, None
             if held:
-                _append_lines(self.path, held)
+                append_lines(self.path, held, STATE_MODE)
 
     def _load(self) -> None:
         for number, record in _json_records(self.path):
@@ -173,11 +162,11 @@ class Ledger:
         )
 
     def _write(self, op: str, entry: LedgerEntry) -> None:
-        line = _json_line({"op": op, **asdict(entry), "removed": list(entry.removed)})
+        line = _json_line(_entry_record(op, entry))
         if self._held is not None:
             self._held.append(line)
         else:
-            _append_lines(self.path, [line])
+            append_lines(self.path, [line], STATE_MODE)
         if op == "clear":
             self.entries.pop((entry.target, entry.account), None)
         else:
@@ -237,15 +226,8 @@ class Ledger:
 
     def compact(self) -> None:
         """Rewrite the journal as its current entries, so it does not grow without bound."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            for entry in self.entries.values():
-                record = {"op": "set", **asdict(entry), "removed": list(entry.removed)}
-                handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(self.path)
-        _fsync_dir(self.path.parent)
+        lines = (_json_line(_entry_record("set", entry)) for entry in self.entries.values())
+        replace_file(self.path, b"".join(lines), STATE_MODE)
 
 
 class StateDir:
@@ -255,12 +237,13 @@ class StateDir:
         self.path = path
 
     def prepare(self) -> None:
-        self.path.mkdir(mode=0o750, parents=True, exist_ok=True)
+        make_dirs(self.path, STATE_DIR_MODE)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         self.prepare()
-        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o640)
+        # Never through a link: opening one would create the file it names.
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o640)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -288,13 +271,39 @@ class StateDir:
         write_json_atomic(self.path / "last-run.json", data)
 
 
+@dataclass(frozen=True, slots=True)
+class NamedStep:
+    """A step as the journal names it before it is sent.
+
+    `change` is what its audit record will say; `add` and `remove` are the groups it
+    changes, by which recovery sees in a snapshot whether it took effect. On disk the
+    three are one object (the change's fields beside "add" and "remove"), as journals
+    have always been written, so a journal left by an earlier version is still recovered.
+    """
+
+    change: Change
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, action: Action) -> NamedStep:
+        return cls(Change.of(action), action.add, action.remove)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.change.as_dict(), "add": list(self.add), "remove": list(self.remove)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NamedStep:
+        return cls(Change.from_dict(data), tuple(data["add"]), tuple(data["remove"]))
+
+
 @dataclass(slots=True)
 class JournalLeft:
     """What a journal holds for the next run to audit."""
 
     started: dict[str, Any] | None = None  # the run's start line
-    open: list[dict[str, Any]] = field(default_factory=list)  # begun, never answered: killed
-    unsettled: list[dict[str, Any]] = field(default_factory=list)  # recorded failed, answer lost
+    open: list[NamedStep] = field(default_factory=list)  # begun, never answered: killed
+    unsettled: list[NamedStep] = field(default_factory=list)  # recorded failed, answer lost
     finished: bool = False  # the run itself ended (and wrote its run_finished record)
 
 
@@ -302,7 +311,7 @@ class StepJournal:
     """Write-ahead note of the step being applied, so a killed run's last step gets audited.
 
     A kill between a directory change and its audit record would otherwise leave a change
-    nobody recorded. Before each step its audit fields are appended here (fsynced); after
+    nobody recorded. Before each step its `Change` is appended here (fsynced); after
     its audit record is written a `done` line follows. The next run finds a step without
     `done`, looks at the directory to see whether it took effect, and audits it then.
 
@@ -322,23 +331,21 @@ class StepJournal:
         left = JournalLeft()
         if not self.path.exists():
             return left
-        open_steps: dict[int, dict[str, Any]] = {}
+        open_steps: dict[int, NamedStep] = {}
         for number, record in _json_records(self.path):
             try:
                 self._fold(left, open_steps, record)
-            except (KeyError, TypeError) as error:
+            except (KeyError, TypeError, ValueError) as error:
                 raise unreadable(self.path, number, error) from None
         left.open = list(open_steps.values())
         return left
 
     @staticmethod
-    def _fold(
-        left: JournalLeft, open_steps: dict[int, dict[str, Any]], record: dict[str, Any]
-    ) -> None:
+    def _fold(left: JournalLeft, open_steps: dict[int, NamedStep], record: dict[str, Any]) -> None:
         if "run_started" in record:
             left.started = record["run_started"]
         elif "begin" in record:
-            open_steps[record["begin"]] = record["step"]
+            open_steps[record["begin"]] = NamedStep.from_dict(record["step"])
         elif "done" in record:
             open_steps.pop(record["done"], None)
         elif "unsettled" in record:
@@ -347,16 +354,18 @@ class StepJournal:
             left.finished = True
 
     def start(self, run: dict[str, Any]) -> None:
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o640)
+        self._fd = open_append(self.path, STATE_MODE, truncate=True)
         self._unsettled = False
         self._write([{"run_started": run}], sync=True)
 
-    def begin(self, number: int, step: dict[str, Any]) -> None:
+    def begin(self, number: int, step: NamedStep) -> None:
         self.begin_many([(number, step)])
 
-    def begin_many(self, steps: list[tuple[int, dict[str, Any]]]) -> None:
+    def begin_many(self, steps: list[tuple[int, NamedStep]]) -> None:
         """Name every step about to be sent, durably, in one write and one fsync."""
-        self._write([{"begin": number, "step": step} for number, step in steps], sync=True)
+        self._write(
+            [{"begin": number, "step": step.as_dict()} for number, step in steps], sync=True
+        )
 
     def done(self, number: int) -> None:
         self.done_many([number])
@@ -391,6 +400,6 @@ class StepJournal:
 
     def _write(self, records: list[dict[str, Any]], *, sync: bool) -> None:
         assert self._fd is not None, "StepJournal.start() first"
-        _write_all(self._fd, b"".join(_json_line(record) for record in records))
+        write_all(self._fd, b"".join(_json_line(record) for record in records))
         if sync:
             os.fsync(self._fd)

@@ -24,7 +24,8 @@ from syncbot.audit import (
     render_records,
     verify_chain,
 )
-from syncbot.audit.record import GENESIS_PREV, canonical_json, record_hash
+from syncbot.audit.change import Change
+from syncbot.audit.record import GENESIS_PREV, MAX_LINE_BYTES, canonical_json, record_hash
 from syncbot.model import Action, ActionKind, Reason
 
 ACTOR = "root@sv-noivu via syncbot apply"
@@ -64,6 +65,7 @@ def disable(log: AuditLog, n: int = 1, **overrides: Any) -> None:
     fields: dict[str, Any] = {
         "target": "ldap",
         "account": f"uid=nv{n:04d},ou=people,dc=sotttt,dc=gov,dc=vn",
+        "username": None,
         "employee_id": f"NV{n:04d}",
         "action": "disable",
         "before": {"enabled": True},
@@ -74,7 +76,8 @@ def disable(log: AuditLog, n: int = 1, **overrides: Any) -> None:
         "error": None,
     }
     fields.update(overrides)
-    log.change(**fields)
+    result, error = fields.pop("result"), fields.pop("error")
+    log.change(Change(**fields), result=result, error=error)
 
 
 def write_log(path: Path, changes: int, *, run_id: str = "run-aaaa-1111") -> tuple[int, str]:
@@ -270,6 +273,32 @@ def test_a_policy_setting_named_password_is_audited_by_its_product_name(
         "settings": [{"name": setting, "value": "3"}, {"name": "length", "value": None}]
     }
     assert record["after"]["settings"][0] == {"name": setting, "value": "5"}
+    assert_verified(path, 2)
+
+
+def test_a_group_commit_the_writer_refuses_in_part_appends_none_of_it(tmp_path: Path) -> None:
+    """A change is checked when it is built; what only the writer sees (a line over the
+    size bound) still refuses the whole batch, and the chain goes on from the file."""
+    fields: dict[str, Any] = {
+        "target": "ldap",
+        "account": "uid=nv0001,ou=people,dc=sotttt,dc=gov,dc=vn",
+        "username": "nv0001",
+        "employee_id": "NV0001",
+        "action": "revoke",
+        "before": {"member_of": ["cn=a"]},
+        "after": {"member_of": []},
+        "reason": REASON_DEPARTED,
+        "evidence": EVIDENCE,
+    }
+    fine = Change(**fields)
+    huge = Change(**{**fields, "before": {"member_of": ["x" * MAX_LINE_BYTES]}})
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, run_id="r1", actor=ACTOR) as log:
+        log.run_started({})
+        with pytest.raises(ValueError, match="over"):
+            log.changes([fine.answered(None), huge.answered(None)])
+        log.changes([fine.answered(None)])
+    assert [r["event"] for r in records_of(path)] == ["run_started", "change"]
     assert_verified(path, 2)
 
 
@@ -675,14 +704,17 @@ def history(tmp_path: Path) -> Path:
         disable(log, 1)  # 08:30
         disable(log, 2, target="keycloak", account="9f0c-NV0002-uuid")  # 09:30
         log.change(  # 10:30
-            target="keycloak",
-            account="9f0c-NV0003-uuid",
-            employee_id="NV0003",
-            action="grant",
-            before={"member_of": []},
-            after={"member_of": ["lanh-dao"]},
-            reason=REASON_ROLE,
-            evidence=None,
+            Change(
+                target="keycloak",
+                account="9f0c-NV0003-uuid",
+                username=None,
+                employee_id="NV0003",
+                action="grant",
+                before={"member_of": []},
+                after={"member_of": ["lanh-dao"]},
+                reason=REASON_ROLE,
+                evidence=None,
+            ),
             result="failed",
             error="HTTP 403: forbidden",
         )

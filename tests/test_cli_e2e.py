@@ -444,22 +444,17 @@ def test_step_recorded_just_before_a_kill_is_not_recorded_twice(
     from syncbot.audit import AuditLog
     from syncbot.config import load_config
     from syncbot.reconcile import close_targets, prepare
-    from syncbot.state import StateDir
+    from syncbot.state import NamedStep, StateDir
 
     prepared = prepare(load_config(sample), TODAY)
     action = next(a for a in prepared.plan.actions if a.username == "hattt")
-    fields = {
-        "target": action.target, "account": action.account, "employee_id": action.employee_id,
-        "action": action.kind.value, "before": action.before(), "after": action.after(),
-        "reason": action.reason.as_dict(),
-        "evidence": action.evidence.as_dict() if action.evidence else None,
-    }  # fmt: skip
+    step = NamedStep.of(action)
     journal = StateDir(sample.parent / "state").journal()
     journal.start({"run_id": "killed-run", "actor": "root@host via syncbot apply"})
-    journal.begin(0, {**fields, "add": [], "remove": []})
+    journal.begin(0, step)
     prepared.targets["ldap"].apply(action)
     with AuditLog(sample.parent / "audit" / "audit.jsonl", run_id="killed-run", actor="x") as log:
-        log.change(**fields, result="ok", error=None)
+        log.changes([step.change.answered(None)])
     # ...and the process died before writing the journal's `done` line.
     close_targets(prepared.targets)
     assert run(sample, "apply", "--yes") == 0

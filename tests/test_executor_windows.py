@@ -24,10 +24,11 @@ from test_cli_e2e import _big_departure, audit_lines, members, plan_json, run, s
 
 from localdev.slapd import SlapdServer
 from syncbot.audit import AuditLog
+from syncbot.audit.change import Change
 from syncbot.audit.verify import verify_chain
 from syncbot.executor import apply_plan, recover_interrupted
 from syncbot.model import Account, Action, ActionKind, Plan, Reason, RowEvidence, Snapshot
-from syncbot.state import Ledger, StepJournal
+from syncbot.state import Ledger, NamedStep, StepJournal
 from syncbot.targets.base import ApplyError
 from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.ldap.target import LdapTarget
@@ -99,7 +100,7 @@ class OneAtATime:
                 if earlier.account == action.account:
                     assert (earlier.account, json.dumps(earlier.before())) in done
             assert any(
-                s["account"] == action.account and s["remove"] == list(action.remove) for s in named
+                s.change.account == action.account and s.remove == action.remove for s in named
             ), "a step was sent before the journal named it"
 
 
@@ -183,23 +184,15 @@ def _recovery_case(
     actions = [departure(n)[0] for n in range(3)]
     journal = StepJournal(tmp_path / "steps.jsonl")
     journal.start({"run_id": "killed", "actor": "root via syncbot apply"})
-    fields = []
-    for action in actions:
-        fields.append({
-            "target": action.target, "account": action.account, "username": action.username,
-            "employee_id": action.employee_id, "action": action.kind.value,
-            "before": action.before(), "after": action.after(),
-            "reason": action.reason.as_dict(),
-            "evidence": action.evidence.as_dict() if action.evidence else None,
-        })  # fmt: skip
-    journal.begin_many([(i, {**f, "add": [], "remove": []}) for i, f in enumerate(fields)])
+    steps = [NamedStep.of(action) for action in actions]
+    journal.begin_many(list(enumerate(steps)))
     audit_path = tmp_path / "audit.jsonl"
     with AuditLog(audit_path, run_id="killed", actor="root via syncbot apply") as audit:
         audit.run_started({"actions": 3})
-        audit.changes([{**f, "result": "ok", "error": None} for f in fields[:recorded]])
+        audit.changes([s.change.answered(None) for s in steps[:recorded]])
     if torn:
         with AuditLog(tmp_path / "whole.jsonl", run_id="killed", actor="x") as whole:
-            whole.changes([{**f, "result": "ok", "error": None} for f in fields])
+            whole.changes([s.change.answered(None) for s in steps])
         line = (tmp_path / "whole.jsonl").read_bytes().splitlines()[recorded]
         with audit_path.open("ab") as handle:
             handle.write(line[: len(line) // 2])  # the kill came in the middle of the write
@@ -253,17 +246,23 @@ def test_audit_changes_is_one_durable_write_that_chains(
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
     action = departure(1)[0]
-    change = {
-        "target": "ldap", "account": action.account, "employee_id": "E1", "action": "disable",
-        "before": {"enabled": True}, "after": {"enabled": False}, "reason": REASON.as_dict(),
-        "evidence": None, "result": "ok", "error": None,
+    fields = {
+        "target": "ldap", "account": action.account, "username": None, "employee_id": "E1",
+        "action": "disable", "before": {"enabled": True}, "after": {"enabled": False},
+        "reason": REASON.as_dict(), "evidence": None,
     }  # fmt: skip
+    change = Change(**fields)
     with AuditLog(path, run_id="r", actor="t") as audit:
-        audit.change(**change)
-        audit.changes([change] * 5)
+        audit.change(change, result="ok", error=None)
+        audit.changes([change.answered(None)] * 5)
         with pytest.raises(ValueError, match="secret-looking"):
-            audit.changes([change, {**change, "before": {"password": "x"}}])
-        audit.change(**change)
+            audit.changes(
+                [
+                    change.answered(None),
+                    Change(**{**fields, "before": {"password": "x"}}).answered(None),
+                ]
+            )
+        audit.change(change, result="ok", error=None)
     # the folder once at creation, then one per call; nothing for the refused batch
     assert len(fsyncs) == 4
     assert [r["seq"] for r in records(path)] == list(range(1, 8))

@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from syncbot.audit import AuditLog
+from syncbot.audit.change import Change
 from syncbot.cli.parser import add_report_parser
 from syncbot.cli.report import run
 from syncbot.errors import ConfigError
@@ -83,7 +84,8 @@ def change(log: AuditLog, clock: Clock, at: datetime, **fields: Any) -> None:
         "error": None,
     }
     record.update(fields)
-    log.change(**record)
+    result, error = record.pop("result"), record.pop("error")
+    log.change(Change(**record), result=result, error=error)
 
 
 def utc(day: int, hour: int, minute: int = 0, second: int = 0, month: int = 11) -> datetime:

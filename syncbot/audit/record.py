@@ -61,8 +61,10 @@ is caught by comparing with the (seq, hash) a run last wrote (`syncbot audit ver
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -145,6 +147,58 @@ def secret_key_paths(value: Any, path: str = "") -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from secret_key_paths(item, f"{path}[{index}]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _looks_secret(key: str) -> bool:
+    """Records repeat the same few dozen keys: decide each name once."""
+    folded = key.casefold()
+    return any(marker in folded for marker in SECRET_KEY_MARKERS)
+
+
+def has_secret_key(value: Any) -> bool:
+    """`secret_key_paths` without building the paths: it runs for every record written."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            for key, inner in item.items():
+                if _looks_secret(str(key)):
+                    return True
+                if isinstance(inner, Mapping | list | tuple):
+                    stack.append(inner)
+        elif isinstance(item, list | tuple):
+            stack.extend(inner for inner in item if isinstance(inner, Mapping | list | tuple))
+    return False
+
+
+def refused_secret_keys(record: Mapping[str, Any]) -> ValueError:
+    """The error for a record with secret-looking keys: it names the keys, never the values."""
+    found = list(secret_key_paths(record))
+    return ValueError(f"audit record refused: secret-looking keys {', '.join(found)}")
+
+
+def plain_json(value: Any) -> Any:
+    """`value` as plain JSON (dicts, lists, strings, finite numbers, null), or ValueError.
+
+    Any Mapping or sequence a caller holds becomes a dict or list, so it serialises; what
+    JSON cannot hold exactly is refused rather than written in a form that cannot verify.
+    """
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                # JSON would turn it into a string and sort it differently on re-reading,
+                # so the record could never verify
+                raise ValueError(f"audit record keys must be strings, not {type(key).__name__}")
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"audit record is not plain JSON: {value} is not a finite number")
+    if value is None or isinstance(value, str | int | float):
+        return value
+    # the value itself is not shown: it might be a secret
+    raise ValueError(f"audit record is not plain JSON: holds a {type(value).__name__}")
 
 
 def parse_line(raw: bytes) -> dict[str, Any]:

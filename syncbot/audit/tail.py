@@ -1,16 +1,26 @@
-"""Finding the end of a possibly huge log without reading it, and moving a torn write aside."""
+"""The end of the log: read backwards a block at a time, however long the file is.
+
+The writer needs the last complete line to chain the next record to, and moves a torn
+write aside; recovery after a kill needs the killed run's last records. Both read the
+file from its end here, so neither depends on the file's length.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from syncbot.audit.files import create_new, fsync_dir
-from syncbot.audit.record import MAX_LINE_BYTES, DamagedRecord
+from syncbot.audit.change import Change, step_key
+from syncbot.audit.files import FILE_MODE
+from syncbot.audit.reader import settled_size
+from syncbot.audit.record import CHANGE, MAX_LINE_BYTES, RUN_STARTED, DamagedRecord
+from syncbot.durable import create_exclusive, fsync_dir, write_all
 
 _BLOCK = 64 * 1024
 
@@ -28,13 +38,46 @@ class Tail:
         return self.complete_end < self.size
 
 
+def lines_from_end(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """Each complete line before `end`, last first: (offset of its "\\n", its bytes).
+
+    The bytes after the last "\\n" are a torn write, not a line, and are skipped. A line
+    longer than MAX_LINE_BYTES raises DamagedRecord: a record is never that long, and
+    gathering it could exhaust memory.
+    """
+    position = end
+    newline = -1  # where the line being gathered ends; -1 while still in the torn bytes
+    pieces: list[bytes] = []  # that line's pieces, the last piece first
+    gathered = 0
+    while position > 0:
+        start = max(0, position - _BLOCK)
+        block = os.pread(fd, position - start, start)
+        cut = len(block)
+        found = block.rfind(b"\n", 0, cut)
+        while found >= 0:
+            if newline >= 0:
+                pieces.append(block[found + 1 : cut])
+                yield newline, b"".join(reversed(pieces))
+            newline, pieces, gathered = start + found, [], 0
+            cut = found
+            found = block.rfind(b"\n", 0, cut)
+        if newline >= 0:
+            pieces.append(block[:cut])
+            gathered += cut
+            if gathered > MAX_LINE_BYTES:
+                raise DamagedRecord(f"a line is longer than {MAX_LINE_BYTES} bytes")
+        position = start
+    if newline >= 0:
+        yield newline, b"".join(reversed(pieces))
+
+
 def read_tail(fd: int, size: int) -> Tail:
     """Read only the end of the file: a few blocks, whatever its length."""
-    newline = _rfind_newline(fd, size, limit=None)
-    if newline < 0:
+    last = next(lines_from_end(fd, size), None)
+    if last is None:
         return Tail(size, 0, None)
-    start = _rfind_newline(fd, newline, limit=MAX_LINE_BYTES) + 1
-    return Tail(size, newline + 1, os.pread(fd, newline - start, start))
+    newline, line = last
+    return Tail(size, newline + 1, line)
 
 
 def save_torn(path: Path, fd: int, tail: Tail, now: datetime) -> dict[str, Any]:
@@ -45,7 +88,7 @@ def save_torn(path: Path, fd: int, tail: Tail, now: datetime) -> dict[str, Any]:
     """
     saved_to = path.with_name(f"{path.name}.torn-{now:%Y%m%dT%H%M%S.%fZ}")
     digest = hashlib.sha256()
-    out = create_new(saved_to)
+    out = create_exclusive(saved_to, FILE_MODE)
     try:
         offset = tail.complete_end
         while offset < tail.size:
@@ -53,7 +96,7 @@ def save_torn(path: Path, fd: int, tail: Tail, now: datetime) -> dict[str, Any]:
             if not chunk:
                 break  # shrank under us; keep what was there
             digest.update(chunk)
-            _write_all(out, chunk)
+            write_all(out, chunk)
             offset += len(chunk)
         os.fsync(out)
     finally:
@@ -66,25 +109,47 @@ def save_torn(path: Path, fd: int, tail: Tail, now: datetime) -> dict[str, Any]:
     }
 
 
-def _rfind_newline(fd: int, end: int, *, limit: int | None) -> int:
-    """Offset of the last "\\n" before `end`, or -1; scans backwards block by block.
+def recorded_at_end(path: Path, run_id: str, changes: Sequence[Change]) -> set[int]:
+    """Which of `changes` (by index) the run `run_id` already recorded at the log's end.
 
-    With `limit`, gives up (DamagedRecord) once that many bytes were scanned in vain:
-    a record is never that long, so the file is damaged there.
+    For a killed run's steps that the journal never marked done: a window's records are
+    appended together, so a kill after that write and before the `done` lines leaves up
+    to a window of them, the last records of the run. Reads back from the end until each
+    is found, another run's record or this run's start is reached.
     """
-    position = end
-    while position > 0:
-        if limit is not None and end - position > limit:
-            raise DamagedRecord(f"last line is longer than {limit} bytes")
-        start = max(0, position - _BLOCK)
-        found = os.pread(fd, position - start, start).rfind(b"\n")
-        if found >= 0:
-            return start + found
-        position = start
-    return -1
+    wanted = {change.key: index for index, change in enumerate(changes)}
+    found: set[int] = set()
+    if not wanted:
+        return found
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return found
+    try:
+        for record in _records_from_end(fd):
+            if record.get("run_id") != run_id or record.get("event") == RUN_STARTED:
+                break
+            if record.get("event") == CHANGE:
+                index = wanted.get(step_key(record))
+                if index is not None:
+                    found.add(index)
+                    if len(found) == len(wanted):
+                        break
+    finally:
+        os.close(fd)
+    return found
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _records_from_end(fd: int) -> Iterator[dict[str, Any]]:
+    """JSON objects of the complete lines, last first, until one is no object at all."""
+    try:
+        for _, line in lines_from_end(fd, settled_size(fd)):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a damaged line: the writer refuses it and `audit verify` names it
+            if not isinstance(record, dict):
+                return
+            yield record
+    except DamagedRecord:
+        return  # a line too long to be a record: nothing before it is looked at

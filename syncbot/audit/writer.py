@@ -9,7 +9,6 @@ time/seq/prev under the file lock, add the hash and render canonical JSON, and i
 from __future__ import annotations
 
 import fcntl
-import functools
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,24 +20,25 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from syncbot.audit.change import Attempt, Change
 from syncbot.audit.errors import AuditError
-from syncbot.audit.files import open_append
+from syncbot.audit.files import open_log
 from syncbot.audit.record import (
     AUDIT_RECOVERED,
     CHANGE,
     GENESIS_PREV,
     MAX_LINE_BYTES,
-    RESULTS,
     RUN_FINISHED,
     RUN_STARTED,
-    SECRET_KEY_MARKERS,
     DamagedRecord,
     canonical_json,
     format_time,
+    has_secret_key,
     line_digest,
     parse_line,
+    plain_json,
     record_hash,
-    secret_key_paths,
+    refused_secret_keys,
 )
 from syncbot.audit.tail import read_tail, save_torn
 
@@ -149,7 +149,7 @@ class _ChainFile:
         while True:
             if self._fd is None:
                 try:
-                    self._fd = open_append(self.path)
+                    self._fd = open_log(self.path)
                 except OSError as exc:
                     raise AuditError(f"cannot open the audit log {self.path}: {exc}") from exc
                 self._size = -1
@@ -217,34 +217,14 @@ def _chain_point(line: bytes | None) -> tuple[int, str, str | None]:
 
 
 def refuse_secret_keys(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """The record is permanent: refuse it outright if any key looks like it holds a secret."""
-    if _has_secret_key(event_dict):
-        found = list(secret_key_paths(event_dict))
-        raise ValueError(f"audit record refused: secret-looking keys {', '.join(found)}")
+    """The record is permanent: refuse it outright if any key looks like it holds a secret.
+
+    A `Change` was checked when it was built; this covers the run records' details, and
+    anything a future record type adds.
+    """
+    if has_secret_key(event_dict):
+        raise refused_secret_keys(event_dict)
     return event_dict
-
-
-@functools.lru_cache(maxsize=4096)
-def _looks_secret(key: str) -> bool:
-    """Records repeat the same few dozen keys: decide each name once."""
-    folded = key.casefold()
-    return any(marker in folded for marker in SECRET_KEY_MARKERS)
-
-
-def _has_secret_key(value: Any) -> bool:
-    """`secret_key_paths` without building the paths: it runs for every record written."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Mapping):
-            for key, inner in item.items():
-                if _looks_secret(str(key)):
-                    return True
-                if isinstance(inner, Mapping | list | tuple):
-                    stack.append(inner)
-        else:
-            stack.extend(inner for inner in item if isinstance(inner, Mapping | list | tuple))
-    return False
 
 
 def add_hash(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -260,54 +240,6 @@ def render_line(_: WrappedLogger, __: str, event_dict: EventDict) -> Any:
     return (canonical_json(event_dict),), {
         "seq": event_dict["seq"],
         "record_hash": event_dict["hash"],
-    }
-
-
-def _plain(value: Any) -> Any:
-    """Mappings and sequences as dicts and lists, so any Mapping a caller holds serialises."""
-    if isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                # JSON would turn it into a string and sort it differently on re-reading,
-                # so the record could never verify
-                raise ValueError(f"audit record keys must be strings, not {type(key).__name__}")
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _change_fields(
-    *,
-    target: str,
-    account: str,
-    employee_id: str | None,
-    username: str | None = None,
-    action: str,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    reason: Mapping[str, str],
-    evidence: Mapping[str, Any] | None,
-    result: str,
-    error: str | None,
-) -> dict[str, Any]:
-    """The fields of one change record, checked and as plain JSON values."""
-    if result not in RESULTS:
-        raise ValueError(f"result must be one of {sorted(RESULTS)}, not {result!r}")
-    if not isinstance(reason.get("vi"), str) or not isinstance(reason.get("en"), str):
-        raise ValueError("reason needs both 'vi' and 'en' texts")
-    return {
-        "target": target,
-        "account": account,
-        "username": username,
-        "employee_id": employee_id,
-        "action": action,
-        "before": _plain(before),
-        "after": _plain(after),
-        "reason": _plain(reason),
-        "evidence": None if evidence is None else _plain(evidence),
-        "result": result,
-        "error": error,
     }
 
 
@@ -341,19 +273,18 @@ class AuditLog:
         return self._last_written
 
     def run_started(self, details: Mapping[str, Any]) -> None:
-        self._emit(RUN_STARTED, details=_plain(details))
+        self._emit(RUN_STARTED, details=plain_json(details))
 
-    def change(self, **attempt: Any) -> None:
-        """Record one change attempt, successful or not: `_change_fields` names the fields."""
-        self.changes([attempt])
+    def change(self, change: Change, *, result: str, error: str | None) -> None:
+        """Record one change attempt, successful or not."""
+        self.changes([Attempt(change, result, error)])
 
-    def changes(self, attempts: Sequence[Mapping[str, Any]]) -> None:
+    def changes(self, attempts: Sequence[Attempt]) -> None:
         """Record several change attempts with one write and one fsync (a group commit).
 
-        Each mapping holds `_change_fields`' keyword arguments. All or none are appended: a
-        refused record (secret-looking key, not plain JSON) leaves the file as it was.
+        All or none are appended: a refused record leaves the file as it was.
         """
-        records = [_change_fields(**attempt) for attempt in attempts]
+        records = [attempt.as_dict() for attempt in attempts]
         if not records:
             return
         with self._mutex:
@@ -368,7 +299,7 @@ class AuditLog:
                 self._last_written = (self._file.seq, self._file.last_hash)
 
     def run_finished(self, details: Mapping[str, Any]) -> None:
-        self._emit(RUN_FINISHED, details=_plain(details))
+        self._emit(RUN_FINISHED, details=plain_json(details))
 
     def close(self) -> None:
         with self._mutex:

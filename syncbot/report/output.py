@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from syncbot.durable import replace_file
 from syncbot.report.csv_writer import render_csv
 from syncbot.report.document import Report
 from syncbot.report.html_writer import render_html
@@ -36,19 +35,14 @@ def render(report: Report, fmt: str) -> bytes:
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+#: A report names staff and accounts: not for every local user, but for the inspectors'
+#: group, who read it as they read the audit log.
+REPORT_MODE = 0o640
+
+
 def write_report(report: Report, fmt: str, out: Path) -> None:
     """Write through a temporary file and rename, so a reader never sees half a report."""
     data = render(report, fmt)
-    directory = out.parent if str(out.parent) else Path()
-    directory.mkdir(parents=True, exist_ok=True)  # `--out reports/2026/x.html` as typed
-    fd, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).chmod(0o640)  # it names staff and accounts: not for every local user
-        Path(temporary).replace(out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # `--out reports/2026/x.html` as typed: the folders are the person's, with their umask.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_file(out, data, REPORT_MODE)

@@ -1,5 +1,10 @@
 """The worker's status file: written atomically after every run and trigger, read by
-`syncbot status` (and monitoring) without talking to the worker."""
+`syncbot status` (and monitoring) without talking to the worker.
+
+It is written as a state file (0600) wherever `status_file` puts it: its error texts name
+accounts and servers, and a status file any local user could write would let them tell
+monitoring that runs succeed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from syncbot.durable import STATE_DIR_MODE, make_dirs
 from syncbot.exit_codes import ExitCode
 from syncbot.push_store import PushedState
 from syncbot.state import read_json_file, write_json_atomic
@@ -21,7 +27,7 @@ _RESULTS = {
 
 
 def write_status(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent, STATE_DIR_MODE)
     write_json_atomic(path, dict(data))
 
 
