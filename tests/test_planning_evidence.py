@@ -150,7 +150,7 @@ def test_a_quarantine_keeps_each_unknown_account_s_steps_together() -> None:
         assert order == sorted(order)
 
 
-def test_one_order_for_a_reconcile_with_settings_and_departures() -> None:
+def test_a_reconcile_is_in_step_order_person_by_person() -> None:
     rows, accounts = departed(3)
     more_rows, more_accounts = departed(1)
     result = plan(
