@@ -274,7 +274,7 @@ def test_keycloak_down_during_fetch_fails_cleanly_before_any_change(
     proxy.fail(None, match=admin_requests)  # down for longer than the retry budget
     process = syncbot(config, "apply", "--yes", "--force")
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 5, err  # cli.py: a target could not be read, nothing changed
+    assert process.returncode == 5, err  # a target could not be read, nothing changed
     assert "keycloak" in err and "503 Service Unavailable" in err and "gave up after 4" in err
     assert keycloak_realm.client_secret not in out + err
     assert "Traceback" not in err
