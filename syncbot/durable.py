@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -149,7 +148,7 @@ def _create_temporary(path: Path, mode: int) -> tuple[int, Path]:
     """A new file beside `path` under a name nobody could have prepared for it."""
     for _ in range(_TEMPORARY_ATTEMPTS):
         # Hidden and ending in `.tmp`, so the export watcher never takes it for an export.
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        temporary = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
         try:
             return create_exclusive(temporary, mode), temporary
         except FileExistsError:

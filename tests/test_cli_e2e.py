@@ -366,19 +366,17 @@ def test_step_cut_off_by_a_kill_is_audited_on_recovery(
 ) -> None:
     """A kill between a directory change and its audit record: the next run records it."""
     from syncbot.config import load_config
+    from syncbot.model import Action
     from syncbot.reconcile import prepare
-    from syncbot.state import StateDir
+    from syncbot.state import NamedStep, StateDir
 
     prepared = prepare(load_config(sample), TODAY)
-    keys = ("target", "account", "employee_id", "before", "after", "evidence", "add", "remove")
 
-    def step(username: str, kind: str) -> tuple[dict, object]:
+    def step(username: str, kind: str) -> tuple[NamedStep, Action]:
         action = next(
             a for a in prepared.plan.actions if a.username == username and a.kind.value == kind
         )
-        fields = {k: v for k, v in action.as_dict().items() if k in keys}
-        fields["add"], fields["remove"] = list(action.add), list(action.remove)
-        return {**fields, "action": kind, "reason": action.reason.as_dict()}, action
+        return NamedStep.of(action), action
 
     done_step, done_action = step("hattt", "disable")
     lost_step, _ = step("yennk", "grant")

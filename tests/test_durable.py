@@ -54,16 +54,23 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
+GUESSED = b"guessed!"  # the random bytes an attacker bet on
+
+
 class FixedNames:
-    """Temporary names an attacker guessed: the first `planted` ones, then fresh ones."""
+    """Stands in for os.urandom: the guessed bytes `planted` times, then fresh ones."""
 
     def __init__(self, planted: int) -> None:
         self.planted = planted
         self.calls = 0
 
-    def __call__(self, nbytes: int | None = None) -> str:
+    def __call__(self, size: int) -> bytes:
         self.calls += 1
-        return "guessed" if self.calls <= self.planted else f"fresh{self.calls}"
+        return GUESSED if self.calls <= self.planted else self.calls.to_bytes(size, "big")
+
+
+def guessed_name(final: str) -> str:
+    return f".{final}.{GUESSED.hex()}.tmp"
 
 
 # -- modes ------------------------------------------------------------------------------------
@@ -142,9 +149,9 @@ def test_a_link_at_the_temporary_name_is_never_written_through(
     tmp_path: Path, victim: Path, monkeypatch: pytest.MonkeyPatch, dangling: bool
 ) -> None:
     target = victim.with_name("not-yet") if dangling else victim
-    planted = tmp_path / ".worker.json.guessed.tmp"
+    planted = tmp_path / guessed_name("worker.json")
     planted.symlink_to(target)
-    monkeypatch.setattr(durable.secrets, "token_hex", FixedNames(planted=1))
+    monkeypatch.setattr(durable.os, "urandom", FixedNames(planted=1))
     replace_file(tmp_path / "worker.json", b"{}\n", STATE_MODE)
     assert victim.read_bytes() == VICTIM_TEXT and mode(victim) == 0o644
     assert not target.with_name("not-yet").exists()  # nor created where a dangling one points
@@ -155,8 +162,8 @@ def test_a_link_at_the_temporary_name_is_never_written_through(
 def test_only_planted_names_left_is_refused_and_nothing_is_written(
     tmp_path: Path, victim: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / ".worker.json.guessed.tmp").symlink_to(victim)
-    monkeypatch.setattr(durable.secrets, "token_hex", FixedNames(planted=10**6))
+    (tmp_path / guessed_name("worker.json")).symlink_to(victim)
+    monkeypatch.setattr(durable.os, "urandom", FixedNames(planted=10**6))
     with pytest.raises(FileExistsError):
         replace_file(tmp_path / "worker.json", b"{}\n", STATE_MODE)
     assert victim.read_bytes() == VICTIM_TEXT

@@ -238,6 +238,43 @@ def test_kill_in_the_middle_of_a_windows_records_keeps_the_whole_ones(tmp_path: 
     assert list(tmp_path.glob("audit.jsonl.torn-*"))
 
 
+def test_a_journal_written_before_changes_were_typed_is_still_recovered(tmp_path: Path) -> None:
+    """Journal lines as earlier versions wrote them (no username yet): the next run after an
+    upgrade still audits the killed step, with the journal's fields as they were."""
+    action = departure(4)[0]
+    step = {
+        "target": "ldap", "account": action.account, "employee_id": action.employee_id,
+        "action": "disable", "before": {"enabled": True}, "after": {"enabled": False},
+        "reason": REASON.as_dict(), "evidence": None, "add": [], "remove": [],
+    }  # fmt: skip
+    journal = StepJournal(tmp_path / "steps.jsonl")
+    journal.path.write_text(
+        json.dumps({"run_started": {"run_id": "old", "actor": "root via syncbot apply"}})
+        + "\n"
+        + json.dumps({"begin": 0, "step": step})
+        + "\n",
+        "utf-8",
+    )
+    audit_path = tmp_path / "audit.jsonl"
+    snapshot = Snapshot(
+        "ldap",
+        (
+            Account(
+                "ldap", action.account, action.username, action.employee_id, None, enabled=False
+            ),
+        ),
+        frozenset(),
+    )
+    assert recover_interrupted(journal, audit_path, {"ldap": snapshot}, "next-run") == 2
+    change, finished = records(audit_path)
+    assert {k: change[k] for k in step if k not in ("add", "remove")} == {
+        k: v for k, v in step.items() if k not in ("add", "remove")
+    }
+    assert (change["username"], change["result"], change["error"]) == (None, "ok", None)
+    assert finished["event"] == "run_finished" and finished["run_id"] == "old"
+    assert verify_chain(audit_path).ok
+
+
 def test_audit_changes_is_one_durable_write_that_chains(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
