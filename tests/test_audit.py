@@ -26,6 +26,7 @@ from syncbot.audit import (
 )
 from syncbot.audit.change import Change
 from syncbot.audit.record import GENESIS_PREV, MAX_LINE_BYTES, canonical_json, record_hash
+from syncbot.audit.tail import lines_from_end, recorded_at_end
 from syncbot.model import Action, ActionKind, Reason
 
 ACTOR = "root@sv-noivu via syncbot apply"
@@ -520,6 +521,54 @@ def test_verify_empty_and_missing_files(tmp_path: Path) -> None:
 
 
 # --- recovery and refusing to extend a broken chain ----------------------------------
+
+
+def test_lines_from_end_gives_each_complete_line_last_first_across_blocks(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(15)  # noqa: S311 - reproducible lengths, not crypto
+    sizes = [0, 1, 700, 65_535, 65_536, 65_537, 150_000, 3]
+    lines = [rng.randbytes(rng.choice(sizes)).replace(b"\n", b"x") for _ in range(40)]
+    data = b"".join(line + b"\n" for line in lines) + b"a torn write"
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        found = list(lines_from_end(fd, len(data)))
+        assert [line for _, line in found] == lines[::-1]
+        assert all(data[newline : newline + 1] == b"\n" for newline, _ in found)
+        assert list(lines_from_end(fd, 0)) == []
+        assert list(lines_from_end(fd, len(lines[0]))) == []  # no newline yet: all torn
+    finally:
+        os.close(fd)
+
+
+def test_a_killed_runs_records_are_found_from_the_end_back_to_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 3, run_id="earlier")
+    changes = [
+        Change(
+            target="ldap",
+            account=f"uid=nv{n:04d},ou=people,dc=sotttt,dc=gov,dc=vn",
+            username=f"nv{n:04d}",
+            employee_id=f"NV{n:04d}",
+            action="disable",
+            before={"enabled": True},
+            after={"enabled": False},
+            reason=REASON_DEPARTED,
+            evidence=EVIDENCE,
+        )
+        for n in range(400)
+    ]
+    with AuditLog(path, run_id="killed", actor=ACTOR) as log:
+        log.run_started({})
+        log.changes([change.answered(None) for change in changes[:300]])
+    with path.open("ab") as handle:
+        handle.write(b'{"seq":')  # the kill came in the middle of the next write
+    asked = [changes[0], changes[299], changes[300], changes[399]]
+    assert recorded_at_end(path, "killed", asked) == {0, 1}  # read back past 64 KiB blocks
+    assert recorded_at_end(path, "earlier", asked) == set()  # another run's last record
+    assert recorded_at_end(tmp_path / "absent.jsonl", "killed", asked) == set()
 
 
 def test_torn_tail_is_moved_aside_and_recorded(tmp_path: Path) -> None:
