@@ -6,6 +6,7 @@ bookkeeping, no directory); the last ones run `syncbot apply` against the real s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -174,6 +175,28 @@ def test_a_stop_finishes_the_people_started_and_takes_no_one_new(
     assert sorted(a.username for a in target.sent) == sorted(
         a.username for n in range(10) for a in departure(n)
     )  # the first ten people, every step of each
+
+
+class SecretEvidence:
+    """Evidence whose record the log would refuse: it has a secret-looking key."""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"bind_password": "hunter2-value"}
+
+
+def test_a_step_whose_record_would_be_refused_is_never_sent(
+    files: tuple[Path, Ledger, StepJournal],
+) -> None:
+    """The record is built and checked before the change goes out, not after it was made."""
+    audit_path, ledger, journal = files
+    target = WatchingTarget(audit_path, journal)
+    refused = dataclasses.replace(departure(1)[0], evidence=SecretEvidence())
+    actions = [*departure(0)[:1], refused]
+    refusal = pytest.raises(ValueError, match=r"secret-looking keys evidence\.bind_password")
+    with AuditLog(audit_path, run_id="r1", actor="test") as audit, refusal:
+        apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1", journal=journal)
+    assert target.sent == [] and not journal.pending().open
+    assert records(audit_path) == [] and not ledger.entries
 
 
 def _recovery_case(
