@@ -23,7 +23,6 @@ from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.registry import TargetSettings, parse_target
 from syncbot.worker.settings import WorkerSettings, parse_worker_settings
 
-DEFAULT_PATH = Path("/etc/syncbot/syncbot.toml")
 ROSTER_FIELDS = (
     "employee_id", "full_name", "email", "unit", "position", "status", "effective_date",
     "username", "role",

@@ -16,7 +16,7 @@ import pytest
 from syncbot.errors import ConfigError, SafetyError
 from syncbot.executor import ApplyReport
 from syncbot.model import Plan, Vocabulary
-from syncbot.worker.loop import Lock, RunFunction, Worker, WorkerSetup, status_path
+from syncbot.worker.loop import Lock, RunFunction, Worker, WorkerSetup
 from syncbot.worker.settings import WorkerSettings
 
 
@@ -137,11 +137,11 @@ def test_a_reload_that_cannot_be_taken_keeps_the_running_setup(tmp_path: Path, c
     assert run.people == [None]  # no run for a rejected reload
 
 
-def test_status_path_of_a_config_is_the_worker_settings_own(tmp_path: Path) -> None:
-    class Configured:
-        worker = WorkerSettings(status_file=tmp_path / "w.json")
-        state_dir = tmp_path
-
-    assert status_path(Configured()) == tmp_path / "w.json"
+def test_the_status_path_is_the_configured_file_or_worker_json_in_the_state_folder(
+    tmp_path: Path,
+) -> None:
+    assert (
+        WorkerSettings(status_file=tmp_path / "w.json").status_path(tmp_path) == tmp_path / "w.json"
+    )
     assert WorkerSettings().status_path(tmp_path) == tmp_path / "worker.json"
     assert WorkerSettings().watch_path(tmp_path / "r.csv") == tmp_path / "r.csv"

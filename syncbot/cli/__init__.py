@@ -94,7 +94,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return check_config(config)
     if args.command == "run":
-        from syncbot.worker.loop import run_worker
+        from syncbot.configured_worker import run_worker
 
         return run_worker(config)
     if args.command == "status":

@@ -9,7 +9,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from syncbot.push_store import PushStore
-from syncbot.worker.loop import status_path
 from syncbot.worker.status import exit_code, pushed_rows, read_status, render_pushed, render_status
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def status(args: argparse.Namespace, config: Config) -> int:
-    path = status_path(config)
+    path = config.worker.status_path(config.state_dir)
     worker = read_status(path)
     pushed = pushed_rows(PushStore(config.state_dir).read())
     if worker is None:

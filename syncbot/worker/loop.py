@@ -537,29 +537,3 @@ def _listen(server: Any, key: str, settings: Any) -> None:
             f"{error.strerror or error}; "
             "choose a free port or stop what holds it"
         ) from None
-
-
-class Configured(Protocol):
-    """The part of a config the two functions below read (the Config has it)."""
-
-    @property
-    def worker(self) -> WorkerSettings: ...
-
-    @property
-    def state_dir(self) -> Path: ...
-
-
-def status_path(config: Configured) -> Path:
-    """Where the worker of `config` keeps its status (`syncbot status` reads it)."""
-    return config.worker.status_path(config.state_dir)
-
-
-def run_worker(config: Any) -> int:
-    """Entry point of `syncbot run` under its old name; returns the exit code.
-
-    The worker is built from the config in `syncbot.configured_worker`: callers should
-    import `run_worker` from there, and then this forwarder goes.
-    """
-    from syncbot.configured_worker import run_worker as run_configured
-
-    return run_configured(config)
