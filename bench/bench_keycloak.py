@@ -167,7 +167,7 @@ def measure(config_path: Path) -> dict[str, Any]:
     """Plan, apply and plan again in this process, the phases timed where `prepare` calls
     them, so the path measured is the production one."""
     from syncbot import reconcile
-    from syncbot.cli.render import render_plan
+    from syncbot.cli.plan_view import render_plan
     from syncbot.config import load_config
     from syncbot.targets.keycloak.target import KeycloakTarget
 

@@ -37,9 +37,9 @@ import source_checkout  # noqa: F401  (puts the checkout on sys.path for localde
 
 from localdev.demo import REPO_MAPPINGS, write_config
 from localdev.slapd import SlapdServer
-from syncbot.allocator import pin_mmap_threshold
 from syncbot.config import load_config
 from syncbot.logs import configure_logging
+from syncbot.memory import pin_mmap_threshold
 from syncbot.model import Plan
 from syncbot.reconcile import apply_prepared, close_targets, prepare
 
@@ -202,7 +202,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
 
 def _print_plan(plan: Plan) -> int:
     """Print the plan as `syncbot plan` does, a line at a time, to nowhere; its length."""
-    from syncbot.cli.render import render_plan
+    from syncbot.cli.plan_view import render_plan
 
     written = 0
     with Path(os.devnull).open("w", encoding="utf-8") as sink:

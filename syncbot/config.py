@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncbot.config_table import Table
-from syncbot.duties import Duties, parse_duties
+from syncbot.duty_settings import Duties, parse_duties
 from syncbot.errors import ConfigError
 from syncbot.mappings import MAPPING_FILES
 from syncbot.matching import Fallback

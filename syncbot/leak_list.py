@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syncbot.errors import ConfigError
-from syncbot.text import fold, nfc
+from syncbot.match_keys import fold, nfc
 
 #: Header cells (folded) that mark a CSV list's identifier columns; other columns (a
 #: leaked password, say) are never read.

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from syncbot.errors import ConfigError
+from syncbot.match_keys import fold, nfc
 from syncbot.model import Status, TargetMapping, Vocabulary
-from syncbot.text import fold, nfc
 
 MAPPING_FILES = ("positions", "roles", "statuses", "units")
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from syncbot.match_keys import contact_key, id_key
 from syncbot.model import Account, RosterRow
-from syncbot.text import contact_key, id_key
 
 
 class Fallback(StrEnum):

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from syncbot.text import id_key
+from syncbot.match_keys import id_key
 
 _C = TypeVar("_C")
 
@@ -57,7 +57,7 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Vocabulary:
-    """Words a roster may use, folded with `syncbot.text.fold`, and what they mean."""
+    """Words a roster may use, folded with `syncbot.match_keys.fold`, and what they mean."""
 
     statuses: Mapping[str, Status]
     roles: Mapping[str, str]  # folded role name or alias -> canonical role name

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import translate
 
+from syncbot.match_keys import fold
 from syncbot.model import Account
-from syncbot.text import fold
 
 #: Tells whether a folded name matches any protection pattern (a compiled regex's `match`).
 Matcher = Callable[[str], re.Match[str] | None]

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from syncbot.durable import STATE_DIR_MODE, make_dirs
+from syncbot.match_keys import id_key
 from syncbot.model import Roster, RosterRow, RowSource, Status
 from syncbot.roster.overlay import PushedRow
 from syncbot.state import read_json_file, unreadable, write_json_atomic
-from syncbot.text import id_key
 
 FILE_NAME = "pushes.json"
 

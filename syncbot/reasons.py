@@ -9,7 +9,7 @@ import functools
 from collections.abc import Sequence
 from datetime import date
 
-from syncbot.duties import CharClass, PasswordPolicy
+from syncbot.duty_settings import CharClass, PasswordPolicy
 from syncbot.model import Reason, RosterRow, Setting, Status
 
 #: Sentences that many people share (a mass departure on one date, a role drift on one

@@ -10,7 +10,6 @@ a push names, or a leak list. `syncbot.sync` is the one sequence that applies a 
 from __future__ import annotations
 
 import contextlib
-import gc
 import getpass
 import secrets
 import socket
@@ -24,17 +23,18 @@ import structlog
 
 from syncbot.audit import AuditLog
 from syncbot.config import Config
-from syncbot.duties import Observe
+from syncbot.duty_settings import Observe
 from syncbot.errors import SyncbotError, TargetError
 from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
-from syncbot.known_people import KnownPeople
 from syncbot.mappings import Mappings, load_mappings
+from syncbot.memory import collector_paused
 from syncbot.model import Plan, Roster, Snapshot
 from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.push_store import PushedState, PushStore
 from syncbot.roster import load_roster
 from syncbot.roster.overlay import Overlaid, lay_over
+from syncbot.roster_strings import RosterStrings
 from syncbot.safety import threshold_violations
 from syncbot.state import StateDir
 from syncbot.targets.base import Progress, Target, no_progress
@@ -209,7 +209,7 @@ def _fetch_state(
     mappings: Mappings,
     progress: Progress,
     observe: Observe,
-    known: KnownPeople,
+    known: RosterStrings,
 ) -> TargetState:
     mapping = mappings.for_target(name, target.entitlement_key)
     protection = protection_for(config, name, target)
@@ -244,21 +244,8 @@ def prepare(
 ) -> Prepared:
     """Read everything and compute the plan by `rule` (the roster's, for everyone); changes
     nothing anywhere."""
-    with _collector_paused():
+    with collector_paused():
         return _prepare(config, today, progress, rule or RosterRule())
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Reading 100k entries allocates millions of objects and no cycles: the cyclic
-    collector's repeated passes over them cost a fifth of the run, for nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _prepare(config: Config, today: date, progress: ProgressFactory, rule: PlanRule) -> Prepared:
@@ -270,7 +257,7 @@ def _prepare(config: Config, today: date, progress: ProgressFactory, rule: PlanR
     try:
         states = []
         observe = rule.observe(config, today)
-        known = KnownPeople(roster.rows)
+        known = RosterStrings(roster.rows)
         for name, target in targets.items():
             with progress(f"Đọc {name}") as bar:
                 states.append(_fetch_state(name, target, config, mappings, bar, observe, known))

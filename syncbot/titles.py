@@ -1,6 +1,6 @@
 """What each kind of step and finding is called, in Vietnamese and English.
 
-The plan a person reads on a terminal (`syncbot.cli.render`) and the changes report
+The plan a person reads on a terminal (`syncbot.cli.plan_view`) and the changes report
 (`syncbot.report.changes`) head their sections with these, so both are spelt here, outside
 the command layer the report does not otherwise need. The order of `ACTION_TITLES` is the
 order a plan lists its sections in.

@@ -16,9 +16,9 @@ from typing import Any
 
 from plan_builders import ALL_MANAGED, TARGET, group
 
-from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
-from syncbot.known_people import NOBODY_KNOWN, KnownPeople
+from syncbot.duty_settings import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.model import Account, Action, ActionKind, Snapshot
+from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
 from syncbot.targets.base import ApplyError, Progress, no_progress
 
 #: Which steps fail: called with each step, returns the error to raise or None.
@@ -77,7 +77,7 @@ class FakeTarget:
         managed: frozenset[str],
         progress: Progress = no_progress,
         observe: Observe = OBSERVE_NOTHING,
-        known: KnownPeople = NOBODY_KNOWN,
+        known: RosterStrings = NO_ROSTER_STRINGS,
     ) -> Snapshot:
         self.fetches += 1
         # As a real read does: only managed groups count as entitlements, every group as

@@ -12,8 +12,9 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
-from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
+from syncbot.duty_settings import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings, load_mappings
+from syncbot.match_keys import fold
 from syncbot.matching import Fallback
 from syncbot.model import (
     Account,
@@ -29,7 +30,6 @@ from syncbot.model import (
 )
 from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
-from syncbot.text import fold
 
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 

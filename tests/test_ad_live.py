@@ -32,7 +32,7 @@ from localdev.samba_ad import (
 from localdev.sample import SAMPLE_PASSWORD
 from localdev.sample_directories import ad_user_dn
 from syncbot.cli import main
-from syncbot.duties import Observe
+from syncbot.duty_settings import Observe
 from syncbot.model import Action, ActionKind, Reason
 from syncbot.targets.ldap.dn import normalise_dn
 from syncbot.targets.ldap.settings import LdapSettings

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from syncbot.config import load_config
-from syncbot.duties import (
+from syncbot.duty_settings import (
     CharClass,
     Dormancy,
     Duties,

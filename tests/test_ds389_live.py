@@ -25,7 +25,7 @@ from localdev.ds389 import HOST, Ds389Server
 from localdev.sample import SAMPLE_PASSWORD
 from localdev.sample_directories import ds389_user_dn
 from syncbot.cli import main
-from syncbot.duties import Observe
+from syncbot.duty_settings import Observe
 from syncbot.model import Account, Action, ActionKind, Reason
 from syncbot.targets.ldap.dn import normalise_dn
 from syncbot.targets.ldap.settings import LdapSettings

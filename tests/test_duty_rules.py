@@ -29,9 +29,9 @@ from plan_builders import (
     target_state,
 )
 
-from syncbot.cli.render import render_plan
+from syncbot.cli.plan_view import render_plan
 from syncbot.config import SafetyConfig
-from syncbot.duties import (
+from syncbot.duty_settings import (
     CharClass,
     Dormancy,
     Duties,

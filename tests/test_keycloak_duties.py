@@ -19,7 +19,7 @@ from keycloak_fixtures import realm_target
 
 from localdev.keycloak import RealmHandle
 from syncbot.config import load_config
-from syncbot.duties import CharClass, Duties, Observe, PasswordPolicy
+from syncbot.duty_settings import CharClass, Duties, Observe, PasswordPolicy
 from syncbot.errors import ConfigError
 from syncbot.model import Account, Action, ActionKind, Duty, Reason, Snapshot
 from syncbot.targets.base import ApplyError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncbot.duties import CharClass, PasswordPolicy
+from syncbot.duty_settings import CharClass, PasswordPolicy
 from syncbot.targets.keycloak.policy import PolicyError, merge, parse, serialise, wanted_terms
 
 

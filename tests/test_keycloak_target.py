@@ -25,8 +25,8 @@ from localdev.keycloak import RealmHandle
 from localdev.ports import free_port
 from localdev.slapd import SlapdServer
 from syncbot.errors import TargetError
-from syncbot.known_people import KnownPeople
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
+from syncbot.roster_strings import RosterStrings
 from syncbot.targets.base import ApplyError
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget
 from syncbot.targets.keycloak.permissions import NEEDS
@@ -190,7 +190,7 @@ def test_fetch_holds_the_rosters_strings_for_equal_values(
     an = row(2, "NV001", name="Nguyễn Văn A", email="nguyenvana@example.gov.vn")
     binh = row(3, "NV002", name="Trần Thị B", email="binh@example.gov.vn")
 
-    people = by_username(target.fetch(MANAGED, known=KnownPeople([an, binh])))
+    people = by_username(target.fetch(MANAGED, known=RosterStrings([an, binh])))
 
     assert people["nguyenvana"].employee_id is an.employee_id
     assert people["nguyenvana"].email is an.email

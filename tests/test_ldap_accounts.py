@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from plan_builders import row
 
-from syncbot.duties import OBSERVE_NOTHING
-from syncbot.known_people import KnownPeople
+from syncbot.duty_settings import OBSERVE_NOTHING
+from syncbot.roster_strings import RosterStrings
 from syncbot.targets.ldap.accounts import AccountReader, GroupIndex, UnreadableEntry, index_groups
 from syncbot.targets.ldap.flavours import LoweredAttributes, MemberKind, get_flavour
 
@@ -139,7 +139,7 @@ def test_an_account_holds_its_persons_values_as_the_rosters_strings() -> None:
     person = row(1, "NV001", name="Nguyễn Văn An", email="an@so.gov.vn")
     dn = f"uid=an,{BASE}"
     read = dataclasses.replace(
-        reader("openldap", dn_groups({}), frozenset()), known=KnownPeople([person])
+        reader("openldap", dn_groups({}), frozenset()), known=RosterStrings([person])
     )
     # Values as a search decodes them: equal to the row's, separate objects.
     values = {"uid": ["an"], "employeenumber": [" NV001 "], "mail": ["AN@so.gov.vn"]}

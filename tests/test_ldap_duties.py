@@ -19,7 +19,7 @@ from ldap3 import MODIFY_DELETE, MODIFY_REPLACE
 
 from localdev.slapd import SlapdServer
 from syncbot.config import load_config
-from syncbot.duties import (
+from syncbot.duty_settings import (
     CharClass,
     Duties,
     Observe,

@@ -19,8 +19,8 @@ from structlog.testing import capture_logs
 
 from localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.errors import ConfigError, TargetError
-from syncbot.known_people import KnownPeople
 from syncbot.model import Snapshot
+from syncbot.roster_strings import RosterStrings
 from syncbot.targets.ldap import LdapSettings, LdapTarget
 from syncbot.targets.ldap.fast_search import (
     ENVIRONMENT,
@@ -171,7 +171,7 @@ def test_values_the_roster_holds_are_read_as_the_rosters_strings(
     plain, _ = fetched(library, ldap_settings, monkeypatch)
     target = target_with(library, ldap_settings, monkeypatch)
     try:
-        shared = target.fetch(frozenset(), known=KnownPeople(people))
+        shared = target.fetch(frozenset(), known=RosterStrings(people))
     finally:
         target.close()
 

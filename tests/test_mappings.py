@@ -10,8 +10,8 @@ from plan_builders import MAPPINGS_DIR, group, shipped
 
 from syncbot.errors import ConfigError
 from syncbot.mappings import load_mappings
+from syncbot.match_keys import fold
 from syncbot.model import Status
-from syncbot.text import fold
 
 LEADER_TITLES = [
     "Giám đốc",

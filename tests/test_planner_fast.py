@@ -47,7 +47,8 @@ from test_planner_properties import (
     scenario,
 )
 
-from syncbot.duties import NO_DUTIES, Dormancy, Duties
+from syncbot.duty_settings import NO_DUTIES, Dormancy, Duties
+from syncbot.match_keys import contact_key, fold, id_key
 from syncbot.matching import Ambiguity, Fallback, MatchResult, match
 from syncbot.model import (
     Account,
@@ -61,7 +62,6 @@ from syncbot.model import (
 from syncbot.planning import duty_rules, planner
 from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
-from syncbot.text import contact_key, fold, id_key
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

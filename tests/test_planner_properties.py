@@ -30,7 +30,7 @@ from plan_builders import (
     target_state,
 )
 
-from syncbot.duties import (
+from syncbot.duty_settings import (
     NO_DUTIES,
     Dormancy,
     Duties,

@@ -21,7 +21,8 @@ from plan_builders import (
 from test_quarantine import ROSTER, kc_account, ldap_account, parse, state
 
 from syncbot.audit.render import render_change
-from syncbot.duties import Dormancy, Duties
+from syncbot.duty_settings import Dormancy, Duties
+from syncbot.match_keys import id_key
 from syncbot.model import (
     KIND_ORDER,
     Account,
@@ -40,7 +41,6 @@ from syncbot.model import (
 )
 from syncbot.planning.planner import plan
 from syncbot.planning.quarantine import plan_quarantine
-from syncbot.text import id_key
 
 LAST_MONTH = TODAY - timedelta(days=30)
 NEXT_MONTH = TODAY + timedelta(days=30)

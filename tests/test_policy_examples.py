@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from syncbot.config import Config, load_config
-from syncbot.duties import CharClass, Response
+from syncbot.duty_settings import CharClass, Response
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "mappings" / "policies"
 

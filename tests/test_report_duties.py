@@ -31,7 +31,7 @@ from test_report import (
 
 from syncbot.audit import AuditLog
 from syncbot.config import Config, ProtectedConfig, RosterConfig, SafetyConfig
-from syncbot.duties import (
+from syncbot.duty_settings import (
     CharClass,
     Dormancy,
     Duties,

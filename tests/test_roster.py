@@ -16,10 +16,10 @@ import openpyxl
 import pytest
 
 from syncbot.errors import ConfigError, RosterError, RosterProblem
+from syncbot.match_keys import fold
 from syncbot.model import Roster, RosterRow, Status, Vocabulary
 from syncbot.roster import CANONICAL_FIELDS, REQUIRED_FIELDS, load_roster
 from syncbot.roster.dates import DateProblem, parse_date
-from syncbot.text import fold
 
 VOCAB = Vocabulary(
     statuses={

@@ -17,12 +17,12 @@ from test_roster import VI_HEADER, VOCAB, problems_of, write_csv, write_json, wr
 
 from syncbot.model import RosterRow, Status
 from syncbot.roster import CANONICAL_FIELDS, load_roster
-from syncbot.roster.batch import Batch
-from syncbot.roster.checked import RowChecker
 from syncbot.roster.lookups import Lookups
 from syncbot.roster.problems import ProblemList
 from syncbot.roster.records import BLOCK_ROWS, Record, Table
 from syncbot.roster.validate import validate
+from syncbot.roster.validate_block import Batch
+from syncbot.roster.validate_row import RowChecker
 from syncbot.roster.values import all_emails, is_email
 
 UNITS = ["Văn phòng", "Phòng Kế hoạch - Tài chính", "Thanh tra", "Phòng Tổ chức cán bộ"]
@@ -102,7 +102,7 @@ def _with(index: int, value: object) -> tuple[object, ...]:
     return tuple(cells)
 
 
-# Rows `Batch` must leave to `checked`: each is reported there, or is read cell by cell.
+# Rows `Batch` must leave to `validate_row`: each is reported there, or is read cell by cell.
 REFUSED = {
     "number": _with(0, 1001),
     "empty cell": _with(7, None),
@@ -245,7 +245,7 @@ def test_every_problem_after_the_first_block_is_reported_in_row_order(tmp_path: 
 
 
 def test_a_bad_row_does_not_cost_its_block_the_good_rows(tmp_path: Path) -> None:
-    """Rows `Batch` refuses but `checked` accepts load like the others, in order."""
+    """Rows `Batch` refuses but `validate_row` accepts load like the others, in order."""
     rows = people(3 * BLOCK_ROWS)
     rows[10][1] = " Người 10 "  # trimmed
     rows[300][3] = unicodedata.normalize("NFD", rows[300][3])  # composed

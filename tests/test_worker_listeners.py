@@ -25,8 +25,8 @@ from structlog.testing import capture_logs
 
 from syncbot.config import Config, load_config
 from syncbot.errors import ConfigError
+from syncbot.match_keys import fold
 from syncbot.model import Status, Vocabulary
-from syncbot.text import fold
 from syncbot.worker import serving
 from syncbot.worker.metrics import Metrics, MetricsServer
 from syncbot.worker.push import PATH, PushRequest, PushServer

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from syncbot.match_keys import fold
 from syncbot.model import Status, Vocabulary
-from syncbot.text import fold
 from syncbot.worker.push import MAX_EMPLOYEE_IDS, PATH, PushRequest, PushServer
 from syncbot.worker.settings import ListenerLimits, PushSettings
 

@@ -11,7 +11,7 @@ from typing import Any
 from syncbot.audit.errors import AuditError
 from syncbot.audit.reader import iter_raw_lines
 from syncbot.audit.record import CHANGE, parse_time
-from syncbot.text import fold
+from syncbot.match_keys import fold
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 

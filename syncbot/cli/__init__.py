@@ -23,8 +23,8 @@ from syncbot.exit_codes import ExitCode
 def main(argv: Sequence[str] | None = None) -> int:
     args = _absolute_paths(build_parser().parse_args(argv))
     # Imported after parsing: `--help` and usage errors exit above without paying for them.
-    from syncbot.allocator import pin_mmap_threshold
     from syncbot.logs import configure_logging
+    from syncbot.memory import pin_mmap_threshold
 
     pin_mmap_threshold()
     configure_logging(

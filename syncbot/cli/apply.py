@@ -11,8 +11,8 @@ import argparse
 from datetime import date
 
 from syncbot.cli.confirm import confirmed, print_outcome
+from syncbot.cli.plan_view import plan_json, render_plan
 from syncbot.cli.progress import progress_bar
-from syncbot.cli.render import plan_json, render_plan
 from syncbot.config import Config
 from syncbot.exit_codes import ExitCode
 from syncbot.reconcile import (

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from syncbot.cli.confirm import confirmed, print_outcome
+from syncbot.cli.plan_view import plan_json, render_plan
 from syncbot.cli.progress import progress_bar
-from syncbot.cli.render import plan_json, render_plan
 from syncbot.config import Config
-from syncbot.duties import Observe
+from syncbot.duty_settings import Observe
 from syncbot.exit_codes import ExitCode
 from syncbot.leak_list import LeakList, read_leak_list
 from syncbot.mappings import Mappings

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from syncbot.leak_list import LeakList
+from syncbot.match_keys import id_key
 from syncbot.model import (
     Account,
     Action,
@@ -31,7 +32,6 @@ from syncbot.model import (
     RowEvidence,
     Setting,
 )
-from syncbot.text import id_key
 
 
 def action(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from syncbot import reasons
-from syncbot.duties import (
+from syncbot.duty_settings import (
     Dormancy,
     Duties,
     FailedSignIns,

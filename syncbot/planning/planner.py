@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from syncbot import reasons
-from syncbot.duties import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
+from syncbot.duty_settings import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings
+from syncbot.match_keys import fold, id_key
 from syncbot.matching import Fallback, MatchResult, match
 from syncbot.model import (
     Account,
@@ -33,7 +34,6 @@ from syncbot.model import (
 )
 from syncbot.planning import build, duty_rules
 from syncbot.protection import Protection
-from syncbot.text import fold, id_key
 
 LedgerView = Mapping[tuple[str, str], LedgerEntry]
 

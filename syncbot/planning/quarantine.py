@@ -24,6 +24,7 @@ from datetime import date
 
 from syncbot import reasons
 from syncbot.leak_list import LeakList, ListedName
+from syncbot.match_keys import fold
 from syncbot.matching import Fallback, match
 from syncbot.model import (
     Account,
@@ -39,7 +40,6 @@ from syncbot.model import (
 )
 from syncbot.planning import build
 from syncbot.planning.planner import TargetState
-from syncbot.text import fold
 
 
 @dataclass(frozen=True, slots=True)

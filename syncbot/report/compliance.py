@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from syncbot.duties import CharClass, PasswordPolicy, Response
+from syncbot.duty_settings import CharClass, PasswordPolicy, Response
 from syncbot.model import ActionKind, Duty, Finding, FindingKind, Snapshot
 from syncbot.reconcile import Prepared
 from syncbot.report.document import Bar, Chart, ChartShape, Report, Series

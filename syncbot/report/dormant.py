@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from syncbot.duties import Dormancy
+from syncbot.duty_settings import Dormancy
 from syncbot.errors import ConfigError
 from syncbot.model import ActionKind, Duty, FindingKind, Status
 from syncbot.reconcile import Prepared

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from syncbot.duties import Orphans
+from syncbot.duty_settings import Orphans
 from syncbot.model import ActionKind, Duty, FindingKind
 from syncbot.reconcile import Prepared
 from syncbot.report.document import Bar, Chart, ChartShape, Report, Series

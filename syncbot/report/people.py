@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from syncbot.duties import NO_SETTINGS, WantedSettings
+from syncbot.duty_settings import NO_SETTINGS, WantedSettings
+from syncbot.match_keys import fold, id_key
 from syncbot.matching import match
 from syncbot.model import Account, Action, ActionKind, Duty, Finding, FindingKind, RosterRow
 from syncbot.report.period import local, show_date, show_time
 from syncbot.report.words import SHARED, pick
-from syncbot.text import fold, id_key
 
 if TYPE_CHECKING:  # the reports' own modules import it; `changes` needs none of reconcile
     from syncbot.reconcile import Prepared

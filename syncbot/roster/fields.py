@@ -7,8 +7,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from syncbot.errors import ConfigError
+from syncbot.match_keys import fold, nfc
 from syncbot.roster.problems import ProblemList, say
-from syncbot.text import fold, nfc
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "employee_id",

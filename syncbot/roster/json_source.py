@@ -6,10 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from syncbot.match_keys import fold
 from syncbot.roster.fields import CANONICAL_FIELDS, HeaderNames, header_text, report_missing
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table, all_blank, blocks_of
-from syncbot.text import fold
 
 #: Keys under which HR systems wrap the staff array ("nhân sự" is "staff").
 ARRAY_KEYS = ("rows", "staff", "nhan_su")

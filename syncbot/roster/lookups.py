@@ -1,7 +1,7 @@
 """What one roster load remembers of the few words and dates every row repeats.
 
-Both ways of checking rows (a block at a time in `batch`, one row at a time in `checked`)
-read words through the same `Lookups`, so they agree on every meaning, and every row
+Both ways of checking rows (a block at a time in `validate_block`, one row at a time in
+`validate_row`) read words through the same `Lookups`, so they agree on every meaning, and every row
 holds the one object of a repeated value rather than a copy of its own.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Generic, TypeVar
 
+from syncbot.match_keys import fold
 from syncbot.model import Status, Vocabulary
 from syncbot.roster.dates import DateProblem, parse_date
-from syncbot.text import fold
 
 _T = TypeVar("_T")
 
@@ -54,7 +54,7 @@ class Dates:
 
     def __init__(self) -> None:
         self.known: dict[str, date | None] = {"": None}
-        self._bad: set[str] = set()  # texts that are not dates; reported by `checked`
+        self._bad: set[str] = set()  # texts that are not dates; reported by `validate_row`
 
     def each(self, texts: Sequence[str]) -> tuple[date | None, ...] | None:
         """The date of every text; None if one is not a date."""

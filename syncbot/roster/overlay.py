@@ -22,8 +22,8 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from syncbot.match_keys import id_key
 from syncbot.model import Roster, RosterRow, RowSource
-from syncbot.text import id_key
 
 #: The fingerprint of "the export has no row for this person".
 ABSENT = "absent"

@@ -6,11 +6,11 @@ import operator
 from collections.abc import Sequence
 
 from syncbot.model import RosterRow, Vocabulary
-from syncbot.roster.batch import Batch
-from syncbot.roster.checked import RowChecker
 from syncbot.roster.lookups import Lookups
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table
+from syncbot.roster.validate_block import Batch
+from syncbot.roster.validate_row import RowChecker
 
 # A refused block this small is checked row by row rather than split again.
 _SPLIT_FLOOR = 4

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from syncbot.text import nfc
+from syncbot.match_keys import nfc
 
 # One @, something before it, a dot inside the domain, no spaces. ASCII only: the LDAP
 # `mail` attribute is IA5String, and a diacritic in an address is always a typing slip.

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from syncbot.errors import RosterError
+from syncbot.match_keys import fold
 from syncbot.roster.fields import HeaderNames, Layout, Row, locate_header, resolve_header
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table, all_blank, blocks_of
-from syncbot.text import fold
 
 
 def read_xlsx(

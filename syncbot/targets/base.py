@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from syncbot.duties import OBSERVE_NOTHING, Duties, Observe, WantedSettings
-from syncbot.known_people import NOBODY_KNOWN, KnownPeople
+from syncbot.duty_settings import OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.model import Action, Snapshot
+from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
 
 #: Called with (done, total) while a target fetches or applies; total may be None.
 Progress = Callable[[int, int | None], None]
@@ -40,14 +40,14 @@ class Target(Protocol):
         managed: frozenset[str],
         progress: Progress = no_progress,
         observe: Observe = OBSERVE_NOTHING,
-        known: KnownPeople = NOBODY_KNOWN,
+        known: RosterStrings = NO_ROSTER_STRINGS,
     ) -> Snapshot:
         """Read every managed account and the membership of every managed entitlement.
 
         Must be a handful of bulk reads, never a query per person - except where `observe`
         asks for something the target only gives per person, and then only for the
         accounts that need it. Values equal to a `known` person's are kept as the
-        roster's strings (`KnownPeople.shared`).
+        roster's strings (`RosterStrings.shared`).
         """
         ...
 

@@ -72,9 +72,9 @@ from typing import Any
 import structlog
 
 from syncbot.errors import RosterError
+from syncbot.match_keys import nfc
 from syncbot.model import Roster, Vocabulary
 from syncbot.roster import load_roster
-from syncbot.text import nfc
 from syncbot.worker.serving import (
     REQUEST_TIMEOUT_SECONDS,
     BackgroundServer,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from syncbot.duties import CharClass, PasswordPolicy
+from syncbot.duty_settings import CharClass, PasswordPolicy
 
 #: What the admin console writes for a term that takes no argument; Keycloak accepts it.
 _NO_ARGUMENT = "undefined"

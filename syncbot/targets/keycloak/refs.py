@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from syncbot.errors import ConfigError
-from syncbot.text import nfc
+from syncbot.match_keys import nfc
 
 ACCEPTED_FORMS = "realm:<role>, client:<clientId>:<role> or group:<path>"
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import structlog
 
-from syncbot.duties import OBSERVE_NOTHING, Duties, Observe, WantedSettings
+from syncbot.duty_settings import OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
-from syncbot.known_people import NOBODY_KNOWN, KnownPeople
 from syncbot.model import Account, Action, ActionKind, Snapshot
+from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
 from syncbot.targets.base import AnswerLost, ApplyError, Progress, no_progress
 from syncbot.targets.keycloak import observed, policy
 from syncbot.targets.keycloak.api import (
@@ -121,7 +121,7 @@ class KeycloakTarget:
         managed: frozenset[str],
         progress: Progress = no_progress,
         observe: Observe = OBSERVE_NOTHING,
-        known: KnownPeople = NOBODY_KNOWN,
+        known: RosterStrings = NO_ROSTER_STRINGS,
     ) -> Snapshot:
         """Every person in the realm and the direct members of every managed entitlement."""
         wanted = [self._entitlement(key) for key in sorted(managed)]
@@ -325,7 +325,7 @@ class KeycloakTarget:
         }
 
     def _account(
-        self, user: User, held: frozenset[str], extra: _Observed, known: KnownPeople
+        self, user: User, held: frozenset[str], extra: _Observed, known: RosterStrings
     ) -> Account:
         attributes = user.get("attributes") or {}
         raw_ids = attributes.get(self.settings.match_attribute) or ()

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from syncbot.duties import Observe
-from syncbot.known_people import NOBODY_KNOWN, KnownPeople
+from syncbot.duty_settings import Observe
 from syncbot.model import Account
+from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
 from syncbot.targets.ldap.dn import first_rdn_value, normalise_server_dn
 from syncbot.targets.ldap.flavours import (
     Attributes,
@@ -117,7 +117,7 @@ class AccountReader:
     now: datetime
     groups: GroupIndex
     managed_keys: frozenset[str]
-    known: KnownPeople = NOBODY_KNOWN
+    known: RosterStrings = NO_ROSTER_STRINGS
     dns: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _managed_of: dict[frozenset[str], frozenset[str]] = field(default_factory=dict)

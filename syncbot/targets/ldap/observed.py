@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from syncbot.duties import Observe
+from syncbot.duty_settings import Observe
 from syncbot.targets.ldap.dn import normalise_server_dn
 from syncbot.targets.ldap.flavours import Attributes, first, raw_first, text_value, values
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ldap3 import MODIFY_DELETE, MODIFY_REPLACE
 
-from syncbot.duties import CharClass, PasswordPolicy, Response, WantedSettings
+from syncbot.duty_settings import CharClass, PasswordPolicy, Response, WantedSettings
 from syncbot.model import Setting
 from syncbot.targets.ldap.dn import first_rdn_value
 from syncbot.targets.ldap.flavours import Attributes, Changes, first

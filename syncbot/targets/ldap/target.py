@@ -16,10 +16,10 @@ import ldap3
 import structlog
 from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 
-from syncbot.duties import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
+from syncbot.duty_settings import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.errors import ConfigError, TargetError
-from syncbot.known_people import NOBODY_KNOWN, KnownPeople
 from syncbot.model import Account, Action, ActionKind, Snapshot
+from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
 from syncbot.targets.base import AnswerLost, ApplyError, Progress, no_progress
 from syncbot.targets.ldap.accounts import AccountReader, UnreadableEntry, index_groups
 from syncbot.targets.ldap.connection import connect, error_text, result_text
@@ -125,7 +125,7 @@ class LdapTarget:
         managed: frozenset[str],
         progress: Progress = no_progress,
         observe: Observe = OBSERVE_NOTHING,
-        known: KnownPeople = NOBODY_KNOWN,
+        known: RosterStrings = NO_ROSTER_STRINGS,
     ) -> Snapshot:
         """Read every account and every group in two paged searches (pages, not per person)."""
         started = time.perf_counter()
@@ -275,7 +275,7 @@ class LdapTarget:
         managed: frozenset[str],
         progress: Progress,
         observe: Observe = OBSERVE_NOTHING,
-        known: KnownPeople = NOBODY_KNOWN,
+        known: RosterStrings = NO_ROSTER_STRINGS,
     ) -> Snapshot:
         flavour = self.flavour
         seen = 0

@@ -16,7 +16,7 @@ PROGRAM = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from syncbot.allocator import pin_mmap_threshold
+    from syncbot.memory import pin_mmap_threshold
 
     def rss_kib():
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -1,6 +1,6 @@
 """Checking one record cell by cell, reporting every problem with its row and column.
 
-This is the path of any row `batch` does not vouch for: cells that are numbers or dates,
+This is the path of any row `validate_block` does not vouch for: cells that are numbers or dates,
 empty required cells, unknown words, bad dates, untrimmed or decomposed text. It is written
 to explain, not to be fast.
 """
@@ -111,7 +111,7 @@ class RowChecker:
         values = record.values
         try:
             # Every cell of a CSV row is a string: one comprehension does the whole row.
-            # `syncbot.text.nfc` is inlined because this runs for every cell of the roster.
+            # `syncbot.match_keys.nfc` is inlined because this runs for every cell of the roster.
             return {
                 name: _normalize("NFC", value).strip()  # type: ignore[arg-type]
                 for name, value in values.items()

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from syncbot.model import RosterRow
 
 
-class KnownPeople:
+class RosterStrings:
     """The roster's people by employee id, handed to a target while it reads its accounts.
 
     An account's employee id, address and display name are mostly the very values of its
@@ -39,4 +39,4 @@ class KnownPeople:
         )
 
 
-NOBODY_KNOWN = KnownPeople()
+NO_ROSTER_STRINGS = RosterStrings()

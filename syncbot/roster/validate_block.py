@@ -1,11 +1,11 @@
 """The usual roster rows, checked a block at a time with a few C calls per column.
 
 A 100k-row export is almost all clean rows: every cell text already in NFC, no control
-character, every word and date known. For a block of such rows each rule of `checked` can
+character, every word and date known. For a block of such rows each rule of `validate_row` can
 be tested on whole columns at once and the rows built by one `map`, with no Python code
-run per row. When a block has anything `checked` might report, or anything this module is
-not sure of, it is refused whole (None), and `validate` hands its rows to `checked` in
-smaller blocks, so every problem is still found and worded by `checked`.
+run per row. When a block has anything `validate_row` might report, or anything this module is
+not sure of, it is refused whole (None), and `validate` hands its rows to `validate_row` in
+smaller blocks, so every problem is still found and worded by `validate_row`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from syncbot.model import RosterRow, Status
-from syncbot.roster.checked import DATED_STATUSES, DEFAULT_MAX_LENGTH, MAX_LENGTH
 from syncbot.roster.fields import CANONICAL_FIELDS
 from syncbot.roster.lookups import Lookups
 from syncbot.roster.records import Record
+from syncbot.roster.validate_row import DATED_STATUSES, DEFAULT_MAX_LENGTH, MAX_LENGTH
 from syncbot.roster.values import EXCEL_ERRORS, all_emails
 
 _strip = str.strip
@@ -48,7 +48,7 @@ class Batch:
         )
 
     def rows(self, records: Sequence[Record]) -> list[RosterRow] | None:
-        """The rows of `records`, or None if `checked` may have something to say of one."""
+        """The rows of `records`, or None if `validate_row` may have something to say of one."""
         numbers, values, _ = zip(*records, strict=True)
         columns = self._columns(values)
         if columns is None:
@@ -66,7 +66,7 @@ class Batch:
         return self._build(numbers, columns, statuses, dates, canonical_roles)
 
     def _columns(self, values: Sequence[tuple[object, ...]]) -> tuple[Column, ...] | None:
-        """Trimmed cell texts by canonical field, or None for a cell `checked` must read."""
+        """Trimmed cell texts by canonical field, or None for a cell `validate_row` must read."""
         try:
             joined = "".join(itertools.chain.from_iterable(values))  # type: ignore[arg-type]
         except TypeError:
@@ -97,7 +97,7 @@ class Batch:
         lowered = tuple(map(_lower, emails))
         share = self._lookups.shared.setdefault
         # Positional, in the order of `RosterRow`'s fields: one C loop builds the rows.
-        # tests/test_roster_blocks.py compares every field with the row `checked` builds.
+        # tests/test_roster_blocks.py compares every field with the row `validate_row` builds.
         return list(
             map(
                 RosterRow,
@@ -118,12 +118,12 @@ class Batch:
 
 def _printable(text: str) -> bool:
     """No control character but line breaks and tabs (Alt+Enter in Excel): none of the
-    characters `checked` reports, nor other invisible ones it is left to look at."""
+    characters `validate_row` reports, nor other invisible ones it is left to look at."""
     return text.isprintable() or text.translate(_LINE_BREAKS).isprintable()
 
 
 def _undated_departure(statuses: Sequence[Status | None], days: Column) -> bool:
-    """A departure or transfer with no date: `checked` explains the date is required."""
+    """A departure or transfer with no date: `validate_row` explains the date is required."""
     if all(days):
         return False
     undated = itertools.compress(statuses, map(operator.not_, days))

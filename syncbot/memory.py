@@ -1,9 +1,13 @@
-"""Memory a run frees goes back to the system, not to a heap that only grows."""
+"""How a run uses memory: what it frees goes back to the system, and reading a large
+directory is not slowed by the cyclic garbage collector."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import gc
 import sys
+from collections.abc import Iterator
 
 # From glibc's <malloc.h>.
 _M_MMAP_THRESHOLD = -3
@@ -31,3 +35,16 @@ def pin_mmap_threshold() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Reading 100k entries allocates millions of objects and no cycles: the cyclic
+    collector's repeated passes over them cost a fifth of the run, for nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
