@@ -64,7 +64,7 @@ def test_parser_offers_what_the_report_package_writes() -> None:
     """The parser spells these itself so `--help` need not import the writers (openpyxl)."""
     from syncbot.cli.report import DUTY_REPORT_BUILDERS
     from syncbot.report import FORMATS
-    from syncbot.report.words import LANGS
+    from syncbot.wording.report import LANGS
 
     assert REPORT_FORMATS == FORMATS
     assert REPORT_LANGS == LANGS

@@ -21,7 +21,7 @@ from syncbot.exit_codes import ExitCode, exit_code_table
 #: Where the config is read from when neither --config nor $SYNCBOT_CONFIG says otherwise.
 DEFAULT_CONFIG = Path("/etc/syncbot/syncbot.toml")
 
-#: `syncbot.report.FORMATS` and `syncbot.report.words.LANGS`, without importing the writers.
+#: `syncbot.report.FORMATS` and `syncbot.wording.report.LANGS`, without importing the writers.
 REPORT_FORMATS = ("html", "csv", "xlsx")
 REPORT_LANGS = ("vi", "en")
 

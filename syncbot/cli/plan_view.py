@@ -7,8 +7,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from syncbot.model import Action, ActionKind, Finding, FindingKind, Plan, Reason
-from syncbot.reasons import vn_date
-from syncbot.titles import ACTION_TITLES, FINDING_TITLES
+from syncbot.wording.pair import Pair, both, choose
+from syncbot.wording.reasons import vn_date
+from syncbot.wording.titles import ACTION_TITLES, FINDING_TITLES
 
 
 def short_name(key: str) -> str:
@@ -18,15 +19,12 @@ def short_name(key: str) -> str:
 
 
 def _say(reason: Reason, lang: str) -> str:
-    if lang == "en":
-        return reason.en
-    if lang == "both":
-        return f"{reason.vi} / {reason.en}"
-    return reason.vi
+    return choose((reason.vi, reason.en), lang)
 
 
-def _title(titles: tuple[str, str], lang: str) -> str:
-    return titles[1] if lang == "en" else f"{titles[0]} / {titles[1]}"
+def _title(titles: Pair, lang: str) -> str:
+    # A heading stays bilingual unless English alone is asked for.
+    return titles[1] if lang == "en" else both(titles)
 
 
 def settings_lines(action: Action) -> list[str]:

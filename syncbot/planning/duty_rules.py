@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from syncbot import reasons
 from syncbot.duty_settings import (
     Dormancy,
     Duties,
@@ -37,6 +36,7 @@ from syncbot.model import (
     Snapshot,
 )
 from syncbot.planning import build
+from syncbot.wording import reasons
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from syncbot import reasons
 from syncbot.duty_settings import NO_DUTIES, NO_SETTINGS, Duties, WantedSettings
 from syncbot.mappings import Mappings
 from syncbot.match_keys import fold, id_key
@@ -34,6 +33,7 @@ from syncbot.model import (
 )
 from syncbot.planning import build, duty_rules
 from syncbot.protection import Protection
+from syncbot.wording import reasons
 
 LedgerView = Mapping[tuple[str, str], LedgerEntry]
 

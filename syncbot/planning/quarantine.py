@@ -22,7 +22,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from syncbot import reasons
 from syncbot.leak_list import LeakList, ListedName
 from syncbot.match_keys import fold
 from syncbot.matching import Fallback, match
@@ -40,6 +39,7 @@ from syncbot.model import (
 )
 from syncbot.planning import build
 from syncbot.planning.planner import TargetState
+from syncbot.wording import reasons
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from syncbot.report.document import Bar, Chart, ChartShape, Report
 from syncbot.report.people import collate
 from syncbot.report.period import Period, local, show_date, show_time
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import require_lang, say
-from syncbot.titles import ACTION_TITLES
+from syncbot.wording.report import require_lang, say
+from syncbot.wording.titles import ACTION_TITLES
 
 OK_COLOUR, FAILED_COLOUR, KIND_COLOUR = "#2e7d32", "#c62828", "#1565c0"
 SHORT_RUN = 8  # the prefix `syncbot audit show` prints and `--run` accepts

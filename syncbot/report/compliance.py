@@ -38,7 +38,7 @@ from syncbot.report.people import (
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import SHARED, pick, require_lang
+from syncbot.wording.report import SHARED, pick, require_lang
 
 OK_COLOUR, BAD_COLOUR, WAITING_COLOUR = "#2e7d32", "#c62828", "#ef8f00"
 

@@ -33,7 +33,7 @@ from syncbot.report.people import (
     show_day,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import SHARED, pick, require_lang
+from syncbot.wording.report import SHARED, pick, require_lang
 
 DORMANT_COLOUR = "#6a1b9a"
 

@@ -30,7 +30,7 @@ from syncbot.report.people import (
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.report.words import SHARED, pick, require_lang
+from syncbot.wording.report import SHARED, pick, require_lang
 
 OPEN_COLOUR, LOCKED_COLOUR = "#c62828", "#78909c"
 

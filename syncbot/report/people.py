@@ -20,7 +20,7 @@ from syncbot.match_keys import fold, id_key
 from syncbot.matching import match
 from syncbot.model import Account, Action, ActionKind, Duty, Finding, FindingKind, RosterRow
 from syncbot.report.period import local, show_date, show_time
-from syncbot.report.words import SHARED, pick
+from syncbot.wording.report import SHARED, pick
 
 if TYPE_CHECKING:  # the reports' own modules import it; `changes` needs none of reconcile
     from syncbot.reconcile import Prepared

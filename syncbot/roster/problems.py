@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from syncbot.errors import RosterError, RosterProblem
+from syncbot.wording.pair import both
 
 #: Accepted values are listed in problems, but a vocabulary of hundreds would drown the message.
 _MAX_LISTED = 30
@@ -13,9 +14,9 @@ _MAX_LISTED = 30
 
 def say(vi: str, en: str, options: Iterable[str] | None = None) -> str:
     """One message for the administrator (Vietnamese) and for logs and support (English)."""
-    text = f"{vi} / {en}"
+    text = both((vi, en))
     if options is not None:
-        text += "; chấp nhận / accepted: " + listing(options)
+        text += "; " + both(("chấp nhận", "accepted")) + ": " + listing(options)
     return text
 
 
@@ -38,8 +39,7 @@ class ProblemList:
 
     def add(self, row: int | None, column: str | None, message: str) -> None:
         if self.records and row is not None:
-            vi, en = self.label(row)
-            message = f"{vi} / {en}: {message}"
+            message = f"{both(self.label(row))}: {message}"
         self.items.append(RosterProblem(self.file, row, column, message))
 
     def label(self, row: int) -> tuple[str, str]:

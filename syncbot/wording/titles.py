@@ -9,8 +9,9 @@ order a plan lists its sections in.
 from __future__ import annotations
 
 from syncbot.model import ActionKind, FindingKind
+from syncbot.wording.pair import Pair
 
-ACTION_TITLES = {
+ACTION_TITLES: dict[ActionKind, Pair] = {
     ActionKind.CONFIGURE: ("Cấu hình chính sách của hệ thống", "Configure target settings"),
     ActionKind.DISABLE: ("Khóa tài khoản", "Disable account"),
     ActionKind.SIGN_OUT: ("Đăng xuất, thu hồi token", "Sign out, revoke tokens"),
@@ -20,7 +21,7 @@ ACTION_TITLES = {
     ActionKind.ENABLE: ("Mở lại tài khoản", "Re-enable account"),
     ActionKind.GRANT: ("Cấp vai trò", "Grant role"),
 }
-FINDING_TITLES = {
+FINDING_TITLES: dict[FindingKind, Pair] = {
     FindingKind.ORPHAN: ("Tài khoản không có trong hồ sơ nhân sự", "Orphan accounts"),
     FindingKind.NO_ACCOUNT: ("Cán bộ chưa có tài khoản", "Staff with no account"),
     FindingKind.FUTURE_DEPARTURE: ("Sắp nghỉ / chuyển công tác", "Departures due later"),

@@ -1,16 +1,22 @@
-"""The report's words in Vietnamese (the default) and English."""
+"""The reports' words and table headings in Vietnamese (the default) and English.
+
+The words every report shares and the changes report's own; each duty report keeps its own
+table beside it, keyed by its own enums, and starts from `SHARED`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from syncbot.wording.pair import Pair
+
 LANGS = ("vi", "en")
 
-Words = Mapping[str, tuple[str, str]]
+Words = Mapping[str, Pair]
 
 #: Words more than one report uses, spelt once so an inspector reads the same heading and
 #: the same header line in every document.
-SHARED: dict[str, tuple[str, str]] = {
+SHARED: dict[str, Pair] = {
     "no": ("STT", "No."),
     "name": ("Họ và tên", "Full name"),
     "unit": ("Đơn vị", "Unit"),
@@ -27,7 +33,7 @@ SHARED: dict[str, tuple[str, str]] = {
     "by_unit": ("Tổng hợp theo đơn vị", "Summary by unit"),
 }
 
-_WORDS: dict[str, tuple[str, str]] = {
+_WORDS: dict[str, Pair] = {
     **SHARED,
     "title": ("Báo cáo thay đổi tài khoản", "Account changes report"),
     "period": ("Khoảng thời gian", "Period"),

@@ -1,0 +1,19 @@
+"""Everything syncbot says to a person, in Vietnamese first and English second.
+
+A translator or a reviewer looks here, one module per kind of wording, instead of in the
+code that decides what to say:
+
+- `pair`: how a (Vietnamese, English) pair is written and which side the language setting picks;
+- `titles`: what each kind of plan step and finding is called (plan sections, report headings);
+- `reasons`: why a step is taken or a finding raised, with its values, as plans and the audit
+  log record it;
+- `report`: the words and headings every report shares, and the changes report's own.
+
+Each duty report's table (`syncbot/report/compliance.py`, `dormant.py`, `orphans.py`,
+`people.py`) stays beside the report, keyed by that report's own enums; a roster problem is
+worded where it is found (`syncbot/roster/`), joined by `syncbot.roster.problems.say`.
+
+Plain modules of constants and small functions rather than gettext catalogues: two languages
+that ship together, reviewed in code, need no build step and keep `syncbot --help` light.
+Importing this package imports nothing else.
+"""
