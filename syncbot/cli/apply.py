@@ -24,6 +24,8 @@ from syncbot.reconcile import (
     violations,
 )
 from syncbot.sync import sync
+from syncbot.wording.cli import SAFETY_THRESHOLD
+from syncbot.wording.pair import both
 
 
 def plan(args: argparse.Namespace, config: Config) -> int:
@@ -34,7 +36,7 @@ def plan(args: argparse.Namespace, config: Config) -> int:
     else:
         _print_plan(args, config, prepared)
         for problem in violations(prepared):
-            print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
+            print(f"! {both(SAFETY_THRESHOLD)}: {problem}")
     if args.detailed_exitcode and not prepared.plan.empty:
         return ExitCode.PLAN_HAS_CHANGES
     return ExitCode.OK

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from syncbot.exit_codes import ExitCode
+from syncbot.wording.cli import YES, applied, apply_question
 
 if TYPE_CHECKING:
     from syncbot.executor import ApplyReport
@@ -16,12 +17,12 @@ def confirmed(count: int) -> bool:
     if not sys.stdin.isatty():
         print("syncbot: not a terminal: pass --yes to apply without a question", file=sys.stderr)
         return False
-    answer = input(f"Áp dụng {count} thay đổi? / Apply {count} changes? [y/N] ")
-    return answer.strip().casefold() in {"y", "yes", "c", "có", "co"}
+    answer = input(apply_question(count))
+    return answer.strip().casefold() in YES
 
 
 def print_outcome(report: ApplyReport, after_sigterm: str) -> int:
-    print(f"Đã áp dụng / applied: {report.succeeded} ok, {len(report.failed)} lỗi / failed.")
+    print(applied(report.succeeded, len(report.failed)))
     for failed in report.failed:
         a = failed.action
         print(f"  ✗ {a.target} {a.username} {a.kind.value}: {failed.error}", file=sys.stderr)

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from syncbot.model import Action, ActionKind, Finding, FindingKind, Plan, Reason
+from syncbot.wording import cli as words
 from syncbot.wording.pair import Pair, both, choose
 from syncbot.wording.reasons import vn_date
 from syncbot.wording.titles import ACTION_TITLES, FINDING_TITLES
@@ -49,7 +50,7 @@ def _action_line(action: Action, lang: str) -> str:
         return f"  {action.target:<8} {action.username}{changes}\n      {_say(action.reason, lang)}"
     who = f"{action.username} [{action.employee_id or '?'}]"
     what = _what(action)
-    row = f"[dòng {action.evidence.row}] " if action.evidence else ""
+    row = f"[{words.ROW} {action.evidence.row}] " if action.evidence else ""
     head = f"  {action.target:<8} {who}" + (f"  {what}" if what else "")
     return f"{head}\n      {row}{_say(action.reason, lang)}"
 
@@ -57,13 +58,13 @@ def _action_line(action: Action, lang: str) -> str:
 def _dates(finding: Finding, lang: str) -> str:
     """When a finding began and when it takes effect, in the reader's date format."""
     parts: list[str] = []
-    for value, vi, en in ((finding.since, "từ", "since"), (finding.due, "hạn", "due")):
+    for value, (vi, en) in ((finding.since, words.SINCE), (finding.due, words.DUE)):
         if value is None:
             continue
         if lang == "en":
             parts.append(f"{en} {value.isoformat()}")
         elif lang == "both":
-            parts.append(f"{vi} / {en} {vn_date(value)}")
+            parts.append(f"{both((vi, en))} {vn_date(value)}")
         else:
             parts.append(f"{vi} {vn_date(value)}")
     return f" [{'; '.join(parts)}]" if parts else ""
@@ -92,7 +93,8 @@ def _by_person(plan: Plan, lang: str) -> Iterator[str]:
         people[action.employee_id or f"{action.target}:{action.account}"].append(action)
     for person, actions in people.items():
         first = actions[0]
-        row = f", dòng {first.evidence.row}: {first.evidence.status}" if first.evidence else ""
+        evidence = first.evidence
+        row = f", {words.ROW} {evidence.row}: {evidence.status}" if evidence else ""
         yield ""
         if first.kind is ActionKind.CONFIGURE:
             yield f"{first.target}: {first.username}"  # the target itself, not a person
@@ -108,17 +110,17 @@ def _by_person(plan: Plan, lang: str) -> Iterator[str]:
 
 def render_plan(plan: Plan, *, lang: str = "vi", by: str = "action") -> Iterator[str]:
     """Lines for a terminal: a header, the actions by kind or by person, findings, a summary."""
-    yield f"Hồ sơ nhân sự / Roster: {plan.roster_path}"
-    yield f"  sha256 {plan.roster_sha256}, {plan.roster_rows} dòng / rows, ngày {plan.today}"
     matched = ", ".join(f"{t}: {n}" for t, n in plan.matched.items())
-    yield f"  Đã ghép / matched: {matched or '—'}"
+    yield from words.roster_lines(
+        plan.roster_path, plan.roster_sha256, plan.roster_rows, plan.today, matched
+    )
     yield from (_by_person if by == "person" else _by_action)(plan, lang)
     by_finding: dict[FindingKind, list[Finding]] = defaultdict(list)
     for finding in plan.findings:
         by_finding[finding.kind].append(finding)
     if plan.findings:
         yield ""
-        yield "Cần xem xét (không tự động thay đổi) / For review (never changed automatically)"
+        yield both(words.FOR_REVIEW)
     for finding_kind, titles in FINDING_TITLES.items():
         if by_finding[finding_kind]:
             yield f"- {_title(titles, lang)} ({len(by_finding[finding_kind])})"
@@ -129,16 +131,13 @@ def render_plan(plan: Plan, *, lang: str = "vi", by: str = "action") -> Iterator
 
 def summary(plan: Plan) -> str:
     if plan.empty:
-        return "Không có thay đổi nào. / Nothing to change."
+        return both(words.NOTHING_TO_CHANGE)
     counts = Counter(a.kind for a in plan.actions)
     people = len(
         {a.employee_id or a.account for a in plan.actions if a.kind is not ActionKind.CONFIGURE}
     )
     parts = ", ".join(f"{kind.value} {counts[kind]}" for kind in ACTION_TITLES if counts[kind])
-    return (
-        f"Kế hoạch: {len(plan.actions)} thay đổi cho {people} người / "
-        f"Plan: {len(plan.actions)} changes for {people} people ({parts})."
-    )
+    return words.plan_summary(len(plan.actions), people, parts)
 
 
 def plan_json(plan: Plan) -> str:

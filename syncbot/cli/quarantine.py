@@ -26,6 +26,8 @@ from syncbot.planning.planner import TargetState
 from syncbot.planning.quarantine import not_found, plan_quarantine
 from syncbot.reconcile import Prepared, prepare, violations
 from syncbot.sync import sync
+from syncbot.wording.cli import NOT_FOUND, ROW, SAFETY_THRESHOLD, leak_list_lines
+from syncbot.wording.pair import both
 
 _VIA = "syncbot quarantine"
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
             pass  # read whole; the targets are closed before anything is printed
         _show(args, prepared, leaks)
         for problem in violations(prepared):
-            print(f"! Vượt ngưỡng an toàn / Safety threshold: {problem}")
+            print(f"! {both(SAFETY_THRESHOLD)}: {problem}")
         return ExitCode.OK
     synced = sync(
         config,
@@ -88,11 +90,11 @@ def _show(args: argparse.Namespace, prepared: Prepared, leaks: LeakList) -> None
     if args.json:
         print(plan_json(prepared.plan))
         return
-    print(f"Danh sách lộ lọt / Leak list: {leaks.path}")
-    print(f"  sha256 {leaks.sha256}, {len(leaks.entries)} tên / names")
+    for line in leak_list_lines(str(leaks.path), leaks.sha256, len(leaks.entries)):
+        print(line)
     for line in render_plan(prepared.plan, lang=getattr(args, "lang", "vi"), by="person"):
         print(line)
     missing = not_found(leaks, prepared.plan)
     if missing:
-        names = ", ".join(f"{entry.shown} (dòng {entry.line})" for entry in missing)
-        print(f"Không tìm thấy / not found: {names}")
+        names = ", ".join(f"{entry.shown} ({ROW} {entry.line})" for entry in missing)
+        print(f"{both(NOT_FOUND)}: {names}")

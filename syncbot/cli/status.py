@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from syncbot.push_store import PushStore
+from syncbot.wording.cli import no_worker_status
 from syncbot.worker.status import exit_code, pushed_rows, read_status, render_pushed, render_status
 
 if TYPE_CHECKING:
@@ -20,9 +21,7 @@ def status(args: argparse.Namespace, config: Config) -> int:
     worker = read_status(path)
     pushed = pushed_rows(PushStore(config.state_dir).read())
     if worker is None:
-        print(
-            f"syncbot: no worker status at {path} / chưa có trạng thái tiến trình", file=sys.stderr
-        )
+        print(no_worker_status(str(path)), file=sys.stderr)
     if args.json:
         if worker is not None:
             print(json.dumps({**worker, "pushed_rows": pushed}, ensure_ascii=False, indent=2,

@@ -7,7 +7,9 @@ code that decides what to say:
 - `titles`: what each kind of plan step and finding is called (plan sections, report headings);
 - `reasons`: why a step is taken or a finding raised, with its values, as plans and the audit
   log record it;
-- `report`: the words and headings every report shares, and the changes report's own.
+- `report`: the words and headings every report shares, and the changes report's own;
+- `cli`: the command line's lines around a plan, an apply and a quarantine;
+- `worker`: the worker's status lines and its answers to an HR push.
 
 Each duty report's table (`syncbot/report/compliance.py`, `dormant.py`, `orphans.py`,
 `people.py`) stays beside the report, keyed by that report's own enums; a roster problem is

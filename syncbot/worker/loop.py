@@ -43,6 +43,7 @@ from syncbot.exit_codes import ExitCode
 from syncbot.model import ActionKind, Plan, Vocabulary
 from syncbot.push_store import PushStore
 from syncbot.state import StateDir
+from syncbot.wording.worker import already_running
 from syncbot.worker.notify import Notifier, status_line
 from syncbot.worker.settings import PushSettings, WorkerSettings
 from syncbot.worker.status import write_status
@@ -104,10 +105,7 @@ def worker_lock(state_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise LockedError(
-                f"another syncbot worker (pid {holder}) already runs for this config "
-                f"({path}); stop it first / đã có một tiến trình syncbot run khác đang chạy"
-            ) from None
+            raise LockedError(already_running(holder, str(path))) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield

@@ -75,6 +75,8 @@ from syncbot.errors import RosterError
 from syncbot.match_keys import nfc
 from syncbot.model import Roster, Vocabulary
 from syncbot.roster import load_roster
+from syncbot.wording import worker as words
+from syncbot.wording.pair import both
 from syncbot.worker.serving import (
     REQUEST_TIMEOUT_SECONDS,
     BackgroundServer,
@@ -201,12 +203,12 @@ class PushServer:
             return
         given = headers.get("Authorization")
         if given is None:
-            raise _unauthorized("missing_token", _say("thiếu mã xác thực", "missing token"))
+            raise _unauthorized("missing_token", both(words.MISSING_TOKEN))
         scheme, _, value = given.strip().partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             value.strip().encode(), token.encode()
         ):
-            raise _unauthorized("bad_token", _say("mã xác thực không đúng", "wrong token"))
+            raise _unauthorized("bad_token", both(words.BAD_TOKEN))
 
     def _check_timestamp(self, headers: Message) -> str | None:
         """The timestamp to sign with, checked before the body is read; None without HMAC."""
@@ -216,17 +218,12 @@ class PushServer:
         if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
             raise _unauthorized(
                 "missing_timestamp",
-                _say(
-                    "thiếu hoặc sai X-Syncbot-Timestamp", "missing or invalid X-Syncbot-Timestamp"
-                ),
+                both(words.BAD_TIMESTAMP),
             )
         if abs(self._clock() - int(stamp)) > REPLAY_WINDOW_SECONDS:
             raise _unauthorized(
                 "stale_timestamp",
-                _say(
-                    "X-Syncbot-Timestamp lệch quá 5 phút so với đồng hồ máy chủ",
-                    "X-Syncbot-Timestamp is more than 5 minutes off the server clock",
-                ),
+                both(words.STALE_TIMESTAMP),
             )
         return stamp
 
@@ -238,19 +235,12 @@ class PushServer:
         expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
         wanted = _SIGNATURE_PREFIX + expected.hexdigest()
         if not hmac.compare_digest(given.lower().encode(), wanted.encode()):
-            raise _unauthorized(
-                "bad_signature", _say("chữ ký HMAC không đúng", "wrong HMAC signature")
-            )
+            raise _unauthorized("bad_signature", both(words.BAD_SIGNATURE))
         if not self._seen.first_time(wanted, int(stamp)):
             raise _Rejected(
                 HTTPStatus.CONFLICT,
                 "replayed_request",
-                _say(
-                    "yêu cầu có chữ ký này đã được nhận rồi; hãy ký lại với"
-                    " X-Syncbot-Timestamp mới",
-                    "this signed request was already received; sign it again with a new"
-                    " X-Syncbot-Timestamp",
-                ),
+                both(words.REPLAYED),
             )
         return wanted
 
@@ -260,12 +250,12 @@ class PushServer:
         rows = None
         if "rows" in document:
             if not isinstance(document["rows"], list):
-                raise _bad_request(_say("'rows' phải là một mảng", "'rows' must be an array"))
+                raise _bad_request(both(words.ROWS_NOT_ARRAY))
             rows = self._validated_rows(body, peer)
             ids |= {row.employee_id for row in rows.rows}
         if not ids:
             raise _bad_request(
-                _say("yêu cầu không nêu người nào", "the request names nobody"),
+                both(words.NOBODY),
             )
         return PushRequest(employee_ids=frozenset(ids), rows=rows, peer=peer)
 
@@ -284,7 +274,7 @@ class PushServer:
                 raise _Rejected(
                     HTTPStatus.UNPROCESSABLE_ENTITY,
                     "invalid_rows",
-                    _say("dữ liệu nhân sự không hợp lệ", "invalid roster rows"),
+                    both(words.INVALID_ROWS),
                     extra={
                         "problems": [
                             {"row": p.row, "column": p.column, "message": p.message}
@@ -329,10 +319,6 @@ class _SeenSignatures:
             self._until.pop(signature, None)
 
 
-def _say(vi: str, en: str) -> str:
-    return f"{vi} / {en}"
-
-
 def _bad_request(message: str, reason: str = "invalid_request") -> _Rejected:
     return _Rejected(HTTPStatus.BAD_REQUEST, reason, message)
 
@@ -341,28 +327,21 @@ def _parse_body(body: bytes) -> dict[str, Any]:
     def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [key for key, _ in pairs]
         if len(set(keys)) != len(keys):
-            raise _bad_request(
-                _say("khóa JSON bị lặp lại", "a JSON key is repeated"), reason="invalid_json"
-            )
+            raise _bad_request(both(words.REPEATED_KEY), reason="invalid_json")
         return dict(pairs)
 
     try:
         document = json.loads(body, object_pairs_hook=unique_keys)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are both
         raise _bad_request(
-            _say("nội dung không phải JSON UTF-8 hợp lệ", "the body is not valid UTF-8 JSON"),
+            both(words.NOT_JSON),
             reason="invalid_json",
         ) from None
     if not isinstance(document, dict):
-        raise _bad_request(_say("JSON phải là một đối tượng", "the JSON must be an object"))
+        raise _bad_request(both(words.NOT_OBJECT))
     unknown = sorted(set(document) - _BODY_KEYS)
     if unknown:
-        raise _bad_request(
-            _say(
-                f"khóa không được hỗ trợ: {', '.join(unknown)}; chỉ nhận employee_ids, rows",
-                f"unsupported keys: {', '.join(unknown)}; only employee_ids, rows are accepted",
-            )
-        )
+        raise _bad_request(words.unknown_keys(unknown))
     return document
 
 
@@ -370,26 +349,14 @@ def _employee_ids(value: Any) -> set[str]:
     if value is None:
         return set()
     if not isinstance(value, list):
-        raise _bad_request(
-            _say("'employee_ids' phải là một mảng chuỗi", "'employee_ids' must be an array")
-        )
+        raise _bad_request(both(words.IDS_NOT_ARRAY))
     if len(value) > MAX_EMPLOYEE_IDS:
-        raise _bad_request(
-            _say(
-                f"'employee_ids' có quá {MAX_EMPLOYEE_IDS} mã",
-                f"'employee_ids' has more than {MAX_EMPLOYEE_IDS} ids",
-            )
-        )
+        raise _bad_request(words.too_many_ids(MAX_EMPLOYEE_IDS))
     ids = set()
     for position, item in enumerate(value, start=1):
         employee_id = nfc(item) if isinstance(item, str) else ""
         if not employee_id:
-            raise _bad_request(
-                _say(
-                    f"'employee_ids' phần tử {position} phải là chuỗi không rỗng",
-                    f"'employee_ids' item {position} must be a non-empty string",
-                )
-            )
+            raise _bad_request(words.bad_id(position))
         ids.add(employee_id)
     return ids
 
@@ -494,10 +461,7 @@ class _Handler(GuardedHandler):
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 {
                     "error": "queue_failed",
-                    "message": _say(
-                        "chưa thể xếp hàng yêu cầu, hãy gửi lại sau",
-                        "the request could not be queued; retry later",
-                    ),
+                    "message": both(words.QUEUE_FAILED),
                 },
             )
             return
@@ -519,12 +483,12 @@ class _Handler(GuardedHandler):
 
     def _route(self, method: str) -> None:
         if self.path.split("?", 1)[0] != PATH:
-            raise _Rejected(HTTPStatus.NOT_FOUND, "not_found", _say("không có", "not found"))
+            raise _Rejected(HTTPStatus.NOT_FOUND, "not_found", both(words.NOT_FOUND))
         if method != "POST":
             raise _Rejected(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                _say("chỉ nhận POST", "only POST is accepted"),
+                both(words.ONLY_POST),
                 headers={"Allow": "POST"},
             )
 
@@ -542,7 +506,7 @@ class _Handler(GuardedHandler):
         self._body_read = True
         if len(body) != length:
             raise _bad_request(
-                _say("nội dung bị cắt ngắn", "the body is shorter than Content-Length"),
+                both(words.SHORT_BODY),
                 reason="incomplete_body",
             )
         if stamp is not None:
@@ -587,7 +551,7 @@ def _check_content_type(value: str | None) -> None:
         raise _Rejected(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            _say("Content-Type phải là application/json", "Content-Type must be application/json"),
+            both(words.NOT_JSON_TYPE),
         )
 
 
@@ -597,26 +561,23 @@ def _content_length(headers: Message, limit: int) -> int:
         raise _Rejected(
             HTTPStatus.LENGTH_REQUIRED,
             "length_required",
-            _say(
-                "không nhận Transfer-Encoding; hãy gửi Content-Length",
-                "Transfer-Encoding is not accepted; send Content-Length",
-            ),
+            both(words.CHUNKED),
         )
     values = headers.get_all("Content-Length") or []
     if not values:
         raise _Rejected(
             HTTPStatus.LENGTH_REQUIRED,
             "length_required",
-            _say("thiếu Content-Length", "missing Content-Length"),
+            both(words.NO_LENGTH),
         )
     text = values[0].strip()
     if len(values) != 1 or not text.isascii() or not text.isdigit():
-        raise _bad_request(_say("Content-Length không hợp lệ", "invalid Content-Length"))
+        raise _bad_request(both(words.BAD_LENGTH))
     length = int(text)
     if length > limit:
         raise _Rejected(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             "body_too_large",
-            _say(f"nội dung vượt quá {limit} byte", f"the body is larger than {limit} bytes"),
+            words.too_large(limit),
         )
     return length

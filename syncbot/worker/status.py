@@ -16,14 +16,8 @@ from syncbot.durable import STATE_DIR_MODE, make_dirs
 from syncbot.exit_codes import ExitCode
 from syncbot.push_store import PushedState
 from syncbot.state import read_json_file, write_json_atomic
-
-_RESULTS = {
-    "ok": "thành công / succeeded",
-    "failed": "lỗi / failed",
-    "refused": "bị từ chối (vượt ngưỡng an toàn) / refused (safety threshold)",
-    "invalid": "dữ liệu không hợp lệ / invalid input",
-    "interrupted": "bị dừng giữa chừng / interrupted",
-}
+from syncbot.wording import worker as words
+from syncbot.wording.pair import both
 
 
 def write_status(path: Path, data: Mapping[str, Any]) -> None:
@@ -45,26 +39,31 @@ def exit_code(status: Mapping[str, Any] | None) -> int:
 def render_status(status: Mapping[str, Any]) -> Iterator[str]:
     """Lines for a person at a terminal, Vietnamese then English labels."""
     pid, started = status.get("pid"), status.get("started")
-    yield f"Tiến trình / worker: pid {pid}, khởi động / started {started}"
+    none = both(words.NONE)
+    yield f"{both(words.WORKER)}: pid {pid}, {both(words.STARTED)} {started}"
     last = status.get("last_run")
     if not last:
-        yield "Lần chạy gần nhất / last run: chưa có / none yet"
+        yield f"{both(words.LAST_RUN)}: {both(words.NONE_YET)}"
     else:
-        result = _RESULTS.get(str(last.get("result")), str(last.get("result")))
-        yield f"Lần chạy gần nhất / last run: {last.get('id')} ({last.get('trigger')}): {result}"
-        yield f"  bắt đầu / started {last.get('started')}, xong / finished {last.get('finished')}"
+        result = str(last.get("result"))
+        shown = both(words.RESULTS[result]) if result in words.RESULTS else result
+        yield f"{both(words.LAST_RUN)}: {last.get('id')} ({last.get('trigger')}): {shown}"
+        yield (
+            f"  {both(words.RUN_STARTED)} {last.get('started')}, "
+            f"{both(words.FINISHED)} {last.get('finished')}"
+        )
         actions = last.get("actions") or {}
-        done = ", ".join(f"{kind} {n}" for kind, n in sorted(actions.items())) or "không / none"
-        yield f"  thay đổi / changes: {done}; lỗi / failed: {last.get('failed', 0)}"
+        done = ", ".join(f"{kind} {n}" for kind, n in sorted(actions.items())) or none
+        yield f"  {both(words.CHANGES)}: {done}; {both(words.FAILED)}: {last.get('failed', 0)}"
         if last.get("error"):
-            yield f"  chi tiết / detail: {last['error']}"
-    yield f"Lần chạy kế tiếp / next run: {status.get('next_run') or 'chưa lên lịch / none'}"
+            yield f"  {both(words.DETAIL)}: {last['error']}"
+    yield f"{both(words.NEXT_RUN)}: {status.get('next_run') or both(words.NOT_SCHEDULED)}"
     due = status.get("pending_due_dates") or []
-    yield f"Ngày hiệu lực sắp tới / pending due dates: {', '.join(due) or 'không / none'}"
+    yield f"{both(words.DUE_DATES)}: {', '.join(due) or none}"
     if status.get("retry_at"):
-        yield f"Thử lại lúc / retry at: {status['retry_at']}"
+        yield f"{both(words.RETRY_AT)}: {status['retry_at']}"
     queued = status.get("queued")
-    yield f"Đang chờ / queued: {queued or 'không / none'}"
+    yield f"{both(words.QUEUED)}: {queued or none}"
 
 
 def pushed_rows(state: PushedState) -> list[dict[str, Any]]:
@@ -92,12 +91,9 @@ def render_pushed(rows: list[dict[str, Any]]) -> Iterator[str]:
     """Lines for a person: who HR pushed, and which push says so."""
     if not rows:
         return
-    yield (
-        f"Dòng HR đẩy sang đang có hiệu lực / pushed rows in force: {len(rows)} "
-        "(đến khi tệp xuất mới thay đổi dòng của người đó / until an export changes that person)"
-    )
+    yield (f"{both(words.PUSHED_IN_FORCE)}: {len(rows)} ({both(words.PUSHED_UNTIL)})")
     for row in rows:
-        since = f" từ / from {row['effective_date']}" if row["effective_date"] else ""
+        since = f" {both(words.FROM)} {row['effective_date']}" if row["effective_date"] else ""
         yield (
             f"  {row['employee_id']}: {row['status']}{since} — push {row['push_sha256'][:12]}, "
             f"{row['received']}, {row['peer']}"
