@@ -317,15 +317,15 @@ def _offboard(person: _Person, mappings: Mappings) -> list[Action]:
         actions.append(person.action(ActionKind.SIGN_OUT, reason, offboarding=True))
     for entitlement in sorted(account.entitlements & person.scope):
         role = _role_of(mapping, entitlement)
-        what_vi, what_en = (
-            (f"vai trò {role}", f"role {role}")
+        what = (
+            reasons.role_held(role)
             if role
-            else (f"nhóm đơn vị {_unit_of(mappings, mapping, entitlement)}", "unit group")
+            else reasons.unit_group_held(_unit_of(mappings, mapping, entitlement))
         )
         actions.append(
             person.action(
                 ActionKind.REVOKE,
-                reasons.offboard_revoke(row, what_vi, what_en),
+                reasons.offboard_revoke(row, what),
                 remove=(entitlement,),
                 role=role,
                 offboarding=True,

@@ -11,6 +11,7 @@ from datetime import date
 
 from syncbot.duty_settings import CharClass, PasswordPolicy
 from syncbot.model import Reason, RosterRow, Setting, Status
+from syncbot.wording.pair import Pair
 
 #: Sentences that many people share (a mass departure on one date, a role drift on one
 #: position) are built once and handed out again: they are frozen, and at 10k people with
@@ -64,8 +65,18 @@ def federated(reason: Reason) -> Reason:
     )
 
 
-def offboard_revoke(row: RosterRow, what_vi: str, what_en: str) -> Reason:
-    return _offboard_revoke(_left(row), row.effective_date, what_vi, what_en)
+def role_held(role: str) -> Pair:
+    """What a departure takes away when it is a role."""
+    return f"vai trò {role}", f"role {role}"
+
+
+def unit_group_held(unit: str) -> Pair:
+    """What a departure takes away when it is a unit's group (English names no unit)."""
+    return f"nhóm đơn vị {unit}", "unit group"
+
+
+def offboard_revoke(row: RosterRow, what: Pair) -> Reason:
+    return _offboard_revoke(_left(row), row.effective_date, *what)
 
 
 @_shared
