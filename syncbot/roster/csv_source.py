@@ -21,6 +21,7 @@ from syncbot.roster.fields import (
 )
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import BLOCK_ROWS, Record, Table
+from syncbot.wording import roster as words
 
 DELIMITERS = (",", ";", "\t")
 
@@ -57,9 +58,7 @@ def read_csv(
     with reader.errors_reported():
         header = locate_header(non_blank, names)
     if header is None:
-        raise problems.fail(
-            None, None, say("tệp không có dòng tiêu đề", "the file has no header row")
-        )
+        raise problems.fail(None, None, say(*words.NO_HEADER))
     (header_row, header_cells), rows = header
     layout = resolve_header(header_cells, header_row, names, problems)
     if rows is non_blank:
@@ -80,12 +79,7 @@ def check_text(data: bytes, codec: str, problems: ProblemList) -> None:
         raise problems.fail(
             None,
             None,
-            say(
-                "tệp chứa nhiều ký tự NUL (có thể là UTF-16 không có BOM); "
-                "hãy lưu lại dạng 'CSV UTF-8 (Comma delimited)'",
-                "the file is full of NUL characters (UTF-16 without a BOM?); "
-                "save it again as 'CSV UTF-8 (Comma delimited)'",
-            ),
+            say(*words.NUL_FILLED),
         )
     # A few NULs in otherwise valid text are stray characters in cells: the row checks
     # name their row and column like any other control character.
@@ -118,12 +112,7 @@ def _undecodable(problems: ProblemList, codec: str, error: UnicodeDecodeError) -
     return problems.fail(
         None,
         None,
-        say(
-            f"tệp không đọc được bằng bảng mã {codec} ({where}); trong Excel hãy chọn "
-            "Lưu thành (Save As) → 'CSV UTF-8 (Comma delimited) (*.csv)'",
-            f"the file is not valid {codec} (at {where}); in Excel use "
-            "Save As → 'CSV UTF-8 (Comma delimited) (*.csv)'",
-        ),
+        say(*words.bad_encoding(codec, where)),
     )
 
 
@@ -132,19 +121,13 @@ def _reject_workbook(data: bytes, problems: ProblemList) -> None:
         raise problems.fail(
             None,
             None,
-            say(
-                "đây là tệp Excel (.xlsx), không phải CSV; hãy đổi đuôi tệp thành .xlsx",
-                "this is an Excel workbook (.xlsx), not CSV; name it .xlsx",
-            ),
+            say(*words.XLSX_AS_CSV),
         )
     if data.startswith(_XLS_MAGIC):
         raise problems.fail(
             None,
             None,
-            say(
-                "đây là tệp Excel 97-2003 (.xls); hãy lưu lại dạng .xlsx hoặc CSV UTF-8",
-                "this is an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV UTF-8",
-            ),
+            say(*words.XLS_AS_CSV),
         )
 
 
@@ -197,10 +180,7 @@ class _Reader:
             raise self._problems.fail(
                 next(self._count) - 1,
                 None,
-                say(
-                    f"lỗi cấu trúc CSV ({error}); kiểm tra dấu ngoặc kép chưa đóng",
-                    f"malformed CSV ({error}); look for an unclosed double quote",
-                ),
+                say(*words.malformed_csv(error)),
             ) from None
 
 
@@ -263,10 +243,5 @@ def _report_extra_cells(row: int, count: int, width: int, problems: ProblemList)
     problems.add(
         row,
         None,
-        say(
-            f"dòng có {count} ô nhưng tiêu đề chỉ có {width} cột; "
-            "ô chứa dấu phân cách phải được đặt trong ngoặc kép",
-            f"the row has {count} cells but the header has {width}; "
-            "a cell containing the delimiter must be quoted",
-        ),
+        say(*words.extra_cells(count, width)),
     )

@@ -6,6 +6,8 @@ import functools
 import re
 from datetime import date, datetime, timedelta, timezone
 
+from syncbot.wording import roster as words
+
 #: Vietnam has one fixed offset and no daylight saving; an instant with an offset is read
 #: as the calendar day it falls on there (JSON writers often turn local midnight into UTC).
 VIETNAM = timezone(timedelta(hours=7), "ICT")
@@ -43,11 +45,8 @@ def parse_date(value: object) -> date:
     if isinstance(value, int | float) and not isinstance(value, bool):
         # Excel stores dates as day numbers; one shown as a number lost its date format,
         # and guessing the epoch would silently shift dates.
-        raise DateProblem(
-            f"ô chứa số '{value}', không phải ngày; hãy định dạng ô là ngày hoặc ghi dd/mm/yyyy",
-            f"cell holds the number '{value}', not a date; format it as a date or write dd/mm/yyyy",
-        )
-    raise DateProblem(f"giá trị '{value}' không phải ngày tháng", f"value '{value}' is not a date")
+        raise DateProblem(*words.number_not_date(value))
+    raise DateProblem(*words.not_a_date(value))
 
 
 @functools.lru_cache(maxsize=4096)  # rosters repeat a few dates; errors are not cached
@@ -72,20 +71,14 @@ def _is_time_of_day(hour: int, minute: int, second: int) -> bool:
 
 
 def _unrecognised(text: str) -> DateProblem:
-    return DateProblem(
-        f"không hiểu ngày '{text}'; dùng dd/mm/yyyy (ví dụ 05/01/2026) hoặc yyyy-mm-dd",
-        f"unrecognised date '{text}'; use dd/mm/yyyy (e.g. 05/01/2026) or yyyy-mm-dd",
-    )
+    return DateProblem(*words.unrecognised_date(text))
 
 
 def _calendar_date(year: int, month: int, day: int, text: str) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise DateProblem(
-            f"ngày '{text}' không tồn tại (ngày {day}, tháng {month}, năm {year})",
-            f"date '{text}' does not exist (day {day}, month {month}, year {year})",
-        ) from None
+        raise DateProblem(*words.no_such_date(text, day, month, year)) from None
 
 
 def _iso_instant_day(text: str) -> date:
@@ -101,8 +94,5 @@ def _iso_instant_day(text: str) -> date:
 
 def _in_range(parsed: date, text: str) -> date:
     if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
-        raise DateProblem(
-            f"năm trong ngày '{text}' không hợp lý",
-            f"the year of date '{text}' is implausible",
-        )
+        raise DateProblem(*words.implausible_year(text))
     return parsed

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from syncbot.errors import ConfigError
 from syncbot.match_keys import fold, nfc
 from syncbot.roster.problems import ProblemList, say
+from syncbot.wording import roster as words
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "employee_id",
@@ -163,10 +164,7 @@ def resolve_header(
             problems.add(
                 row,
                 text,
-                say(
-                    f"cột '{text}' trùng với cột '{columns[name]}' (cùng là {name})",
-                    f"column '{text}' duplicates column '{columns[name]}' (both are {name})",
-                ),
+                say(*words.duplicate_column(text, columns[name], name)),
             )
             continue
         columns[name] = text
@@ -192,10 +190,6 @@ def report_missing(
             problems.add(
                 row,
                 name,
-                say(
-                    f"thiếu cột {name}",
-                    f"missing column {name}",
-                    options=names.accepted[name],
-                ),
+                say(*words.missing_column(name), options=names.accepted[name]),
             )
     return missing

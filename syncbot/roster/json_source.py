@@ -10,6 +10,7 @@ from syncbot.match_keys import fold
 from syncbot.roster.fields import CANONICAL_FIELDS, HeaderNames, header_text, report_missing
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table, all_blank, blocks_of
+from syncbot.wording import roster as words
 
 #: Keys under which HR systems wrap the staff array ("nhân sự" is "staff").
 ARRAY_KEYS = ("rows", "staff", "nhan_su")
@@ -59,24 +60,16 @@ def _parse(data: bytes, problems: ProblemList) -> Any:
         raise problems.fail(
             None,
             None,
-            say(
-                f"JSON không hợp lệ ở dòng {error.lineno}, cột {error.colno}: {error.msg}",
-                f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}",
-            ),
+            say(*words.invalid_json(error.lineno, error.colno, error.msg)),
         ) from None
     except UnicodeDecodeError:
         raise problems.fail(
             None,
             None,
-            say(
-                "tệp JSON không phải UTF-8; hãy xuất lại với bảng mã UTF-8",
-                "the JSON file is not UTF-8; export it again as UTF-8",
-            ),
+            say(*words.JSON_NOT_UTF8),
         ) from None
     except RecursionError:
-        raise problems.fail(
-            None, None, say("JSON lồng nhau quá sâu", "JSON nested too deeply")
-        ) from None
+        raise problems.fail(None, None, say(*words.JSON_TOO_DEEP)) from None
 
 
 def _staff_array(document: Any, problems: ProblemList) -> list[Any]:
@@ -89,13 +82,7 @@ def _staff_array(document: Any, problems: ProblemList) -> list[Any]:
     raise problems.fail(
         None,
         None,
-        say(
-            "JSON phải là một mảng các đối tượng, hoặc một đối tượng có đúng một mảng "
-            "dưới khóa sau",
-            "JSON must be an array of objects, or an object with exactly one array under "
-            "one of these keys",
-            ARRAY_KEYS,
-        ),
+        say(*words.JSON_NO_ARRAY, ARRAY_KEYS),
     )
 
 
@@ -125,7 +112,7 @@ def _record(index: int, item: Any, keys: _KeyFields, problems: ProblemList) -> _
         problems.add(
             index,
             None,
-            say("phần tử không phải đối tượng JSON", "the element is not a JSON object"),
+            say(*words.NOT_AN_OBJECT),
         )
         return None
     if all_blank(value for _, value in item):
@@ -141,10 +128,7 @@ def _record(index: int, item: Any, keys: _KeyFields, problems: ProblemList) -> _
             problems.add(
                 index,
                 column,
-                say(
-                    f"khóa '{column}' trùng với khóa '{columns[name]}' (cùng là {name})",
-                    f"key '{column}' duplicates key '{columns[name]}' (both are {name})",
-                ),
+                say(*words.duplicate_key(column, columns[name], name)),
             )
             valid = False
             continue
@@ -152,10 +136,7 @@ def _record(index: int, item: Any, keys: _KeyFields, problems: ProblemList) -> _
             problems.add(
                 index,
                 column,
-                say(
-                    "giá trị phải là chuỗi, số hoặc null",
-                    "the value must be a string, a number or null",
-                ),
+                say(*words.NOT_A_SCALAR),
             )
             valid = False
         columns[name] = column

@@ -16,6 +16,7 @@ from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Table
 from syncbot.roster.validate import validate
 from syncbot.roster.xlsx_source import read_xlsx
+from syncbot.wording import roster as words
 
 FORMATS = ("csv", "xlsx", "json")
 
@@ -90,28 +91,19 @@ def _format_of(path: Path) -> str | None:
 
 def _unknown_extension(path: Path) -> str:
     if path.suffix.lower() == ".xls":
-        return say(
-            "tệp Excel 97-2003 (.xls) không được hỗ trợ; hãy lưu lại dạng .xlsx hoặc CSV UTF-8",
-            "Excel 97-2003 files (.xls) are not supported; save as .xlsx or CSV UTF-8",
-        )
-    return say(
-        f"không nhận ra loại tệp '{path.suffix}'",
-        f"unrecognised file type '{path.suffix}'",
-        sorted(EXTENSIONS),
-    )
+        return say(*words.XLS_UNSUPPORTED)
+    return say(*words.unknown_file_type(path.suffix), sorted(EXTENSIONS))
 
 
 def _read_bytes(path: Path, problems: ProblemList) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise problems.fail(
-            None, None, say("không tìm thấy tệp", "the file does not exist")
-        ) from None
+        raise problems.fail(None, None, say(*words.NO_FILE)) from None
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise problems.fail(
             None,
             None,
-            say(f"không đọc được tệp: {reason}", f"the file cannot be read: {reason}"),
+            say(*words.unreadable(reason)),
         ) from None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from syncbot.errors import RosterError, RosterProblem
 from syncbot.wording.pair import both
+from syncbot.wording.roster import ACCEPTED, row_label
 
 #: Accepted values are listed in problems, but a vocabulary of hundreds would drown the message.
 _MAX_LISTED = 30
@@ -16,7 +17,7 @@ def say(vi: str, en: str, options: Iterable[str] | None = None) -> str:
     """One message for the administrator (Vietnamese) and for logs and support (English)."""
     text = both((vi, en))
     if options is not None:
-        text += "; " + both(("chấp nhận", "accepted")) + ": " + listing(options)
+        text += "; " + both(ACCEPTED) + ": " + listing(options)
     return text
 
 
@@ -44,9 +45,7 @@ class ProblemList:
 
     def label(self, row: int) -> tuple[str, str]:
         """How a row is named (Vietnamese, English), so messages can point at other rows."""
-        if self.records:
-            return f"bản ghi {row}", f"record {row}"
-        return f"dòng {row}", f"row {row}"
+        return row_label(row, self.records)
 
     def raise_if_any(self) -> None:
         if self.items:

@@ -11,6 +11,7 @@ from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table
 from syncbot.roster.validate_block import Batch
 from syncbot.roster.validate_row import RowChecker
+from syncbot.wording import roster as words
 
 # A refused block this small is checked row by row rather than split again.
 _SPLIT_FLOOR = 4
@@ -95,13 +96,9 @@ class _Validation:
 def _report_duplicate(
     record: Record, employee_id: str, earlier: int, problems: ProblemList
 ) -> None:
-    vi, en = problems.label(earlier)
     row, _, columns = record
     problems.add(
         row,
         columns.get("employee_id", "employee_id"),
-        say(
-            f"mã cán bộ '{employee_id}' trùng với {vi}",
-            f"employee_id '{employee_id}' duplicates {en}",
-        ),
+        say(*words.duplicate_id(employee_id, problems.label(earlier))),
     )

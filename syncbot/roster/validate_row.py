@@ -18,6 +18,7 @@ from syncbot.roster.lookups import Lookups
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record
 from syncbot.roster.values import EXCEL_ERRORS, ValueProblem, cell_text, identifier_text, is_email
+from syncbot.wording import roster as words
 
 #: Values that must not be empty; `position` and `email` may be, `effective_date` depends.
 REQUIRED_VALUES = ("employee_id", "full_name", "unit", "status")
@@ -132,8 +133,7 @@ class RowChecker:
                 self._add(
                     record,
                     name,
-                    f"ô hiển thị lỗi công thức Excel '{text}'",
-                    f"the cell shows the Excel formula error '{text}'",
+                    *words.excel_error(text),
                 )
                 texts[name] = None  # reported: not "empty" or "unknown" as well
 
@@ -165,35 +165,28 @@ class RowChecker:
                 self._add(
                     record,
                     name,
-                    "ô chứa ký tự điều khiển (không in được)",
-                    "the cell contains a control character",
+                    *words.CONTROL_CHARACTER,
                 )
             limit = MAX_LENGTH.get(name, DEFAULT_MAX_LENGTH)
             if len(text) > limit:
                 self._add(
                     record,
                     name,
-                    f"ô dài {len(text)} ký tự, tối đa {limit}",
-                    f"the cell is {len(text)} characters long, at most {limit}",
+                    *words.too_long(len(text), limit),
                 )
 
     def _report_empty(self, record: _Cells, name: str, texts: dict[str, str | None]) -> None:
         if name in self._missing or (name in texts and texts[name] is None):
             return  # the column or the cell is already reported
         column = record.columns.get(name, name)
-        self._add(
-            record, name, f"ô '{column}' không được để trống", f"'{column}' must not be empty"
-        )
+        self._add(record, name, *words.empty_cell(column))
 
     def _email(self, record: _Cells, written: str) -> str:
         if written and not is_email(written):
             self._add(
                 record,
                 "email",
-                f"email '{written}' không hợp lệ (cần đúng một @, tên miền có dấu chấm, "
-                "không dấu cách, không dấu tiếng Việt)",
-                f"'{written}' is not an email address (one @, a dot in the domain, "
-                "no spaces, ASCII only)",
+                *words.bad_email(written),
             )
         return written.lower()
 
@@ -205,8 +198,7 @@ class RowChecker:
             self._add(
                 record,
                 "status",
-                f"trạng thái '{word}' không có trong danh mục",
-                f"unknown status '{word}'",
+                *words.unknown_status(word),
                 sorted(self._lookups.vocabulary.statuses),
             )
         return status
@@ -221,8 +213,7 @@ class RowChecker:
                 self._add(
                     record,
                     "effective_date",
-                    f"ô '{column}' phải có ngày khi trạng thái là nghỉ việc hoặc chuyển công tác",
-                    f"'{column}' is required when the status is departed or transferred",
+                    *words.date_required(column),
                 )
             return None
         try:
@@ -239,8 +230,7 @@ class RowChecker:
             self._add(
                 record,
                 "role",
-                f"vai trò '{word}' không có trong danh mục",
-                f"unknown role '{word}'",
+                *words.unknown_role(word),
                 sorted(set(self._lookups.vocabulary.roles.values())),
             )
         return role

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from syncbot.match_keys import nfc
+from syncbot.wording import roster as words
 
 # One @, something before it, a dot inside the domain, no spaces. ASCII only: the LDAP
 # `mail` attribute is IA5String, and a diacritic in an address is always a typing slip.
@@ -38,10 +39,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, str):
         return nfc(value)
     if isinstance(value, bool):
-        raise ValueProblem(
-            f"ô chứa giá trị đúng/sai '{value}', không phải văn bản",
-            f"cell holds the boolean '{value}', not text",
-        )
+        raise ValueProblem(*words.boolean_not_text(value))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -53,7 +51,7 @@ def cell_text(value: object) -> str:
 
 def _number_text(value: float) -> str:
     if not math.isfinite(value):
-        raise ValueProblem(f"số không hợp lệ '{value}'", f"invalid number '{value}'")
+        raise ValueProblem(*words.invalid_number(value))
     if value.is_integer():
         # Spreadsheets and JSON writers turn the text 1001 into the number 1001.0.
         return str(int(value))
@@ -63,10 +61,7 @@ def _number_text(value: float) -> str:
 def identifier_text(value: object) -> str:
     """An employee id: a fractional number is never one, whatever the cell shows."""
     if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
-        raise ValueProblem(
-            f"mã '{value}' là số lẻ, không phải mã cán bộ",
-            f"'{value}' is a fractional number, not an employee id",
-        )
+        raise ValueProblem(*words.fractional_id(value))
     return cell_text(value)
 
 

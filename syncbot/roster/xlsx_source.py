@@ -13,6 +13,7 @@ from syncbot.match_keys import fold
 from syncbot.roster.fields import HeaderNames, Layout, Row, locate_header, resolve_header
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table, all_blank, blocks_of
+from syncbot.wording import roster as words
 
 
 def read_xlsx(
@@ -70,12 +71,7 @@ def _corrupt(problems: ProblemList, error: Exception) -> RosterError:
     return problems.fail(
         None,
         None,
-        say(
-            "tệp không phải bảng tính Excel .xlsx hợp lệ (hỏng hoặc sai định dạng); "
-            "hãy mở bằng Excel và lưu lại dạng 'Excel Workbook (*.xlsx)'",
-            "not a valid .xlsx workbook (damaged or another format); "
-            f"open it in Excel and save as 'Excel Workbook (*.xlsx)' [{type(error).__name__}]",
-        ),
+        say(*words.corrupt_xlsx(type(error).__name__)),
     )
 
 
@@ -87,11 +83,7 @@ def _select_sheet(workbook: Any, sheet: str | None, problems: ProblemList) -> An
     raise problems.fail(
         None,
         None,
-        say(
-            f"không có trang tính '{sheet}'" if sheet else "bảng tính không có trang tính nào",
-            f"no sheet named '{sheet}'" if sheet else "the workbook has no worksheet",
-            [ws.title for ws in worksheets] if sheet else None,
-        ),
+        say(*words.no_sheet(sheet), [ws.title for ws in worksheets] if sheet else None),
     )
 
 
@@ -110,10 +102,7 @@ def _empty(worksheet: Any, problems: ProblemList) -> RosterError:
     return problems.fail(
         None,
         None,
-        say(
-            f"trang tính '{worksheet.title}' trống, không có dòng tiêu đề",
-            f"sheet '{worksheet.title}' is empty: no header row",
-        ),
+        say(*words.empty_sheet(worksheet.title)),
     )
 
 

@@ -8,12 +8,12 @@ code that decides what to say:
 - `reasons`: why a step is taken or a finding raised, with its values, as plans and the audit
   log record it;
 - `report`: the words and headings every report shares, and the changes report's own;
+- `roster`: each problem an HR roster file can have, for the clerk who fixes it;
 - `cli`: the command line's lines around a plan, an apply and a quarantine;
 - `worker`: the worker's status lines and its answers to an HR push.
 
-Each duty report's table (`syncbot/report/compliance.py`, `dormant.py`, `orphans.py`,
-`people.py`) stays beside the report, keyed by that report's own enums; a roster problem is
-worded where it is found (`syncbot/roster/`), joined by `syncbot.roster.problems.say`.
+Each duty report's own table (`syncbot/report/compliance.py`, `dormant.py`, `orphans.py`,
+`people.py`) still sits beside its report, starting from `report.SHARED`.
 
 Plain modules of constants and small functions rather than gettext catalogues: two languages
 that ship together, reviewed in code, need no build step and keep `syncbot --help` light.
