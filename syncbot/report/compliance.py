@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from syncbot.duty_settings import CharClass, PasswordPolicy, Response
+from syncbot.duty_settings import CharClass, PasswordPolicy
 from syncbot.model import ActionKind, Duty, Finding, FindingKind, Snapshot
 from syncbot.reconcile import Prepared
 from syncbot.report.document import Bar, Chart, ChartShape, Report, Series
@@ -38,7 +38,7 @@ from syncbot.report.people import (
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.wording.report import SHARED, pick, require_lang
+from syncbot.wording.report import COMPLIANCE, pick, require_lang
 
 OK_COLOUR, BAD_COLOUR, WAITING_COLOUR = "#2e7d32", "#c62828", "#ef8f00"
 
@@ -50,83 +50,12 @@ class Standing(StrEnum):
     WAITING = "waiting"  # a change is already required; the owner has not made it yet
 
 
-_WORDS: dict[str, tuple[str, str]] = {
-    **SHARED,
-    "title": ("Báo cáo tuân thủ chính sách mật khẩu", "Password compliance report"),
-    "accounts": ("Tình trạng mật khẩu từng tài khoản", "Password status of every account"),
-    "changed": ("Đổi mật khẩu lần cuối", "Password last set"),
-    "age": ("Tuổi mật khẩu (ngày)", "Password age (days)"),
-    "standing": ("Tình trạng", "Status"),
-    "due": ("Hạn", "Deadline"),
-    Standing.OK: ("Đạt", "Compliant"),
-    Standing.NEVER_CHANGED: ("Chưa đổi mật khẩu được cấp", "Issued password never changed"),
-    Standing.EXPIRED: ("Quá hạn đổi mật khẩu", "Password past its maximum age"),
-    Standing.WAITING: ("Đã yêu cầu đổi, chờ người dùng", "Change required, waiting for the user"),
-    "count": ("Số tài khoản", "Accounts"),
-    "share": ("Tỷ lệ đạt (%)", "Compliant (%)"),
-    "chart_unit": ("Tuân thủ theo đơn vị", "Compliance by unit"),
-    "chart_standing": ("Số tài khoản theo tình trạng", "Accounts by status"),
-    "series_ok": ("Đạt", "Compliant"),
-    "series_bad": ("Chưa đạt", "Not compliant"),
-    "series_waiting": ("Chờ người dùng đổi", "Waiting for the user"),
-    "settings": (
-        "Chính sách mật khẩu trên từng hệ thống: yêu cầu và đang áp dụng",
-        "Each system's password policy: wanted and in force",
-    ),
-    "setting": ("Thiết lập", "Setting"),
-    "wanted": ("Yêu cầu", "Wanted"),
-    "in_force": ("Đang áp dụng", "In force"),
-    "unset": ("(chưa đặt)", "(not set)"),
-    "unread": ("(không đọc được)", "(could not be read)"),
-    "matches": ("Khớp", "Matches"),
-    "drift_planned": (
-        "Lệch — lần áp dụng tới (syncbot apply) sẽ đặt lại",
-        "Differs — the next apply (syncbot apply) sets it",
-    ),
-    "drift": ("Lệch", "Differs"),
-    "unsupported": (
-        "Hệ thống không tự thực thi được điều này",
-        "The system cannot enforce this itself",
-    ),
-    "term": ("(điều khoản chính sách)", "(policy term)"),
-    "min_length": ("Độ dài mật khẩu tối thiểu", "Minimum password length"),
-    "classes": ("Loại ký tự bắt buộc", "Character classes required"),
-    "not_username": ("Không được trùng tên đăng nhập", "Must differ from the username"),
-    "history": ("Không dùng lại số mật khẩu gần nhất", "Recent passwords not reused"),
-    "max_age": ("Thời hạn đổi mật khẩu (ngày)", "Maximum password age (days)"),
-    "never_response": ("Xử lý mật khẩu được cấp chưa đổi", "Issued passwords never changed"),
-    "expired_response": ("Xử lý mật khẩu quá hạn", "Passwords past the maximum age"),
-    "deadline": ("Hạn chót tuân thủ", "Compliance deadline"),
-    "issued_within": (
-        "Mật khẩu đặt trong vòng (phút) sau khi tạo tài khoản được coi là mật khẩu được cấp",
-        "A password set within (minutes) of the account's creation counts as issued",
-    ),
-    Response.OFF: ("không áp dụng", "off"),
-    Response.REPORT: ("chỉ báo cáo", "report only"),
-    Response.REQUIRE_CHANGE: ("buộc đổi ở lần đăng nhập tới", "change required at next sign-in"),
-    CharClass.UPPER: ("chữ hoa", "upper case"),
-    CharClass.LOWER: ("chữ thường", "lower case"),
-    CharClass.DIGIT: ("chữ số", "digit"),
-    CharClass.SPECIAL: ("ký tự đặc biệt", "special character"),
-    "not_watching": (
-        "Cấu hình chưa bật kiểm tra mật khẩu tài khoản ([password_policy] never_changed và "
-        "expired đều là off): hệ thống nào chỉ đọc ngày đổi mật khẩu khi được yêu cầu "
-        "(Keycloak) sẽ không có trong danh sách.",
-        "The config does not watch account passwords ([password_policy] never_changed and "
-        "expired are both off): systems that read password dates only when asked (Keycloak) "
-        "are missing from the list.",
-    ),
-    "empty": (
-        "Không có tài khoản nào có mật khẩu riêng để đánh giá.",
-        "No account with a password of its own to assess.",
-    ),
-}
 ACCOUNT_WIDTHS = (5, 28, 30, 16, 28, 10, 14, 10, 32, 12)
 STANDING_ORDER = (Standing.OK, Standing.NEVER_CHANGED, Standing.EXPIRED, Standing.WAITING)
 
 
 def _say(key: str, lang: str) -> str:
-    return pick(_WORDS, key, lang)
+    return pick(COMPLIANCE, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

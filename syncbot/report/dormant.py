@@ -33,50 +33,15 @@ from syncbot.report.people import (
     show_day,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.wording.report import SHARED, pick, require_lang
+from syncbot.wording.report import DORMANT, pick, require_lang
 
 DORMANT_COLOUR = "#6a1b9a"
 
-_WORDS: dict[str, tuple[str, str]] = {
-    **SHARED,
-    "title": ("Báo cáo tài khoản không sử dụng", "Dormant accounts report"),
-    "accounts": (
-        "Danh sách tài khoản không sử dụng, theo đơn vị",
-        "Dormant accounts, by unit",
-    ),
-    "last_sign_in": ("Lần đăng nhập cuối", "Last sign-in"),
-    "idle_days": ("Số ngày không sử dụng", "Days unused"),
-    "none_since": ("chưa ghi nhận từ {day}", "none recorded since {day}"),
-    "dormant": ("Số tài khoản không sử dụng", "Dormant accounts"),
-    "lock_later": ("Sẽ khóa sau", "To be locked later"),
-    "report_only": ("Chỉ báo cáo", "Reported only"),
-    "chart_unit": ("Tài khoản không sử dụng theo đơn vị", "Dormant accounts by unit"),
-    "days": ("Không sử dụng bao nhiêu ngày thì báo cáo", "Days unused before an account is listed"),
-    "recorded_since": ("Ghi nhận đăng nhập từ ngày", "Sign-ins recorded since"),
-    "disable_after": (
-        "Khóa sau khi đã không sử dụng thêm (ngày)",
-        "Locked this many days after becoming dormant",
-    ),
-    "no_lock": ("không khóa, chỉ báo cáo", "never locked, reported only"),
-    "exempt": ("Không áp dụng cho cán bộ có trạng thái", "Not applied to staff whose status is"),
-    Status.ACTIVE: ("đang công tác", "active"),
-    Status.DEPARTED: ("nghỉ việc", "departed"),
-    Status.TRANSFERRED: ("chuyển công tác", "transferred"),
-    Status.ON_LEAVE: ("tạm nghỉ (nghỉ dài hạn, đi học, thai sản)", "on leave"),
-    "empty": (
-        "Không có tài khoản nào không sử dụng quá số ngày quy định.",
-        "No account has gone unused for the configured number of days.",
-    ),
-    "no_dormancy": (
-        "no [dormancy] section in the config: the dormant report needs days and recorded_since",
-        "no [dormancy] section in the config: the dormant report needs days and recorded_since",
-    ),
-}
 ACCOUNT_WIDTHS = (5, 30, 28, 30, 16, 10, 26, 12, 14)
 
 
 def _say(key: str, lang: str) -> str:
-    return pick(_WORDS, key, lang)
+    return pick(DORMANT, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

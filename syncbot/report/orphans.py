@@ -30,39 +30,13 @@ from syncbot.report.people import (
     yes_no,
 )
 from syncbot.report.table import Cell, Table
-from syncbot.wording.report import SHARED, pick, require_lang
+from syncbot.wording.report import ORPHANS, pick, require_lang
 
 OPEN_COLOUR, LOCKED_COLOUR = "#c62828", "#78909c"
 
-_WORDS: dict[str, tuple[str, str]] = {
-    **SHARED,
-    "title": ("Báo cáo tài khoản không có trong hồ sơ nhân sự", "Accounts with no HR record"),
-    "accounts": ("Danh sách tài khoản không có hồ sơ nhân sự", "Accounts with no HR record"),
-    "created": ("Ngày tạo", "Created"),
-    "state": ("Trạng thái", "State"),
-    "open": ("Đang mở", "Open"),
-    "locked": ("Đã khóa", "Locked"),
-    "by_system": ("Tổng hợp theo hệ thống", "Summary by system"),
-    "chart_system": ("Tài khoản không có hồ sơ theo hệ thống", "Accounts with no HR record"),
-    "disable": ("Khóa tài khoản không có hồ sơ nhân sự", "Lock accounts with no HR record"),
-    "grace": (
-        "Thời gian chờ trước khi khóa, tính từ ngày tạo (ngày)",
-        "Days after creation before a lock",
-    ),
-    "left_out": ("Không liệt kê", "Not listed"),
-    "left_out_value": (
-        "tài khoản được bảo vệ (quản trị, dịch vụ) theo mục [protected] của cấu hình",
-        "protected accounts (administrators, services) named in the config's [protected]",
-    ),
-    "empty": (
-        "Mọi tài khoản đều khớp với một cán bộ trong hồ sơ nhân sự.",
-        "Every account matches a person in the HR roster.",
-    ),
-}
-
 
 def _say(key: str, lang: str) -> str:
-    return pick(_WORDS, key, lang)
+    return pick(ORPHANS, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

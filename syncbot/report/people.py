@@ -20,36 +20,16 @@ from syncbot.match_keys import fold, id_key
 from syncbot.matching import match
 from syncbot.model import Account, Action, ActionKind, Duty, Finding, FindingKind, RosterRow
 from syncbot.report.period import local, show_date, show_time
-from syncbot.wording.report import SHARED, pick
+from syncbot.wording.report import DUTY_SHARED, pick
 
 if TYPE_CHECKING:  # the reports' own modules import it; `changes` needs none of reconcile
     from syncbot.reconcile import Prepared
 
 AccountRef = tuple[str, str]  # (target, account key): how plans name an account
 
-_WORDS: dict[str, tuple[str, str]] = {
-    **{k: SHARED[k] for k in ("generated", "timezone", "timezone_value", "total")},
-    "config": ("Tệp cấu hình", "Config file"),
-    "as_of": ("Số liệu tính đến ngày", "Figures as of"),
-    "roster": ("Tệp hồ sơ nhân sự", "HR roster file"),
-    "roster_sha": ("Mã SHA-256 của tệp nhân sự", "SHA-256 of the roster file"),
-    "roster_rows": ("Số cán bộ trong tệp", "People in the roster"),
-    "systems": ("Hệ thống đã đọc", "Systems read"),
-    "source": ("Nguồn số liệu", "Source"),
-    "source_value": (
-        "Đọc trực tiếp từ các hệ thống lúc lập báo cáo; không thay đổi gì",
-        "Read from the systems when the report was made; nothing was changed",
-    ),
-    "no_record": ("(không có trong hồ sơ nhân sự)", "(no HR record)"),
-    "none": ("—", "—"),
-    "yes": ("có", "yes"),
-    "no": ("không", "no"),
-    "off": ("không áp dụng", "off"),
-}
-
 
 def common(key: str, lang: str) -> str:
-    return pick(_WORDS, key, lang)
+    return pick(DUTY_SHARED, key, lang)
 
 
 @dataclass(frozen=True, slots=True)

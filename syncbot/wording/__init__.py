@@ -7,13 +7,10 @@ code that decides what to say:
 - `titles`: what each kind of plan step and finding is called (plan sections, report headings);
 - `reasons`: why a step is taken or a finding raised, with its values, as plans and the audit
   log record it;
-- `report`: the words and headings every report shares, and the changes report's own;
+- `report`: every report's words and table headings, the shared ones first;
 - `roster`: each problem an HR roster file can have, for the clerk who fixes it;
 - `cli`: the command line's lines around a plan, an apply and a quarantine;
 - `worker`: the worker's status lines and its answers to an HR push.
-
-Each duty report's own table (`syncbot/report/compliance.py`, `dormant.py`, `orphans.py`,
-`people.py`) still sits beside its report, starting from `report.SHARED`.
 
 Plain modules of constants and small functions rather than gettext catalogues: two languages
 that ship together, reviewed in code, need no build step and keep `syncbot --help` light.
