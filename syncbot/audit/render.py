@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from syncbot.audit.record import CHANGE, RESULT_OK, canonical_json, parse_time
+from syncbot.wording import audit as words
 
 FORMATS = ("text", "json")
 
@@ -41,16 +42,21 @@ def render_change(record: Mapping[str, Any]) -> str:
             str(record.get("action", "?")),
             str(record.get("target", "?")),
             str(record.get("username") or record.get("account", "?")),
-            f"mã NV {record.get('employee_id') or '—'}",
+            f"{words.EMPLOYEE_ID} {record.get('employee_id') or '—'}",
         )
     )
     before, after = _compact(record.get("before")), _compact(record.get("after"))
-    lines = [head, f"    Lý do: {_reason_vi(record)}", f"    Thay đổi: {before} → {after}"]
+    lines = [
+        head,
+        f"    {words.REASON}: {_reason_vi(record)}",
+        f"    {words.CHANGE}: {before} → {after}",
+    ]
     evidence = record.get("evidence")
     if isinstance(evidence, Mapping) and evidence.get("roster_file"):
-        lines.append(f"    Căn cứ: {evidence['roster_file']}, dòng {evidence.get('row', '?')}")
+        row = evidence.get("row", "?")
+        lines.append(f"    {words.EVIDENCE}: {evidence['roster_file']}, {words.ROW} {row}")
     if not ok:
-        lines.append(f"    Lỗi: {record.get('error') or '(không rõ)'}")
+        lines.append(f"    {words.ERROR}: {record.get('error') or words.UNKNOWN_ERROR}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ code that decides what to say:
 - `report`: every report's words and table headings, the shared ones first;
 - `roster`: each problem an HR roster file can have, for the clerk who fixes it;
 - `cli`: the command line's lines around a plan, an apply and a quarantine;
+- `audit`: the labels of `syncbot audit show`;
 - `worker`: the worker's status lines and its answers to an HR push.
 
 Plain modules of constants and small functions rather than gettext catalogues: two languages
