@@ -377,8 +377,10 @@ def test_last_line_found_without_reading_the_whole_file(
 
 
 def test_every_single_byte_change_is_caught_at_its_line(tmp_path: Path) -> None:
+    """With the run's anchor, as `syncbot audit verify` checks the configured log: without
+    it, a last newline turned into another byte reads as a write a kill interrupted."""
     path = tmp_path / "audit.jsonl"
-    write_log(path, 2)
+    anchor = write_log(path, 2)
     original = path.read_bytes()
     assert len(lines_of(path)) == 4
     for position, byte in enumerate(original):
@@ -387,7 +389,7 @@ def test_every_single_byte_change_is_caught_at_its_line(tmp_path: Path) -> None:
             tampered = bytearray(original)
             tampered[position] = replacement
             path.write_bytes(tampered)
-            result = verify_chain(path)
+            result = verify_chain(path, anchor=anchor)
             assert not result.ok, (position, replacement)
             assert result.first_bad_line == line_containing(original, position), (
                 position,
@@ -497,15 +499,41 @@ def test_a_rewritten_tail_is_caught_by_the_anchor(tmp_path: Path) -> None:
     assert result.problem is not None and "rewritten" in result.problem
 
 
-def test_verify_reports_a_torn_final_line(tmp_path: Path) -> None:
+def test_verify_counts_a_torn_final_line_as_an_interrupted_write(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     write_log(path, 2)
     with path.open("ab") as stream:
         stream.write(b'{"actor":"x","det')
     result = verify_chain(path)
-    assert (result.ok, result.records, result.first_bad_line) == (False, 5, 5)
-    assert result.problem is not None and "torn" in result.problem
+    assert (result.ok, result.records, result.first_bad_line) == (True, 4, None)
+    assert result.interrupted_bytes == len(b'{"actor":"x","det')
     assert result.last_seq == 4
+
+
+def test_audit_verify_names_an_interrupted_write_and_exits_ok(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from syncbot.cli import main
+
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 2)
+    with path.open("ab") as stream:
+        stream.write(b'{"actor":"x"')
+    assert main(["audit", "verify", "--file", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "OK, 4 records" in out
+    assert "line 5 is an interrupted write of 12 bytes" in out
+
+
+def test_a_torn_final_line_does_not_hide_a_cut_tail(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 2)
+    anchor = (4, verify_chain(path).last_hash or "")
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:3]) + lines[3][:20])  # record 4 cut mid-line
+    result = verify_chain(path, anchor=anchor)
+    assert (result.ok, result.first_bad_line) == (False, 4)
+    assert result.problem is not None and "tail cut off" in result.problem
 
 
 def test_verify_empty_and_missing_files(tmp_path: Path) -> None:

@@ -25,6 +25,11 @@ class VerifyResult:
     problem: str | None  # e.g. "line 7: hash does not match its content (edited?)"
     last_seq: int | None
     last_hash: str | None
+    # Bytes after the last "\n": a write the kernel cut short when its process was killed
+    # (SIGKILL can land between pages of one write). Not a record, and nothing is lost:
+    # the change it described is re-checked by recovery, and the next writer moves the
+    # bytes aside and records that it did.
+    interrupted_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -44,10 +49,17 @@ def verify_chain(path: Path, *, anchor: tuple[int, str] | None = None) -> Verify
 
     `anchor` is the (seq, hash) of the last record a previous run knows it wrote; it
     must still be there with that hash, which catches lines cut off the end of the file.
+    An unfinished last line is reported in `interrupted_bytes`, not as a break: a kill
+    during a write leaves one, and saying BROKEN after every kill -9 would teach
+    inspectors to ignore the word.
     """
     state = _Progress()
+    interrupted = 0
     try:
         for line in iter_raw_lines(path):
+            if not line.complete and not line.too_long:
+                interrupted = len(line.data)
+                break
             state.records = line.number
             problem = _check_line(line, state, anchor)
             if problem is not None:
@@ -62,15 +74,15 @@ def verify_chain(path: Path, *, anchor: tuple[int, str] | None = None) -> Verify
             f"line {first_missing}: missing, the file ends after line {state.records} but a "
             f"run recorded writing line {seq} with hash {expected} (tail cut off?)",
         )
-    return VerifyResult(True, state.records, None, None, state.last_seq, state.last_hash)
+    return VerifyResult(
+        True, state.records, None, None, state.last_seq, state.last_hash, interrupted
+    )
 
 
 def _check_line(line: RawLine, state: _Progress, anchor: tuple[int, str] | None) -> str | None:
     """The first thing wrong with this line in its place in the chain, or None."""
     if line.too_long:
         return f"longer than {MAX_LINE_BYTES} bytes, not a syncbot record"
-    if not line.complete:
-        return "torn: the last line is incomplete (a write was interrupted)"
     try:
         record = parse_line(line.data)
     except DamagedRecord as exc:

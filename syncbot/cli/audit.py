@@ -36,6 +36,12 @@ def run_audit(args: argparse.Namespace, path: Path, anchor: tuple[int, str] | No
             print(
                 f"{path}: OK, {result.records} records, chain whole (last hash {result.last_hash})"
             )
+            if result.interrupted_bytes:
+                print(
+                    f"{path}: note: line {result.records + 1} is an interrupted write of "
+                    f"{result.interrupted_bytes} bytes, not a record (a process was killed while "
+                    "writing); the next run moves it aside to a .torn- file and records that"
+                )
             return ExitCode.OK
         print(f"{path}: BROKEN: {result.problem}", file=sys.stderr)
         return ExitCode.CHAIN_BROKEN
