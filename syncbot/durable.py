@@ -119,13 +119,34 @@ def open_append(
 
 
 def append_lines(path: Path, lines: Iterable[bytes], mode: int) -> None:
-    """Append whole lines and fsync once: a crash leaves a prefix, the last line maybe torn."""
-    fd = open_append(path, mode)
+    """Append whole lines and fsync once: a crash leaves a prefix, the last line maybe torn.
+
+    A line torn by an earlier crash is cut off first: appended to, it would join the next
+    line into one that no reader can parse. Readers already skip it as never written.
+    """
+    fd = open_append(path, mode, readable=True)
     try:
+        cut_torn_tail(fd)
         write_all(fd, b"".join(lines))
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def cut_torn_tail(fd: int, block: int = 4096) -> None:
+    """Truncate the file after its last newline, if anything follows it."""
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        end = start
+    if end < size:
+        os.ftruncate(fd, end)
 
 
 def replace_file(path: Path, data: bytes, mode: int) -> None:

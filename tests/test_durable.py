@@ -257,3 +257,32 @@ def test_file_and_folder_are_fsynced_once_each(
     monkeypatch.setattr(os, "fsync", fsync)
     replace_file(tmp_path / "worker.json", b"{}\n", STATE_MODE)
     assert synced == ["file", "folder"]
+
+
+@pytest.mark.parametrize("torn", [b'{"op":"set","tar', b"x" * 10_000])
+def test_a_line_torn_by_a_crash_is_cut_before_the_next_append(tmp_path: Path, torn: bytes) -> None:
+    """Else the torn line and the next one become one line no reader can parse."""
+    path = tmp_path / "ledger.jsonl"
+    durable.append_lines(path, [b'{"n":1}\n', b'{"n":2}\n'], 0o600)
+    with path.open("ab") as stream:
+        stream.write(torn)  # a kill -9 in the middle of the next write
+    durable.append_lines(path, [b'{"n":3}\n'], 0o600)
+    assert path.read_bytes() == b'{"n":1}\n{"n":2}\n{"n":3}\n'
+
+
+def test_a_file_holding_only_a_torn_line_is_emptied_before_the_append(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_bytes(b"x" * 9000)
+    durable.append_lines(path, [b'{"n":1}\n'], 0o600)
+    assert path.read_bytes() == b'{"n":1}\n'
+
+
+def test_the_ledger_reads_whole_after_a_torn_write_and_a_later_run(tmp_path: Path) -> None:
+    state = StateDir(tmp_path / "state")
+    state.prepare()
+    ledger = state.ledger()
+    ledger.will_disable("ldap", "uid=a,ou=people", "CB1", "run-1")
+    with ledger.path.open("ab") as stream:
+        stream.write(b'{"account":"uid=b,ou=people","disabled_by')
+    state.ledger().will_disable("ldap", "uid=c,ou=people", "CB3", "run-2")
+    assert set(state.ledger().entries) == {("ldap", "uid=a,ou=people"), ("ldap", "uid=c,ou=people")}
