@@ -37,6 +37,7 @@ from localdev.samba_ad import (
     user_attributes,
 )
 from syncbot.logs import configure_logging
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.ldap.target import LdapTarget
 
@@ -143,7 +144,7 @@ def fetch_seconds(settings: LdapSettings, library: str, people: int) -> float:
     managed = frozenset(target.entitlement_key(g) for g in (ROLE, *UNIT_GROUPS))
     try:
         start = time.perf_counter()
-        snapshot = target.fetch(managed)
+        snapshot = target.read(ReadRequest(managed))
         seconds = time.perf_counter() - start
     finally:
         target.close()

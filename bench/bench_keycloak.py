@@ -7,7 +7,7 @@ Starts a throwaway Keycloak (or uses the one `SYNCBOT_KEYCLOAK_URL` names), crea
 and imports N users through the partial-import API, each holding the `qoffice` client role
 of their position; D of them departed yesterday in the roster, and R others drifted (half
 hold a role too many, half miss theirs). Then, in a fresh process so that generating the
-data does not count: syncbot's fetch split into the users list and the role members, the
+data does not count: syncbot's read split into the users list and the role members, the
 planning, the rendering, the peak RSS, the admin requests; applying the plan (steps/s,
 requests); and the second plan, which must be empty. Before and after it, the floor: plain
 `requests` paging through the same users list, which is what Keycloak itself costs.
@@ -169,30 +169,30 @@ def measure(config_path: Path) -> dict[str, Any]:
     from syncbot import reconcile
     from syncbot.cli.plan_view import render_plan
     from syncbot.config import load_config
-    from syncbot.targets.keycloak.target import KeycloakTarget
+    from syncbot.targets.keycloak import read as keycloak_read
 
     spent: dict[str, float] = {"roster": 0.0, "users": 0.0, "members": 0.0, "plan": 0.0}
     requests: dict[str, int] = {"users": 0, "members": 0}
 
     def clocked(label: str, function: Callable[..., T]) -> Callable[..., T]:
         def run(*args: Any, **kwargs: Any) -> T:
-            target = args[0] if label in requests else None
-            calls = target.requests if target is not None else 0
+            api = args[0] if label in requests else None  # the reads take the API first
+            calls = api.calls if api is not None else 0
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
                 spent[label] += time.perf_counter() - start
-                if target is not None:
-                    requests[label] += target.requests - calls
+                if api is not None:
+                    requests[label] += api.calls - calls
 
         return run
 
-    module, target_class = cast(Any, reconcile), cast(Any, KeycloakTarget)
+    module, reads = cast(Any, reconcile), cast(Any, keycloak_read)
     module.load_inputs = clocked("roster", module.load_inputs)
     module.plan = clocked("plan", module.plan)
-    target_class._read_users = clocked("users", target_class._read_users)
-    target_class._read_members = clocked("members", target_class._read_members)
+    reads.read_users = clocked("users", reads.read_users)
+    reads.read_members = clocked("members", reads.read_members)
     config = load_config(config_path)
     started_kib = current_rss_kib()
     start = time.perf_counter()

@@ -165,7 +165,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
     pin_mmap_threshold()  # as the syncbot command does first
     reconcile.load_inputs = clocked("roster", reconcile.load_inputs)
     setattr(reconcile, "plan", clocked("plan", planner.plan))  # noqa: B010 - a module global
-    LdapTarget.fetch = clocked("fetch", LdapTarget.fetch)  # type: ignore[method-assign]
+    LdapTarget.read = clocked("fetch", LdapTarget.read)  # type: ignore[method-assign]
     config = load_config(config_path)
     started_kib = current_rss_kib()
     profiler = cProfile.Profile() if profile else None

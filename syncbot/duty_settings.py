@@ -108,7 +108,7 @@ class Duties:
 
 @dataclass(frozen=True, slots=True)
 class Observe:
-    """What a fetch must read beyond accounts and memberships, so targets skip costly reads
+    """What a read must take beyond accounts and memberships, so targets skip costly reads
     (a Keycloak request per user for password dates) nobody asked for."""
 
     passwords: bool = False

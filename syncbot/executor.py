@@ -10,11 +10,10 @@ still needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import groupby, islice
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -61,16 +60,6 @@ class ApplyReport:
 WINDOW = 64
 
 
-@runtime_checkable
-class BatchTarget(Protocol):
-    """A target that sends several people's steps at once (fewer round trips, merged
-    group modifies). Must answer for each step exactly as `apply` would: None when it was
-    done (or was already so), else the error `apply` would raise; one step's failure not
-    another's."""
-
-    def apply_many(self, actions: Sequence[Action]) -> list[ApplyError | None]: ...
-
-
 def _by_person(plan: Plan) -> Iterator[list[Action]]:
     """One person's steps in every target: the planner already sorted them into safe order."""
     for _, steps in groupby(plan.actions, key=lambda a: a.employee_id or f"{a.target}:{a.account}"):
@@ -89,17 +78,6 @@ def _note_intent(ledger: Ledger, action: Action, run_id: str) -> None:
         ledger.will_remove(action.target, action.account, action.employee_id, run_id, action.remove)
 
 
-def _perform(target: Target, action: Action) -> ApplyError | None:
-    try:
-        target.apply(action)
-    except ApplyError as exc:
-        return exc
-    except Exception as exc:  # an adapter bug must not stop the other people's steps
-        log.exception("step_crashed", target=action.target, account=action.account)
-        return ApplyError(f"{type(exc).__name__}: {exc}")
-    return None
-
-
 def _message(error: ApplyError | None) -> str | None:
     return None if error is None else (str(error) or type(error).__name__)
 
@@ -107,6 +85,7 @@ def _message(error: ApplyError | None) -> str | None:
 def apply_plan(
     plan: Plan,
     targets: Mapping[str, Target],
+    snapshots: Mapping[str, Snapshot],
     audit: AuditLog,
     ledger: Ledger,
     run_id: str,
@@ -117,6 +96,9 @@ def apply_plan(
     window: int = WINDOW,
 ) -> ApplyReport:
     """Apply every action of `plan`, a window of people at a time; see `WINDOW`.
+
+    `snapshots` are the ones the plan was computed from: each target's steps go out with
+    its own, which says where in the directory each account and group is.
 
     Asked to stop, it takes no one new and finishes the steps of the people it started,
     so a stop never leaves one person's departure half done.
@@ -133,7 +115,7 @@ def apply_plan(
             active += [_Person(steps) for steps in islice(waiting, max(window - len(active), 0))]
         if not active:
             break
-        _apply_window(active, targets, audit, ledger, run_id, journal, report)
+        _apply_window(active, targets, snapshots, audit, ledger, run_id, journal, report)
         progress(len(report.results), total)
         with ledger.batch():
             for person in active:
@@ -170,6 +152,7 @@ class _Person:
 def _apply_window(
     people: list[_Person],
     targets: Mapping[str, Target],
+    snapshots: Mapping[str, Snapshot],
     audit: AuditLog,
     ledger: Ledger,
     run_id: str,
@@ -191,7 +174,7 @@ def _apply_window(
         for action in actions:
             _note_intent(ledger, action, run_id)
     journal.begin_many(list(zip(numbers, steps, strict=True)))
-    failures = _perform_window(targets, actions)
+    failures = _perform_window(targets, snapshots, actions)
     errors = list(map(_message, failures))
     audit.changes([step.change.answered(error) for step, error in zip(steps, errors, strict=True)])
     # A lost answer leaves the step for the next run, which records it if it was made.
@@ -216,31 +199,36 @@ def _apply_window(
 
 
 def _perform_window(
-    targets: Mapping[str, Target], actions: list[Action]
+    targets: Mapping[str, Target], snapshots: Mapping[str, Snapshot], actions: list[Action]
 ) -> list[ApplyError | None]:
-    """Send a window's steps, each target's together when it can take several at once."""
+    """Send a window's steps, each target's in one batch with the snapshot they came from."""
     errors: list[ApplyError | None] = [None] * len(actions)
     by_target: dict[str, list[int]] = {}
     for index, action in enumerate(actions):
         by_target.setdefault(action.target, []).append(index)
     for name, indexes in by_target.items():
-        target = targets[name]
-        batch = [actions[i] for i in indexes]
-        if isinstance(target, BatchTarget) and len(batch) > 1:
-            found = _perform_many(target, batch)
-        else:
-            found = [_perform(target, action) for action in batch]
+        found = _perform(targets[name], snapshots[name], [actions[i] for i in indexes])
         for index, error in zip(indexes, found, strict=True):
             errors[index] = error
     return errors
 
 
-def _perform_many(target: BatchTarget, actions: list[Action]) -> list[ApplyError | None]:
+def _perform(target: Target, snapshot: Snapshot, steps: list[Action]) -> list[ApplyError | None]:
     try:
-        return target.apply_many(actions)
+        answers = target.apply(steps, snapshot)
     except Exception as exc:  # an adapter bug must not stop the other people's steps
-        log.exception("steps_crashed", target=actions[0].target, steps=len(actions))
-        return [ApplyError(f"{type(exc).__name__}: {exc}")] * len(actions)
+        if len(steps) > 1:
+            # Steps are idempotent, so each is sent again alone: the bug fails only the
+            # step that meets it.
+            log.exception("steps_crashed", target=target.name, steps=len(steps))
+            return [error for step in steps for error in _perform(target, snapshot, [step])]
+        log.exception("step_crashed", target=target.name, account=steps[0].account)
+        return [ApplyError(f"{type(exc).__name__}: {exc}")]
+    if len(answers) != len(steps):  # also an adapter bug: no step may go unanswered
+        log.error("steps_unanswered", target=target.name, steps=len(steps), answers=len(answers))
+        unanswered = ApplyError(f"{target.name} answered {len(answers)} of {len(steps)} steps")
+        return [unanswered] * len(steps)
+    return answers
 
 
 def _took_effect(step: NamedStep, accounts: Mapping[tuple[str, str], Account]) -> bool | None:

@@ -156,6 +156,11 @@ class Snapshot:
     # target's own vocabulary; None when the target could not read them.
     settings: Mapping[str, str] | None = None
     settings_key: str = ""  # where they live: the ppolicy entry's DN, "realm"
+    # What the target that read this snapshot needs to write back to what it read (DNs as
+    # the server spells them, ids of roles and groups), in that target's own type. Kept
+    # here, not inside the target, so a target's `apply` works from the state its plan was
+    # computed from, and a target object holds no state between a read and an apply.
+    locator: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from syncbot.roster.overlay import Overlaid, lay_over
 from syncbot.roster_strings import RosterStrings
 from syncbot.safety import threshold_violations
 from syncbot.state import StateDir
-from syncbot.targets.base import Progress, Target, no_progress
+from syncbot.targets.base import Progress, ReadRequest, Target, no_progress
 from syncbot.targets.registry import open_target
 
 log = structlog.get_logger("syncbot.reconcile")
@@ -202,7 +202,7 @@ def protection_for(config: Config, name: str, target: Target) -> Protection:
     )
 
 
-def _fetch_state(
+def _read_state(
     name: str,
     target: Target,
     config: Config,
@@ -221,7 +221,9 @@ def _fetch_state(
         observe = replace(observe, settings=True)
     try:
         # Protected groups are read too, so membership in them can shield an account.
-        snapshot = target.fetch(mapping.managed | protected_groups, progress, observe, known)
+        snapshot = target.read(
+            ReadRequest(mapping.managed | protected_groups, observe, known, progress)
+        )
     except SyncbotError:
         raise
     except Exception as exc:  # ldap3 raises its own hierarchy; callers want one kind
@@ -260,7 +262,7 @@ def _prepare(config: Config, today: date, progress: ProgressFactory, rule: PlanR
         known = RosterStrings(roster.rows)
         for name, target in targets.items():
             with progress(f"Đọc {name}") as bar:
-                states.append(_fetch_state(name, target, config, mappings, bar, observe, known))
+                states.append(_read_state(name, target, config, mappings, bar, observe, known))
         del known  # freed before planning, where memory peaks
         computed = rule.plan(roster, mappings, states, config, today)
     except BaseException:
@@ -337,6 +339,7 @@ def apply_prepared(
             report = apply_plan(
                 computed,
                 prepared.targets,
+                prepared.snapshots,
                 audit,
                 state.ledger(),
                 run_id,

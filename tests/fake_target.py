@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from plan_builders import ALL_MANAGED, TARGET, group
 
-from syncbot.duty_settings import NO_SETTINGS, OBSERVE_NOTHING, Duties, Observe, WantedSettings
+from syncbot.duty_settings import NO_SETTINGS, Duties, WantedSettings
 from syncbot.model import Account, Action, ActionKind, Snapshot
-from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
-from syncbot.targets.base import ApplyError, Progress, no_progress
+from syncbot.targets.base import ApplyError, ReadRequest
 
 #: Which steps fail: called with each step, returns the error to raise or None.
 FailWhen = Callable[[Action], ApplyError | None]
@@ -40,11 +38,12 @@ def never(action: Action) -> ApplyError | None:
 
 
 class FakeTarget:
-    """A `syncbot.targets.base.Target` over a dict of accounts, one step at a time.
+    """A `syncbot.targets.base.Target` over a dict of accounts.
 
     Entitlement keys are `plan_builders.group`'s, so plans made with the shipped mappings
     name the groups this target holds. `applied` lists the steps that took effect,
-    `attempted` every step sent (failed ones too), in the order they came.
+    `attempted` every step sent (failed ones too), in the order they came; `batches` the
+    size of each batch.
     """
 
     def __init__(
@@ -66,32 +65,29 @@ class FakeTarget:
         self.applied: list[Action] = []
         self.attempted: list[Action] = []
         self.signed_out: list[str] = []
-        self.fetches = 0
+        self.reads = 0
+        self.batches: list[int] = []  # the size of each batch the executor sent
         self.closed = False
 
     def entitlement_key(self, ref: str) -> str:
         return ref if "=" in ref else group(ref)
 
-    def fetch(
-        self,
-        managed: frozenset[str],
-        progress: Progress = no_progress,
-        observe: Observe = OBSERVE_NOTHING,
-        known: RosterStrings = NO_ROSTER_STRINGS,
-    ) -> Snapshot:
-        self.fetches += 1
+    def read(self, request: ReadRequest) -> Snapshot:
+        self.reads += 1
+        managed = request.managed
         # As a real read does: only managed groups count as entitlements, every group as
         # a group (protection rules look at those).
         accounts = tuple(
             dataclasses.replace(a, entitlements=a.groups & managed) for a in self.accounts.values()
         )
-        progress(len(accounts), len(accounts))
+        request.progress(len(accounts), len(accounts))
         return Snapshot(
             target=self.name,
             accounts=accounts,
             entitlements=frozenset(self.entitlements & managed),
             settings=None if self.settings is None else dict(self.settings),
             settings_key="fake-policy",
+            locator=self.name,
         )
 
     def wanted_settings(self, duties: Duties) -> WantedSettings:
@@ -100,13 +96,23 @@ class FakeTarget:
     def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:
         return frozenset()  # like LDAP: no account here is federated from elsewhere
 
-    def apply(self, action: Action) -> None:
-        self.attempted.append(action)
-        error = self.fail(action)
+    def apply(self, steps: Sequence[Action], snapshot: Snapshot) -> list[ApplyError | None]:
+        self.batches.append(len(steps))
+        return [self._answer(step, snapshot) for step in steps]
+
+    def _answer(self, step: Action, snapshot: Snapshot) -> ApplyError | None:
+        if step.target != self.name or snapshot.locator != self.name:
+            return ApplyError(f"fake: a step or snapshot of {step.target!r} sent to {self.name!r}")
+        self.attempted.append(step)
+        error = self.fail(step)
         if error is not None:
-            raise error
-        self._change(action)
-        self.applied.append(action)
+            return error
+        try:
+            self._change(step)
+        except ApplyError as exc:
+            return exc
+        self.applied.append(step)
+        return None
 
     def describe(self) -> list[str]:
         return [f"{self.name}: in-memory fake, {len(self.accounts)} accounts"]
@@ -140,26 +146,3 @@ class FakeTarget:
             groups = (current.groups - set(action.remove)) | set(action.add)
             current = dataclasses.replace(current, groups=groups)
         self.accounts[action.account] = current
-
-
-class FakeBatchTarget(FakeTarget):
-    """The same target taking several people's steps at once (`executor.BatchTarget`).
-
-    `batches` holds the size of each batch the executor sent.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.batches: list[int] = []
-
-    def apply_many(self, actions: Sequence[Action]) -> list[ApplyError | None]:
-        self.batches.append(len(actions))
-        errors: list[ApplyError | None] = []
-        for action in actions:
-            try:
-                self.apply(action)
-            except ApplyError as exc:
-                errors.append(exc)
-            else:
-                errors.append(None)
-        return errors

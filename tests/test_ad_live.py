@@ -35,6 +35,7 @@ from syncbot.cli import main
 from syncbot.duty_settings import Observe
 from syncbot.model import Action, ActionKind, Reason
 from syncbot.report.people import local_day
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap.dn import normalise_dn
 from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.ldap.target import LdapTarget
@@ -274,7 +275,10 @@ def test_pwd_last_set_zero_makes_the_old_password_must_change(
     settings = target_settings(ad_sample.server, ad_sample.unit)
     target = LdapTarget(settings)
     try:
-        accounts = {a.username: a for a in target.fetch(frozenset(), observe=_PASSWORDS).accounts}
+        accounts = {
+            a.username: a
+            for a in target.read(ReadRequest(frozenset(), observe=_PASSWORDS)).accounts
+        }
     finally:
         target.close()
     assert accounts["sonbq"].must_change_password
@@ -292,7 +296,9 @@ def test_last_logon_timestamp_is_written_by_a_real_bind(ad_sample: AdSample) -> 
     observe = Observe(sign_ins_since=TODAY)
     target = LdapTarget(target_settings(ad_sample.server, ad_sample.unit))
     try:
-        accounts = {a.username: a for a in target.fetch(frozenset(), observe=observe).accounts}
+        accounts = {
+            a.username: a for a in target.read(ReadRequest(frozenset(), observe=observe)).accounts
+        }
     finally:
         target.close()
     last = accounts["phonght"].last_sign_in
@@ -374,17 +380,17 @@ def test_a_role_group_of_2000_is_read_whole_through_ranges_and_changed(
     role = target.entitlement_key("chuyen-vien")
     managed = frozenset({role, target.entitlement_key("lanh-dao")})
     try:
-        snapshot = target.fetch(managed)
+        snapshot = target.read(ReadRequest(managed))
         holders = {a.username for a in snapshot.accounts if role in a.entitlements}
         assert len(snapshot.accounts) == BIG
         assert len(holders) == BIG  # not 1,500, nor 0
-        errors = target.apply_many([
+        errors = target.apply([
             _role_action(target, big_unit, "cv0007", ActionKind.REVOKE, "chuyen-vien"),
             _role_action(target, big_unit, "cv1999", ActionKind.REVOKE, "chuyen-vien"),
             _role_action(target, big_unit, "cv1500", ActionKind.GRANT, "lanh-dao"),
-        ])  # fmt: skip
+        ], snapshot)  # fmt: skip
         assert errors == [None, None, None]
-        again = target.fetch(managed)
+        again = target.read(ReadRequest(managed))
         holders = {a.username for a in again.accounts if role in a.entitlements}
         assert holders == {f"cv{i:04d}" for i in range(BIG)} - {"cv0007", "cv1999"}
         lanh_dao = target.entitlement_key("lanh-dao")
@@ -392,11 +398,11 @@ def test_a_role_group_of_2000_is_read_whole_through_ranges_and_changed(
             "cv0000", "cv0001", "cv0002", "cv1500"
         }  # fmt: skip
         # Put back for the other library's turn.
-        errors = target.apply_many([
+        errors = target.apply([
             _role_action(target, big_unit, "cv0007", ActionKind.GRANT, "chuyen-vien"),
             _role_action(target, big_unit, "cv1999", ActionKind.GRANT, "chuyen-vien"),
             _role_action(target, big_unit, "cv1500", ActionKind.REVOKE, "lanh-dao"),
-        ])  # fmt: skip
+        ], again)  # fmt: skip
         assert errors == [None, None, None]
     finally:
         target.close()
@@ -423,7 +429,9 @@ def test_paged_reads_at_ad_page_limit(
     target = LdapTarget(settings)
     seen: list[int] = []
     try:
-        snapshot = target.fetch(frozenset(), progress=lambda done, total: seen.append(done))
+        snapshot = target.read(
+            ReadRequest(frozenset(), progress=lambda done, total: seen.append(done))
+        )
     finally:
         target.close()
     assert len(snapshot.accounts) == BIG

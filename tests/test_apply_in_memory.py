@@ -7,13 +7,13 @@ target again and plan once more, as a second `syncbot plan` after an apply does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_target import FakeBatchTarget, FakeTarget, fail_step
+from fake_target import FakeTarget, fail_step
 from plan_builders import (
     ALL_MANAGED,
     CHUYEN_VIEN,
@@ -31,12 +31,12 @@ from plan_builders import (
 from syncbot import reconcile
 from syncbot.audit import AuditLog, iter_records, verify_chain
 from syncbot.config import load_config
-from syncbot.executor import ApplyReport, apply_plan
-from syncbot.model import Account, Action, ActionKind, Plan, RosterRow
+from syncbot.executor import WINDOW, ApplyReport, apply_plan
+from syncbot.model import Account, Action, ActionKind, Plan, RosterRow, Snapshot
 from syncbot.reconcile import RosterRule
 from syncbot.state import StateDir
 from syncbot.sync import Synced, sync
-from syncbot.targets.base import Target
+from syncbot.targets.base import ApplyError, ReadRequest, Target
 
 LEFT = TODAY - timedelta(days=10)
 
@@ -68,27 +68,38 @@ def by_person(actions: Iterable[Action]) -> dict[str, list[Action]]:
 
 def replan(rows: list[RosterRow], target: FakeTarget) -> Plan:
     """What a second `syncbot plan` sees: the target read again, the same roster."""
-    return run(rows, target.fetch(ALL_MANAGED).accounts)
+    return run(rows, target.read(ReadRequest(ALL_MANAGED)).accounts)
 
 
-def apply(plan: Plan, target: FakeTarget, state: Path) -> ApplyReport:
+def apply(plan: Plan, target: FakeTarget, state: Path, window: int = WINDOW) -> ApplyReport:
     folder = StateDir(state)
     folder.prepare()
     journal = folder.journal()
     journal.start({"run_id": "r1", "actor": "test"})
     with AuditLog(state / "audit.jsonl", run_id="r1", actor="test") as audit:
-        return apply_plan(plan, {TARGET: target}, audit, folder.ledger(), "r1", journal=journal)
+        snapshots = {TARGET: target.read(ReadRequest(ALL_MANAGED))}
+        return apply_plan(
+            plan,
+            {TARGET: target},
+            snapshots,
+            audit,
+            folder.ledger(),
+            "r1",
+            journal=journal,
+            window=window,
+        )
 
 
-@pytest.mark.parametrize("kind", [FakeTarget, FakeBatchTarget], ids=["one-by-one", "batch"])
-def test_a_plan_applied_leaves_the_next_plan_empty(kind: type[FakeTarget], tmp_path: Path) -> None:
+@pytest.mark.parametrize("window", [1, WINDOW], ids=["one-by-one", "batch"])
+def test_a_plan_applied_leaves_the_next_plan_empty(window: int, tmp_path: Path) -> None:
     rows, accounts = drifted()
-    target = kind(accounts)
+    target = FakeTarget(accounts)
     plan = run(rows, accounts)
     assert {a.username for a in plan.actions} == {"u1", "u2", "u3"}
 
-    report = apply(plan, target, tmp_path)
+    report = apply(plan, target, tmp_path, window)
 
+    assert (max(target.batches) > 1) is (window > 1)
     assert report.failed == [] and report.succeeded == len(plan.actions)
     assert by_person(target.applied) == by_person(plan.actions)
     assert not target.accounts["uid=u1,ou=people,dc=t"].enabled
@@ -101,7 +112,7 @@ def test_a_plan_applied_leaves_the_next_plan_empty(kind: type[FakeTarget], tmp_p
 
 def test_a_batch_target_gets_several_peoples_steps_at_once(tmp_path: Path) -> None:
     rows, accounts = drifted()
-    target = FakeBatchTarget(accounts)
+    target = FakeTarget(accounts)
 
     apply(run(rows, accounts), target, tmp_path)
 
@@ -137,10 +148,10 @@ def test_an_adapter_bug_is_one_failed_step_not_a_stopped_run(tmp_path: Path) -> 
     crash = fail_step(ActionKind.GRANT, "u3", error=None)
 
     class Buggy(FakeTarget):
-        def apply(self, action: Action) -> None:
-            if crash(action) is not None:
+        def apply(self, steps: Sequence[Action], snapshot: Snapshot) -> list[ApplyError | None]:
+            if any(crash(step) is not None for step in steps):
                 raise KeyError("a bug in the adapter")
-            super().apply(action)
+            return super().apply(steps, snapshot)
 
     target = Buggy(accounts)
     report = apply(run(rows, accounts), target, tmp_path)
@@ -232,7 +243,7 @@ def test_sync_applies_the_plan_and_the_second_sync_has_nothing_to_do(
 
     assert second.prepared.plan.actions == ()
     assert second.report is not None and second.report.results == []
-    assert fake_ldap[0].fetches == 2
+    assert fake_ldap[0].reads == 2
     assert verify_chain(tmp_path / "audit" / "audit.jsonl").ok
 
 

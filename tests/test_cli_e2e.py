@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ldap3
 import pytest
+from target_steps import apply_one
 
 from localdev import probes
 from localdev.demo import REPO_MAPPINGS, write_config
@@ -383,7 +384,8 @@ def test_step_cut_off_by_a_kill_is_audited_on_recovery(
     journal = StateDir(sample.parent / "state").journal()
     journal.start({"run_id": "killed-run", "actor": "root@host via syncbot apply"})
     journal.begin(0, done_step)
-    prepared.targets["ldap"].apply(done_action)  # the change happened, then the kill came
+    # the change happened, then the kill came
+    apply_one(prepared.targets["ldap"], done_action, prepared.snapshots["ldap"])
     journal.begin(1, lost_step)  # ...or came before this one changed anything
     for target in prepared.targets.values():
         target.close()
@@ -450,7 +452,7 @@ def test_step_recorded_just_before_a_kill_is_not_recorded_twice(
     journal = StateDir(sample.parent / "state").journal()
     journal.start({"run_id": "killed-run", "actor": "root@host via syncbot apply"})
     journal.begin(0, step)
-    prepared.targets["ldap"].apply(action)
+    apply_one(prepared.targets["ldap"], action, prepared.snapshots["ldap"])
     with AuditLog(sample.parent / "audit" / "audit.jsonl", run_id="killed-run", actor="x") as log:
         log.changes([step.change.answered(None)])
     # ...and the process died before writing the journal's `done` line.

@@ -28,6 +28,7 @@ from syncbot.cli import main
 from syncbot.duty_settings import Observe
 from syncbot.model import Account, Action, ActionKind, Reason
 from syncbot.report.people import local_day
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap.dn import normalise_dn
 from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.ldap.target import LdapTarget
@@ -101,7 +102,9 @@ def target_settings(server: Ds389Server, subtree: DsSubtree, **changes: object) 
 def fetch(sample: DsSample, observe: Observe, **changes: object) -> dict[str, Account]:
     target = LdapTarget(target_settings(sample.server, sample.subtree, **changes))
     try:
-        return {a.username: a for a in target.fetch(frozenset(), observe=observe).accounts}
+        return {
+            a.username: a for a in target.read(ReadRequest(frozenset(), observe=observe)).accounts
+        }
     finally:
         target.close()
 
@@ -380,15 +383,15 @@ def test_the_last_member_leaves_an_empty_group_without_a_placeholder(
     target = LdapTarget(target_settings(ds389, ds389_subtree))
     role = target.entitlement_key("van-thu")
     try:
-        target.fetch(frozenset({role}))
+        snapshot = target.read(ReadRequest(frozenset({role})))
         revoke = Action(
             target="ldap", kind=ActionKind.REVOKE, account=normalise_dn(f"uid=solo,{people}"),
             username="solo", employee_id=None, reason=Reason(vi="Kiểm thử", en="test"),
             evidence=None, remove=(role,),
         )  # fmt: skip
-        assert target.apply_many([revoke]) == [None]
+        assert target.apply([revoke], snapshot) == [None]
         assert ds389.read(f"cn=van-thu,{groups}", ["member"]).get("member", []) == []
-        again = target.fetch(frozenset({role}))
+        again = target.read(ReadRequest(frozenset({role})))
         assert role in again.entitlements
         assert all(role not in a.entitlements for a in again.accounts)
     finally:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import ldap3
 import pytest
@@ -30,7 +31,7 @@ from syncbot.audit.verify import verify_chain
 from syncbot.executor import apply_plan, recover_interrupted
 from syncbot.model import Account, Action, ActionKind, Plan, Reason, RowEvidence, Snapshot
 from syncbot.state import Ledger, NamedStep, StepJournal
-from syncbot.targets.base import ApplyError
+from syncbot.targets.base import ApplyError, ReadRequest
 from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.ldap.target import LdapTarget
 
@@ -54,6 +55,15 @@ def departure(number: int) -> list[Action]:
     ]
 
 
+#: The snapshot the unit tests' plans come from: the in-memory targets need nothing of it.
+NOTHING_READ = Snapshot("ldap", (), frozenset())
+
+
+def alone(target: OneAtATime) -> tuple[dict[str, Any], dict[str, Snapshot]]:
+    """The targets and snapshots of a run on `target` alone."""
+    return {"ldap": target}, {"ldap": NOTHING_READ}
+
+
 def plan_of(actions: Sequence[Action]) -> Plan:
     return Plan(TODAY, "nhan-su.csv", "0" * 64, 10, tuple(actions), ())
 
@@ -65,7 +75,10 @@ def records(path: Path) -> list[dict]:
 
 
 class OneAtATime:
-    """Checks, whenever steps are sent, that everything before them is already on disk."""
+    """Checks, whenever steps are sent, that everything before them is already on disk.
+
+    Sends a batch one step at a time, as the Keycloak target does.
+    """
 
     name = "ldap"
 
@@ -75,10 +88,13 @@ class OneAtATime:
         self.sent: list[Action] = []
         self.problems: list[str] = []  # the executor turns an exception into a failed step
 
-    def apply(self, action: Action) -> None:
-        error = self._check([action])[0]
-        if error is not None:
-            raise ApplyError(error)
+    def apply(self, steps: Sequence[Action], snapshot: Snapshot) -> list[ApplyError | None]:
+        assert snapshot is NOTHING_READ, "the executor must pass the plan's own snapshot"
+        return [self._answer(self._check([step])[0]) for step in steps]
+
+    @staticmethod
+    def _answer(error: str | None) -> ApplyError | None:
+        return None if error is None else ApplyError(error)
 
     def _check(self, actions: list[Action]) -> list[str | None]:
         try:
@@ -106,10 +122,11 @@ class OneAtATime:
 
 
 class WatchingTarget(OneAtATime):
-    """The same, taking a window's steps at once as the LDAP target does."""
+    """The same, sending a window's steps at once as the LDAP target does."""
 
-    def apply_many(self, actions: Sequence[Action]) -> list[ApplyError | None]:
-        return [None if e is None else ApplyError(e) for e in self._check(list(actions))]
+    def apply(self, steps: Sequence[Action], snapshot: Snapshot) -> list[ApplyError | None]:
+        assert snapshot is NOTHING_READ, "the executor must pass the plan's own snapshot"
+        return [self._answer(error) for error in self._check(list(steps))]
 
 
 @pytest.fixture
@@ -129,7 +146,7 @@ def test_a_persons_next_step_waits_for_the_previous_record_on_disk(
     monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
     actions = [a for n in range(150) for a in departure(n)]
     with AuditLog(audit_path, run_id="r1", actor="test") as audit:
-        report = apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1",
+        report = apply_plan(plan_of(actions), *alone(target), audit, ledger, "r1",
                             journal=journal, window=64)  # fmt: skip
     assert not target.problems
     assert len(report.results) == 450
@@ -147,14 +164,14 @@ def test_a_persons_next_step_waits_for_the_previous_record_on_disk(
     )  # the ledger was written ahead of every lock
 
 
-def test_a_target_without_apply_many_gets_the_same_windows(
+def test_a_target_sending_one_step_at_a_time_gets_the_same_guarantees(
     files: tuple[Path, Ledger, StepJournal],
 ) -> None:
     audit_path, ledger, journal = files
     target = OneAtATime(audit_path, journal)
     actions = [a for n in range(5) for a in departure(n)]
     with AuditLog(audit_path, run_id="r1", actor="test") as audit:
-        report = apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1",
+        report = apply_plan(plan_of(actions), *alone(target), audit, ledger, "r1",
                             journal=journal, window=64)  # fmt: skip
     assert not target.problems
     assert report.succeeded == 15 and len(target.windows) == 15
@@ -167,7 +184,7 @@ def test_a_stop_finishes_the_people_started_and_takes_no_one_new(
     target = WatchingTarget(audit_path, journal)
     actions = [a for n in range(100) for a in departure(n)]
     with AuditLog(audit_path, run_id="r1", actor="test") as audit:
-        report = apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1",
+        report = apply_plan(plan_of(actions), *alone(target), audit, ledger, "r1",
                             journal=journal, window=10,
                             should_stop=lambda: len(target.windows) >= 1)  # fmt: skip
     assert not target.problems and report.interrupted
@@ -194,7 +211,15 @@ def test_a_step_whose_record_would_be_refused_is_never_sent(
     actions = [*departure(0)[:1], refused]
     refusal = pytest.raises(ValueError, match=r"secret-looking keys evidence\.bind_password")
     with AuditLog(audit_path, run_id="r1", actor="test") as audit, refusal:
-        apply_plan(plan_of(actions), {"ldap": target}, audit, ledger, "r1", journal=journal)
+        apply_plan(
+            plan_of(actions),
+            {"ldap": target},
+            {"ldap": NOTHING_READ},
+            audit,
+            ledger,
+            "r1",
+            journal=journal,
+        )
     assert target.sent == [] and not journal.pending().open
     assert records(audit_path) == [] and not ledger.entries
 
@@ -339,7 +364,7 @@ def test_merged_group_changes_tolerate_what_is_already_so(
     server = ldap_directory
     target = LdapTarget(ldap_settings)
     managed = frozenset(group_dn(server, g) for g in ("chuyen-vien", "lanh-dao", "van-thu"))
-    snapshot = target.fetch(managed)
+    snapshot = target.read(ReadRequest(managed))
     keys = {a.username: a.key for a in snapshot.accounts}
 
     def action(user: str, kind: ActionKind, add: str = "", remove: str = "") -> Action:
@@ -351,35 +376,35 @@ def test_merged_group_changes_tolerate_what_is_already_so(
                              server.admin_password, auto_bind=True)  # fmt: skip
 
     def meanwhile(kind: str, user: str, group: str) -> None:
-        """Someone else changes a group between the fetch and the apply."""
+        """Someone else changes a group between the read and the apply."""
         change = ldap3.MODIFY_ADD if kind == "add" else ldap3.MODIFY_DELETE
         assert admin.modify(group_dn(server, group),
                             {"member": [(change, [user_dn(server, user)])]})  # fmt: skip
 
     meanwhile("add", "levanc", "lanh-dao")
-    errors = target.apply_many([
+    errors = target.apply([
         action("levanc", ActionKind.GRANT, add="lanh-dao"),  # already there
         action("nguyenvana", ActionKind.GRANT, add="lanh-dao"),
         action("phamthid", ActionKind.GRANT, add="chuyen-vien"),
         action("tranthib", ActionKind.DISABLE),
-    ])  # fmt: skip
+    ], snapshot)  # fmt: skip
     assert errors == [None] * 4
     assert members(server, "lanh-dao") == {"tranthib", "levanc", "nguyenvana"}
     assert members(server, "chuyen-vien") == {"tranthib", "phamthid"}
 
     meanwhile("delete", "nguyenvana", "lanh-dao")
-    errors = target.apply_many([
+    errors = target.apply([
         action("tranthib", ActionKind.REVOKE, remove="lanh-dao"),
         action("nguyenvana", ActionKind.REVOKE, remove="lanh-dao"),  # already gone
-    ])  # fmt: skip
+    ], snapshot)  # fmt: skip
     assert errors == [None, None]
     assert members(server, "lanh-dao") == {"levanc"}
 
     # The last members leave: the group keeps the placeholder, as one at a time would.
-    errors = target.apply_many([
+    errors = target.apply([
         action("tranthib", ActionKind.REVOKE, remove="chuyen-vien"),
         action("phamthid", ActionKind.REVOKE, remove="chuyen-vien"),
-    ])  # fmt: skip
+    ], snapshot)  # fmt: skip
     assert errors == [None, None]
     assert members(server, "chuyen-vien") == {"cn=syncbot-empty-group-placeholder"}
     admin.unbind()
@@ -391,20 +416,20 @@ def test_a_group_deleted_mid_window_fails_only_its_steps(
 ) -> None:
     server = ldap_directory
     target = LdapTarget(ldap_settings)
-    snapshot = target.fetch(frozenset({group_dn(server, "van-thu")}))
+    snapshot = target.read(ReadRequest(frozenset({group_dn(server, "van-thu")})))
     keys = {a.username: a.key for a in snapshot.accounts}
     admin = ldap3.Connection(ldap3.Server(server.url.rstrip("/")), server.admin_dn,
                              server.admin_password, auto_bind=True)  # fmt: skip
     assert admin.delete(group_dn(server, "van-thu"))
     admin.unbind()
     grant = target.entitlement_key("van-thu")
-    errors = target.apply_many([
+    errors = target.apply([
         Action("ldap", ActionKind.GRANT, keys["levanc"], "levanc", None, REASON, None,
                add=(grant,)),
         Action("ldap", ActionKind.GRANT, keys["phamthid"], "phamthid", None, REASON, None,
                add=(grant,)),
         Action("ldap", ActionKind.DISABLE, keys["nguyenvana"], "nguyenvana", None, REASON, None),
-    ])  # fmt: skip
+    ], snapshot)  # fmt: skip
     assert errors[0] and errors[1] and "noSuchObject" in str(errors[0])
     assert errors[2] is None
     target.close()

@@ -17,7 +17,7 @@ from test_cli_e2e import _big_departure, audit_line_count, audit_lines, sample_d
 
 from localdev.slapd import SlapdServer
 from syncbot.cli import main
-from syncbot.targets.ldap import LdapTarget
+from syncbot.targets.ldap import write as ldap_write
 
 pytestmark = pytest.mark.slapd
 TODAY = date.today()
@@ -74,19 +74,19 @@ def test_a_lock_made_whose_answer_was_lost_is_recorded_by_the_next_run(
     directory and records it as done: one `ok` record for every change that was made.
     """
     config = sample_department(slapd_server, tmp_path)
-    real_modify = LdapTarget._modify
+    real_modify = ldap_write.modify
     lost: list[str] = []
 
-    def modify_then_lose_the_answer(self: LdapTarget, conn: Any, dn: str, changes: Any,
+    def modify_then_lose_the_answer(conn: Any, target: str, dn: str, changes: Any,
                                     **options: Any) -> int:  # fmt: skip
-        code = real_modify(self, conn, dn, changes, **options)
+        code = real_modify(conn, target, dn, changes, **options)
         if not lost and "pwdAccountLockedTime" in changes:
             lost.append(dn)
             slapd_server.stop()
             raise LDAPSocketReceiveError("connection closed by the server")
         return code
 
-    monkeypatch.setattr(LdapTarget, "_modify", modify_then_lose_the_answer)
+    monkeypatch.setattr(ldap_write, "modify", modify_then_lose_the_answer)
     assert main(["--config", str(config), "apply", "--yes", "--force"]) == 6
     monkeypatch.undo()
     slapd_server.start()

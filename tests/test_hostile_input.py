@@ -17,6 +17,7 @@ from syncbot.cli import main
 from syncbot.config import load_config
 from syncbot.model import Snapshot
 from syncbot.reconcile import open_targets
+from syncbot.targets.base import ReadRequest
 
 pytestmark = pytest.mark.slapd
 TODAY = date.today()
@@ -33,7 +34,7 @@ def in_step(slapd_server: SlapdServer, tmp_path: Path) -> Path:
 def snapshot(config: Path) -> Snapshot:
     target = open_targets(load_config(config))["ldap"]
     try:
-        return target.fetch(frozenset())
+        return target.read(ReadRequest(frozenset()))
     finally:
         target.close()
 

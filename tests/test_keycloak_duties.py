@@ -16,16 +16,21 @@ from typing import Any
 import pytest
 from keycloak import KeycloakPostError, KeycloakPutError
 from keycloak_fixtures import realm_target
+from target_steps import apply_one
 
 from localdev.keycloak import RealmHandle
 from syncbot.config import load_config
-from syncbot.duty_settings import CharClass, Duties, Observe, PasswordPolicy
+from syncbot.duty_settings import OBSERVE_NOTHING, CharClass, Duties, Observe, PasswordPolicy
 from syncbot.errors import ConfigError
 from syncbot.model import Account, Action, ActionKind, Duty, Reason, Snapshot
-from syncbot.targets.base import ApplyError
+from syncbot.targets.base import ApplyError, ReadRequest
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget
+from syncbot.targets.keycloak.event_settings import (
+    EVENTS_ENABLED,
+    EVENTS_EXPIRATION,
+    EVENTS_TYPES,
+)
 from syncbot.targets.keycloak.permissions import NEEDS
-from syncbot.targets.keycloak.target import EVENTS_ENABLED, EVENTS_EXPIRATION, EVENTS_TYPES
 
 pytestmark = pytest.mark.keycloak
 
@@ -65,8 +70,17 @@ def drift(snapshot: Snapshot, wanted: dict[str, str]) -> tuple[tuple[str, str | 
     )
 
 
-def configure(target: KeycloakTarget, settings: tuple[tuple[str, str | None, str], ...]) -> None:
-    target.apply(
+def read(target: KeycloakTarget, observe: Observe = OBSERVE_NOTHING) -> Snapshot:
+    return target.read(ReadRequest(NOTHING, observe=observe))
+
+
+def configure(
+    target: KeycloakTarget,
+    settings: tuple[tuple[str, str | None, str], ...],
+    snapshot: Snapshot,
+) -> None:
+    apply_one(
+        target,
         Action(
             target="keycloak",
             kind=ActionKind.CONFIGURE,
@@ -77,12 +91,13 @@ def configure(target: KeycloakTarget, settings: tuple[tuple[str, str | None, str
             evidence=None,
             duty=Duty.PASSWORD,
             settings=settings,
-        )
+        ),
+        snapshot,
     )
 
 
 def account(target: KeycloakTarget, user_id: str, observe: Observe) -> Account:
-    return next(a for a in target.fetch(NOTHING, observe=observe).accounts if a.key == user_id)
+    return next(a for a in read(target, observe).accounts if a.key == user_id)
 
 
 def person(realm: RealmHandle, username: str, password: str | None = GOOD_PASSWORD) -> str:
@@ -123,7 +138,7 @@ def test_configure_sets_the_policy_that_keycloak_then_enforces(
     user = person(realm, "chuyen.vien-01", password=None)
     calls = target.requests
 
-    before = target.fetch(NOTHING, observe=SETTINGS)
+    before = read(target, SETTINGS)
 
     # The realm itself and its event settings: two requests beyond the accounts.
     assert target.requests - calls == 1 + 1 + 1 + 1  # users/count, users, realm, events/config
@@ -149,9 +164,9 @@ def test_configure_sets_the_policy_that_keycloak_then_enforces(
     }
     assert ("length", "6", "12") in changes
 
-    configure(target, changes)
+    configure(target, changes, before)
 
-    after = target.fetch(NOTHING, observe=SETTINGS)
+    after = read(target, SETTINGS)
     assert drift(after, target.wanted_settings(RULES).values) == ()
     assert after.settings is not None and after.settings["hashIterations"] == "27500"
     assert policy_text(realm).startswith("hashIterations(27500) and length(12) and ")
@@ -174,10 +189,10 @@ def test_configure_sets_the_policy_that_keycloak_then_enforces(
     )
     set_policy(realm, shuffled)
     stored = policy_text(realm)  # Keycloak keeps the order, joins terms with one space
-    again = target.fetch(NOTHING, observe=SETTINGS)
+    again = read(target, SETTINGS)
     assert drift(again, target.wanted_settings(RULES).values) == ()
     calls = target.requests
-    configure(target, changes)
+    configure(target, changes, again)
     assert target.requests - calls == 2  # the realm and its event settings read, no write
     assert policy_text(realm) == stored
 
@@ -187,8 +202,9 @@ def test_configure_changes_only_the_named_terms(
 ) -> None:
     realm = keycloak_realm
     set_policy(realm, "length(8) and hashIterations(27500) and passwordHistory(3)")
+    snapshot = read(target, SETTINGS)
 
-    configure(target, (("passwordHistory", "3", "5"), ("digits", None, "1")))
+    configure(target, (("passwordHistory", "3", "5"), ("digits", None, "1")), snapshot)
 
     assert policy_text(realm) == (
         "length(8) and hashIterations(27500) and passwordHistory(5) and digits(1)"
@@ -200,7 +216,7 @@ def test_settings_are_not_read_unless_asked(
 ) -> None:
     person(keycloak_realm, "vanthu01")
     calls = target.requests
-    snapshot = target.fetch(NOTHING)
+    snapshot = read(target)
     assert snapshot.settings is None
     assert target.requests - calls == 2  # users/count and one page of users
     only = snapshot.accounts[0]
@@ -221,14 +237,14 @@ def test_events_stored_by_configure_give_last_and_failed_sign_ins(
     guessed = person(realm, "lanhdao03")
     observe = Observe(sign_ins_since=yesterday(), failures_since=yesterday())
 
-    before = target.fetch(NOTHING, observe=observe)
+    before = read(target, observe)
     assert before.settings is not None and before.settings[EVENTS_ENABLED] == "false"
     assert realm.login("lanhdao01", GOOD_PASSWORD)["access_token"]  # not stored yet
     changes = drift(before, target.wanted_settings(Duties()).values)
     assert {name for name, _, _ in changes} == {EVENTS_ENABLED, EVENTS_EXPIRATION}
     assert {"LOGIN", "LOGIN_ERROR"} <= set(before.settings[EVENTS_TYPES].split(","))
 
-    configure(target, changes)
+    configure(target, changes, before)
 
     config = realm.admin.connection.raw_get(f"admin/realms/{realm.name}/events/config").json()
     assert config["eventsEnabled"] is True
@@ -243,7 +259,7 @@ def test_events_stored_by_configure_give_last_and_failed_sign_ins(
     refused(realm.login, "khong-ton-tai", "sai-mat-khau")  # no user id: counted for nobody
 
     calls = target.requests
-    after = {a.key: a for a in target.fetch(NOTHING, observe=observe).accounts}
+    after = {a.key: a for a in read(target, observe).accounts}
 
     # users/count, users, one page of LOGIN events, one of LOGIN_ERROR events, brute-force
     # status of the one user with failures, events/config (store_events, events watched).
@@ -271,7 +287,8 @@ def test_password_dates_and_a_required_change(
     passwords = Observe(passwords=True)
     calls = target.requests
 
-    first = {a.key: a for a in target.fetch(NOTHING, observe=passwords).accounts}
+    snapshot = read(target, passwords)
+    first = {a.key: a for a in snapshot.accounts}
 
     # One credentials request per enabled user: two, the disabled one is not read.
     assert target.requests - calls == 2 + 2
@@ -303,7 +320,7 @@ def test_password_dates_and_a_required_change(
         evidence=None,
         duty=Duty.PASSWORD,
     )
-    target.apply(configure_required)
+    apply_one(target, configure_required, snapshot)
 
     assert account(target, issued, Observe()).must_change_password is True
     # The password still matches, but the grant cannot finish the required action.
@@ -332,7 +349,7 @@ def test_federated_users_have_no_password_date_of_their_own(
     )
     calls = target.requests
 
-    people = {a.key: a for a in target.fetch(NOTHING, observe=Observe(passwords=True)).accounts}
+    people = {a.key: a for a in read(target, Observe(passwords=True)).accounts}
 
     assert people[linked].federated is True
     assert people[linked].password_changed is None
@@ -347,6 +364,7 @@ def test_missing_duty_roles_are_named(keycloak_realm: RealmHandle, target: Keycl
     from test_keycloak_target import set_service_account_roles
 
     set_service_account_roles(keycloak_realm, {need.role for need in NEEDS})
+    snapshot = read(target)
 
     lines = target.describe()
 
@@ -356,12 +374,12 @@ def test_missing_duty_roles_are_named(keycloak_realm: RealmHandle, target: Keycl
     assert "manage-realm (set the realm's password policy" in duty
     assert "manage-events (" in duty
     with pytest.raises(ApplyError, match="lacks realm-management role manage-realm"):
-        configure(target, (("length", None, "12"),))
+        configure(target, (("length", None, "12"),), snapshot)
     with pytest.raises(ApplyError, match="lacks realm-management role manage-events"):
-        configure(target, ((EVENTS_ENABLED, "false", "true"),))
+        configure(target, ((EVENTS_ENABLED, "false", "true"),), snapshot)
     observe = Observe(sign_ins_since=yesterday())
     with pytest.raises(Exception, match="lacks realm-management role view-events"):
-        target.fetch(NOTHING, observe=observe)
+        read(target, observe)
 
 
 # -- cost ----------------------------------------------------------------------------------
@@ -372,20 +390,20 @@ def test_password_dates_of_2000_users_cost_one_request_each(
 ) -> None:
     keycloak_realm.bulk_add_users(2000, "nv", password="mat-khau-chung")
     page = target.settings.page_size
-    target.fetch(NOTHING)  # Keycloak's caches warm, so both figures below compare alike
+    read(target)  # Keycloak's caches warm, so both figures below compare alike
     started = time.perf_counter()
     calls = target.requests
-    target.fetch(NOTHING)
+    read(target)
     plain = (target.requests - calls, time.perf_counter() - started)
 
     started = time.perf_counter()
     calls = target.requests
-    snapshot = target.fetch(NOTHING, observe=Observe(passwords=True))
+    snapshot = read(target, Observe(passwords=True))
     observed = (target.requests - calls, time.perf_counter() - started)
 
     with capsys.disabled():
         print(
-            f"\nfetch of 2,000 users: {plain[0]} requests, {plain[1]:.2f} s; "
+            f"\nread of 2,000 users: {plain[0]} requests, {plain[1]:.2f} s; "
             f"with password dates: {observed[0]} requests, {observed[1]:.2f} s"
         )
     assert plain[0] == 1 + 2000 // page + 1

@@ -16,8 +16,10 @@ import pytest
 from keycloak_fixtures import realm_target
 
 from localdev.keycloak import DOCUMENT_CLIENT, EMPLOYEE_NUMBER, UNIT_GROUP, RealmHandle
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.keycloak import KeycloakTarget
-from syncbot.targets.keycloak import target as target_module
+from syncbot.targets.keycloak import read as read_module
+from syncbot.targets.keycloak.locator import Names
 
 pytestmark = pytest.mark.keycloak
 
@@ -85,9 +87,9 @@ def target(keycloak_realm: RealmHandle) -> Iterator[KeycloakTarget]:
 
 
 def held(target: KeycloakTarget, managed: frozenset[str]) -> tuple[dict[str, set[str]], int]:
-    """Who holds each managed key according to a fetch (username sets), and its requests."""
+    """Who holds each managed key according to a read (username sets), and its requests."""
     calls = target.requests
-    snapshot = target.fetch(managed)
+    snapshot = target.read(ReadRequest(managed))
     calls = target.requests - calls
     assert snapshot.entitlements == managed
     assert len(snapshot.accounts) == PEOPLE  # the service account is not a person
@@ -124,7 +126,7 @@ def test_a_member_list_that_fills_the_answer_is_read_on_to_its_end(
     # with no headroom the first answer (as long as the users list) is full. Keycloak orders
     # members by username, "service-account-syncbot" before "vt…", so the last person only
     # comes with the next page.
-    monkeypatch.setattr(target_module, "MEMBERS_HEADROOM", 0)
+    monkeypatch.setattr(read_module, "MEMBERS_HEADROOM", 0)
     add_people(keycloak_realm, {REALM_ROLE: range(PEOPLE)}, prefix="vt")
     give_service_account_role(keycloak_realm, "van-thu")
 
@@ -138,10 +140,11 @@ def test_a_member_list_that_fills_the_answer_is_read_on_to_its_end(
 def test_small_pages_of_every_member_list_add_up_to_the_whole_list(
     keycloak_realm: RealmHandle, target: KeycloakTarget, key: str
 ) -> None:
-    # What the fetch falls back on, kept honest: Keycloak orders each member list, so
+    # What the read falls back on, kept honest: Keycloak orders each member list, so
     # pages read from growing offsets neither repeat nor skip anyone.
     ids = add_people(keycloak_realm, HOLDERS)
-    path = target._members_path(target._entitlement(key))
+    names = Names(target.api, target.settings)
+    path = read_module.members_path(read_module.entitlement_of(key, target.name), names)
     assert path is not None
     size = 7
     calls = target.requests

@@ -9,6 +9,7 @@ import unicodedata
 import pytest
 
 from syncbot.errors import ConfigError
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget
 from syncbot.targets.keycloak.api import body_text, decode_claims, roles_in, segment, segments
 from syncbot.targets.keycloak.checks import roles_line
@@ -126,10 +127,10 @@ def test_foreign_keys_are_not_parsed(key: str) -> None:
     assert parse_key(key) is None
 
 
-def test_fetch_refuses_a_key_it_did_not_make() -> None:
+def test_read_refuses_a_key_it_did_not_make() -> None:
     # Raised before any request, so no server is needed.
     with pytest.raises(ConfigError, match="not a Keycloak entitlement key"):
-        target().fetch(frozenset({"cn=van-thu,ou=groups,dc=x"}))
+        target().read(ReadRequest(frozenset({"cn=van-thu,ou=groups,dc=x"})))
 
 
 def test_federated_accounts_keep_only_client_roles() -> None:

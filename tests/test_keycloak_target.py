@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from keycloak import KeycloakAdmin, KeycloakPostError
 from keycloak_fixtures import realm_settings, realm_target
 from plan_builders import row
+from target_steps import apply_one
 
 from localdev.keycloak import RealmHandle
 from localdev.ports import free_port
@@ -27,8 +29,9 @@ from localdev.slapd import SlapdServer
 from syncbot.errors import TargetError
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.roster_strings import RosterStrings
-from syncbot.targets.base import ApplyError
+from syncbot.targets.base import ApplyError, ReadRequest
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget
+from syncbot.targets.keycloak.locator import KeycloakLocator
 from syncbot.targets.keycloak.permissions import NEEDS
 
 UNIT = "Phòng Tài chính"
@@ -39,6 +42,7 @@ UNIT_GROUP = f"group:/{UNIT}"
 OTHER_UNIT_GROUP = f"group:/{OTHER_UNIT}"
 ROLE_GROUP = "group:/chuyen-vien"
 MANAGED = frozenset({REALM_ROLE, CLIENT_ROLE, UNIT_GROUP, ROLE_GROUP})
+NOTHING = frozenset[str]()
 REASON = Reason(vi="kiểm thử", en="test")
 
 
@@ -100,8 +104,16 @@ def by_username(snapshot: Snapshot) -> dict[str, Account]:
     return {account.username: account for account in snapshot.accounts}
 
 
+def read(target: KeycloakTarget, managed: frozenset[str] = MANAGED, **request: Any) -> Snapshot:
+    return target.read(ReadRequest(managed, **request))
+
+
+def account_in(snapshot: Snapshot, user_id: str) -> Account:
+    return next(a for a in snapshot.accounts if a.key == user_id)
+
+
 def account_of(target: KeycloakTarget, user_id: str, managed: frozenset[str]) -> Account:
-    return next(a for a in target.fetch(managed).accounts if a.key == user_id)
+    return account_in(read(target, managed), user_id)
 
 
 def refused(call: Any, *args: Any) -> str:
@@ -111,10 +123,10 @@ def refused(call: Any, *args: Any) -> str:
     return caught.value.response_body.decode() if caught.value.response_body else ""
 
 
-# -- fetch ---------------------------------------------------------------------------------
+# -- read ----------------------------------------------------------------------------------
 
 
-def test_fetch_reads_people_roles_and_groups(realm: RealmHandle, target: KeycloakTarget) -> None:
+def test_read_finds_people_roles_and_groups(realm: RealmHandle, target: KeycloakTarget) -> None:
     a = realm.add_user(
         "nguyenvana",
         email="NguyenVanA@Example.GOV.vn",
@@ -133,10 +145,10 @@ def test_fetch_reads_people_roles_and_groups(realm: RealmHandle, target: Keycloa
     started = time.perf_counter()
     calls_before = target.requests
 
-    snapshot = target.fetch(MANAGED | missing)
+    snapshot = read(target, MANAGED | missing)
 
     print(
-        f"\nfetch of 3 people and 7 entitlements: {target.requests - calls_before} requests, "
+        f"\nread of 3 people and 7 entitlements: {target.requests - calls_before} requests, "
         f"{time.perf_counter() - started:.3f} s"
     )
     people = by_username(snapshot)
@@ -174,9 +186,19 @@ def test_fetch_reads_people_roles_and_groups(realm: RealmHandle, target: Keycloa
     assert people["levanc"].display_name is None
     assert people["levanc"].entitlements == {ROLE_GROUP}
     assert not any(account.federated for account in snapshot.accounts)
+    # What an apply needs of this read: the ids found, and None for what is not there.
+    locator = snapshot.locator
+    assert isinstance(locator, KeycloakLocator)
+    assert (locator.server_url, locator.realm) == (realm.server_url, realm.name)
+    assert locator.clients == {"qoffice": realm.client_uuid("qoffice"), "khong-co": None}
+    assert locator.groups == {
+        f"/{UNIT}": realm.group_id(UNIT),
+        "/chuyen-vien": realm.group_id("chuyen-vien"),
+        "/Không có": None,
+    }
 
 
-def test_fetch_holds_the_rosters_strings_for_equal_values(
+def test_read_holds_the_rosters_strings_for_equal_values(
     realm: RealmHandle, target: KeycloakTarget
 ) -> None:
     realm.add_user(
@@ -190,7 +212,7 @@ def test_fetch_holds_the_rosters_strings_for_equal_values(
     an = row(2, "NV001", name="Nguyễn Văn A", email="nguyenvana@example.gov.vn")
     binh = row(3, "NV002", name="Trần Thị B", email="binh@example.gov.vn")
 
-    people = by_username(target.fetch(MANAGED, known=RosterStrings([an, binh])))
+    people = by_username(read(target, known=RosterStrings([an, binh])))
 
     assert people["nguyenvana"].employee_id is an.employee_id
     assert people["nguyenvana"].email is an.email
@@ -200,24 +222,25 @@ def test_fetch_holds_the_rosters_strings_for_equal_values(
     assert people["tranthib"].email == "tranthib@example.gov.vn"
 
 
-def test_fetch_of_a_client_without_view_clients_fails_instead_of_missing(
+def test_read_of_a_client_without_view_clients_fails_instead_of_missing(
     realm: RealmHandle, target: KeycloakTarget
 ) -> None:
     # With query-clients only, Keycloak answers the client search with [] rather than 403:
     # the target must not report every client role as missing on that word.
     set_service_account_roles(realm, {"manage-users", "view-realm", "query-clients"})
+    user = realm.add_user("maithio")
     with pytest.raises(TargetError, match="cannot tell whether client 'qoffice' exists"):
-        target.fetch(frozenset({CLIENT_ROLE}))
+        read(target, frozenset({CLIENT_ROLE}))
+    # A read that did not need the client leaves the apply to look it up, and refuse.
+    snapshot = read(target, NOTHING)
     with pytest.raises(ApplyError, match="view-clients"):
-        target.apply(action(ActionKind.REVOKE, realm.add_user("maithio"), remove=(CLIENT_ROLE,)))
+        apply_one(target, action(ActionKind.REVOKE, user, remove=(CLIENT_ROLE,)), snapshot)
 
 
-def test_fetch_without_view_realm_names_the_role(
-    realm: RealmHandle, target: KeycloakTarget
-) -> None:
+def test_read_without_view_realm_names_the_role(realm: RealmHandle, target: KeycloakTarget) -> None:
     set_service_account_roles(realm, {"manage-users", "view-clients"})
     with pytest.raises(TargetError, match="lacks realm-management role view-realm"):
-        target.fetch(frozenset({REALM_ROLE}))
+        read(target, frozenset({REALM_ROLE}))
 
 
 @pytest.mark.slapd
@@ -235,7 +258,8 @@ def test_users_federated_from_ldap_are_marked_and_can_be_locked_out(
     realm.sync_ldap_users()
     local = realm.add_user("nguoidiaphuong", employee_number="NV900")
 
-    people = by_username(target.fetch(MANAGED))
+    snapshot = read(target)
+    people = by_username(snapshot)
 
     assert people["nguyenvana"].federated is True
     assert people["nguyenvana"].employee_id == "NV001"
@@ -244,9 +268,9 @@ def test_users_federated_from_ldap_are_marked_and_can_be_locked_out(
     assert people["nguoidiaphuong"].federated is False
     # Keycloak keeps its own lock and its own client roles even for a read-only LDAP.
     federated = people["nguyenvana"].key
-    target.apply(action(ActionKind.DISABLE, federated))
-    target.apply(action(ActionKind.SIGN_OUT, federated))
-    target.apply(action(ActionKind.GRANT, federated, add=(CLIENT_ROLE,)))
+    apply_one(target, action(ActionKind.DISABLE, federated), snapshot)
+    apply_one(target, action(ActionKind.SIGN_OUT, federated), snapshot)
+    apply_one(target, action(ActionKind.GRANT, federated, add=(CLIENT_ROLE,)), snapshot)
     after = account_of(target, federated, MANAGED)
     assert after.enabled is False
     assert after.entitlements == {CLIENT_ROLE}
@@ -272,8 +296,9 @@ def test_disable_then_sign_out_ends_every_way_in(
     session = realm.login("phamthid", "mat-khau-D1")
     offline = realm.login("phamthid", "mat-khau-D1", offline=True)
     assert realm.admin.user_consents(user), "the offline token shows as a grant"
+    snapshot = read(target)
 
-    target.apply(action(ActionKind.DISABLE, user))
+    apply_one(target, action(ActionKind.DISABLE, user), snapshot)
 
     after = realm.admin.get_user(user)
     assert after["enabled"] is False
@@ -283,8 +308,8 @@ def test_disable_then_sign_out_ends_every_way_in(
     # Keycloak issue #37981: the lock alone leaves the sessions in place.
     assert realm.admin.get_sessions(user), "disabling alone ended the sessions"
 
-    target.apply(action(ActionKind.SIGN_OUT, user))
-    target.apply(action(ActionKind.SIGN_OUT, user))  # a second time changes nothing
+    apply_one(target, action(ActionKind.SIGN_OUT, user), snapshot)
+    apply_one(target, action(ActionKind.SIGN_OUT, user), snapshot)  # a second time: no change
 
     assert realm.admin.get_sessions(user) == []
     assert realm.admin.user_consents(user) == []
@@ -306,9 +331,10 @@ def test_enable_lets_the_person_sign_in_again(realm: RealmHandle, target: Keyclo
         enabled=False,
     )
     assert "invalid_grant" in refused(realm.login, "hoangvane", "mat-khau-E1")
+    snapshot = read(target)
 
-    target.apply(action(ActionKind.ENABLE, user))
-    target.apply(action(ActionKind.ENABLE, user))
+    apply_one(target, action(ActionKind.ENABLE, user), snapshot)
+    apply_one(target, action(ActionKind.ENABLE, user), snapshot)
 
     assert realm.login("hoangvane", "mat-khau-E1")["access_token"]
     assert account_of(target, user, MANAGED).enabled is True
@@ -317,8 +343,9 @@ def test_enable_lets_the_person_sign_in_again(realm: RealmHandle, target: Keyclo
 
 def test_disable_twice_is_harmless(realm: RealmHandle, target: KeycloakTarget) -> None:
     user = realm.add_user("ngothig", employee_number="NV007")
-    target.apply(action(ActionKind.DISABLE, user))
-    target.apply(action(ActionKind.DISABLE, user))
+    snapshot = read(target)
+    apply_one(target, action(ActionKind.DISABLE, user), snapshot)
+    apply_one(target, action(ActionKind.DISABLE, user), snapshot)
     assert account_of(target, user, MANAGED).enabled is False
 
 
@@ -326,36 +353,127 @@ def test_disable_twice_is_harmless(realm: RealmHandle, target: KeycloakTarget) -
 
 
 @pytest.mark.parametrize("key", [REALM_ROLE, CLIENT_ROLE, UNIT_GROUP])
-def test_grant_and_revoke_show_in_a_fresh_fetch(
+def test_grant_and_revoke_show_in_a_fresh_read(
     realm: RealmHandle, target: KeycloakTarget, key: str
 ) -> None:
     user = realm.add_user("dangvanh", employee_number="NV008")
-    assert account_of(target, user, MANAGED).entitlements == frozenset()
+    snapshot = read(target)
+    assert account_in(snapshot, user).entitlements == frozenset()
 
-    target.apply(action(ActionKind.GRANT, user, add=(key,)))
-    target.apply(action(ActionKind.GRANT, user, add=(key,)))
+    apply_one(target, action(ActionKind.GRANT, user, add=(key,)), snapshot)
+    apply_one(target, action(ActionKind.GRANT, user, add=(key,)), snapshot)
     assert account_of(target, user, MANAGED).entitlements == {key}
 
-    target.apply(action(ActionKind.REVOKE, user, remove=(key,)))
-    target.apply(action(ActionKind.REVOKE, user, remove=(key,)))
+    apply_one(target, action(ActionKind.REVOKE, user, remove=(key,)), snapshot)
+    apply_one(target, action(ActionKind.REVOKE, user, remove=(key,)), snapshot)
     assert account_of(target, user, MANAGED).entitlements == frozenset()
 
 
-def test_grant_without_a_fetch_first(realm: RealmHandle) -> None:
-    """Recovery of an interrupted run applies steps before anything was read."""
+@pytest.mark.parametrize(("managed", "requests"), [(MANAGED, 5), (NOTHING, 7)])
+def test_a_fresh_target_applies_steps_planned_from_another_ones_read(
+    realm: RealmHandle, target: KeycloakTarget, managed: frozenset[str], requests: int
+) -> None:
+    """The target keeps nothing between a read and an apply: a new instance (another
+    process resuming an interrupted run, say) applies steps planned from a snapshot another
+    instance read, with the ids that snapshot carries."""
     user = realm.add_user("buithik", employee_number="NV010")
-    fresh = KeycloakTarget(settings_for(realm))
-    fresh.apply(action(ActionKind.GRANT, user, add=(REALM_ROLE, CLIENT_ROLE, UNIT_GROUP)))
-    assert account_of(fresh, user, MANAGED).entitlements == {REALM_ROLE, CLIENT_ROLE, UNIT_GROUP}
+    disabled = realm.add_user("dinhthio", employee_number="NV014")
+    snapshot = read(target, managed)
+    grant = action(ActionKind.GRANT, user, add=(REALM_ROLE, CLIENT_ROLE, UNIT_GROUP))
+
+    with realm_target(realm) as fresh:
+        assert fresh.requests == 0
+        assert fresh.apply([grant], snapshot) == [None]
+        # Two role lookups and three writes; the client and the group come from the
+        # snapshot when it read them, else from one lookup each.
+        assert fresh.requests == requests
+        answers = fresh.apply([grant, action(ActionKind.DISABLE, disabled)], snapshot)
+        assert answers == [None, None]
+        assert account_of(fresh, user, MANAGED).entitlements == {
+            REALM_ROLE,
+            CLIENT_ROLE,
+            UNIT_GROUP,
+        }
+        assert account_of(fresh, disabled, MANAGED).enabled is False
+
+
+def test_one_steps_failure_is_not_another_ones(realm: RealmHandle, target: KeycloakTarget) -> None:
+    user = realm.add_user("trinhvanp", employee_number="NV015")
+    other = realm.add_user("caothiq", employee_number="NV016")
+    snapshot = read(target)
+    astray = replace(action(ActionKind.DISABLE, other), target="ldap")
+
+    answers = target.apply(
+        [
+            action(ActionKind.GRANT, user, add=("group:/Không có",)),
+            action(ActionKind.DISABLE, "00000000-0000-0000-0000-000000000000"),
+            astray,
+            action(ActionKind.GRANT, other, add=(REALM_ROLE,)),
+            action(ActionKind.DISABLE, user),
+        ],
+        snapshot,
+    )
+
+    assert [type(answer) for answer in answers] == [
+        ApplyError,
+        ApplyError,
+        ApplyError,
+        type(None),
+        type(None),
+    ]
+    assert "does not exist" in str(answers[0])
+    assert "404" in str(answers[1])
+    assert str(answers[2]) == "action for target 'ldap' sent to 'keycloak'"
+    assert account_of(target, other, MANAGED).entitlements == {REALM_ROLE}
+    assert account_of(target, other, MANAGED).enabled is True  # its step went elsewhere
+    assert account_of(target, user, MANAGED).enabled is False
+
+
+def test_a_snapshot_another_target_read_is_refused_step_by_step(
+    realm: RealmHandle, target: KeycloakTarget
+) -> None:
+    user = realm.add_user("ngovanr", employee_number="NV017")
+    ours = read(target)
+    steps = [action(ActionKind.DISABLE, user), action(ActionKind.GRANT, user, add=(REALM_ROLE,))]
+    elsewhere = KeycloakLocator(realm.server_url, "another-realm", clients={}, groups={})
+    foreign = [
+        Snapshot(target="ldap", accounts=ours.accounts, entitlements=ours.entitlements),
+        Snapshot(target="keycloak", accounts=ours.accounts, entitlements=ours.entitlements),
+        Snapshot(
+            target="keycloak",
+            accounts=ours.accounts,
+            entitlements=ours.entitlements,
+            locator=object(),
+        ),
+        Snapshot(
+            target="keycloak",
+            accounts=ours.accounts,
+            entitlements=ours.entitlements,
+            locator=elsewhere,
+        ),
+    ]
+    calls = target.requests
+
+    for snapshot in foreign:
+        answers = target.apply(steps, snapshot)
+        assert len(answers) == len(steps)
+        assert all(isinstance(answer, ApplyError) for answer in answers), answers
+
+    assert target.requests == calls  # refused before anything was sent
+    assert "'ldap'" in str(target.apply(steps, foreign[0])[0])
+    assert "another-realm" in str(target.apply(steps, foreign[3])[0])
+    assert account_of(target, user, MANAGED) == account_in(ours, user)
+    assert target.apply([], foreign[0]) == []
 
 
 def test_change_unit_moves_between_groups(realm: RealmHandle, target: KeycloakTarget) -> None:
     user = realm.add_user("vuvanl", employee_number="NV011", groups=[UNIT])
     managed = MANAGED | {OTHER_UNIT_GROUP}
     move = action(ActionKind.CHANGE_UNIT, user, add=(OTHER_UNIT_GROUP,), remove=(UNIT_GROUP,))
+    snapshot = read(target, managed)
 
-    target.apply(move)
-    target.apply(move)
+    apply_one(target, move, snapshot)
+    apply_one(target, move, snapshot)
 
     assert account_of(target, user, managed).entitlements == {OTHER_UNIT_GROUP}
 
@@ -364,6 +482,7 @@ def test_missing_entitlement_fails_a_grant_and_satisfies_a_revoke(
     realm: RealmHandle, target: KeycloakTarget
 ) -> None:
     user = realm.add_user("lyvanm", employee_number="NV012")
+    snapshot = read(target)
     for key, name in (
         ("group:/Không có", "group '/Không có'"),
         ("realm-role:khong-co", "realm role 'khong-co'"),
@@ -371,15 +490,18 @@ def test_missing_entitlement_fails_a_grant_and_satisfies_a_revoke(
         ("client-role:khong-co:van-thu", "role 'van-thu' of client 'khong-co'"),
     ):
         with pytest.raises(ApplyError, match=f"{name} does not exist in realm {realm.name}"):
-            target.apply(action(ActionKind.GRANT, user, add=(key,)))
-        target.apply(action(ActionKind.REVOKE, user, remove=(key,)))
+            apply_one(target, action(ActionKind.GRANT, user, add=(key,)), snapshot)
+        apply_one(target, action(ActionKind.REVOKE, user, remove=(key,)), snapshot)
 
 
 def test_errors_carry_keycloaks_words_never_the_secret(
     realm: RealmHandle, target: KeycloakTarget
 ) -> None:
+    snapshot = read(target, NOTHING)
     with pytest.raises(ApplyError) as caught:
-        target.apply(action(ActionKind.DISABLE, "00000000-0000-0000-0000-000000000000"))
+        apply_one(
+            target, action(ActionKind.DISABLE, "00000000-0000-0000-0000-000000000000"), snapshot
+        )
     message = str(caught.value)
     assert "404" in message and "User not found" in message
     assert realm.client_secret not in message
@@ -388,7 +510,7 @@ def test_errors_carry_keycloaks_words_never_the_secret(
 # -- scale ---------------------------------------------------------------------------------
 
 
-def test_fetch_of_2000_people_costs_pages_not_people(
+def test_read_of_2000_people_costs_pages_not_people(
     realm: RealmHandle, target: KeycloakTarget
 ) -> None:
     ids = list(realm.bulk_add_users(2000, "nv").values())
@@ -408,21 +530,21 @@ def test_fetch_of_2000_people_costs_pages_not_people(
     calls_before = target.requests
     started = time.perf_counter()
 
-    snapshot = target.fetch(MANAGED)
+    snapshot = read(target)
 
     seconds = time.perf_counter() - started
     calls = target.requests - calls_before
     sizes = {key: len(members.get(key, ())) for key in sorted(MANAGED)}
     print(
-        f"\nfetch of 2000 people, {len(MANAGED)} managed entitlements {sizes}, page {page}: "
+        f"\nread of 2000 people, {len(MANAGED)} managed entitlements {sizes}, page {page}: "
         f"{calls} requests, {seconds:.2f} s"
     )
     # users/count, the users' pages up to the first short one (an empty one after 2000), one
     # request per entitlement for all its members, one client lookup, one per group path.
     assert calls == 1 + (2000 // page + 1) + len(MANAGED) + 3
     started = time.perf_counter()
-    target.fetch(MANAGED)
-    print(f"the same fetch again, Keycloak's caches warm: {time.perf_counter() - started:.2f} s")
+    read(target)
+    print(f"the same read again, Keycloak's caches warm: {time.perf_counter() - started:.2f} s")
     assert len(snapshot.accounts) == 2000
     held = {key: {a.key for a in snapshot.accounts if key in a.entitlements} for key in MANAGED}
     for key, users in members.items():
@@ -446,13 +568,13 @@ def test_an_expired_token_does_not_break_apply(
         # As if the local clock lagged: the token is used past its end, and Keycloak's 401
         # must lead to a new sign-in with the client credentials and a retry.
         connection.token_lifetime_fraction = 1000
-    target.fetch(MANAGED)
+    snapshot = read(target)
     first = connection.token
     assert first is not None and first["expires_in"] == lifespan
 
     time.sleep(lifespan + 2)
-    target.apply(action(ActionKind.GRANT, user, add=(REALM_ROLE, UNIT_GROUP)))
-    target.apply(action(ActionKind.DISABLE, user))
+    apply_one(target, action(ActionKind.GRANT, user, add=(REALM_ROLE, UNIT_GROUP)), snapshot)
+    apply_one(target, action(ActionKind.DISABLE, user), snapshot)
 
     assert connection.token is not None
     assert connection.token["access_token"] != first["access_token"]
@@ -514,7 +636,7 @@ def test_describe_fails_on_a_wrong_secret_without_showing_it(realm: RealmHandle)
     assert "refused" in message and "unauthorized_client" in message
     assert wrong not in message and realm.client_secret not in message
     with pytest.raises(TargetError, match="refused"):
-        kc.fetch(MANAGED)
+        read(kc)
 
 
 def test_describe_fails_when_nothing_listens() -> None:

@@ -16,6 +16,7 @@ import ldap3
 import pytest
 from conftest import SEED_USERS, user_dn
 from ldap3 import MODIFY_DELETE, MODIFY_REPLACE
+from target_steps import apply_one
 
 from localdev.slapd import SlapdServer
 from syncbot.config import load_config
@@ -29,6 +30,7 @@ from syncbot.duty_settings import (
 )
 from syncbot.errors import ConfigError
 from syncbot.model import Account, Action, ActionKind, Duty, Reason, Setting, Snapshot
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap import LdapTarget
 from syncbot.targets.ldap.observed import (
     AD_DUTIES,
@@ -489,8 +491,8 @@ def _change_own_password(server: SlapdServer, uid: str, old: str, new: str) -> d
     return result
 
 
-def _fetch(target: LdapTarget, observe: Observe) -> tuple[Snapshot, dict[str, Account]]:
-    snapshot = target.fetch(frozenset(), observe=observe)
+def _read(target: LdapTarget, observe: Observe) -> tuple[Snapshot, dict[str, Account]]:
+    snapshot = target.read(ReadRequest(frozenset(), observe=observe))
     return snapshot, {a.username: a for a in snapshot.accounts}
 
 
@@ -546,13 +548,13 @@ def test_a_bind_is_a_sign_in_and_no_bind_is_none(
 ) -> None:
     server = ldap_directory
     assert _connect(server, user_dn(server, "levanc"), _password("levanc")).bound
-    _, accounts = _fetch(target, OBSERVE_ALL)
+    _, accounts = _read(target, OBSERVE_ALL)
     last = accounts["levanc"].last_sign_in
     assert last is not None
     assert abs((datetime.now(UTC) - last).total_seconds()) < 5
     assert accounts["phamthid"].last_sign_in is None
     # Not asked for: not read.
-    _, quiet = _fetch(target, Observe())
+    _, quiet = _read(target, Observe())
     assert quiet["levanc"].last_sign_in is None
 
 
@@ -561,7 +563,7 @@ def test_created_and_password_changed_and_a_change_by_the_user(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
     server = ldap_directory
-    _, before = _fetch(target, OBSERVE_ALL)
+    _, before = _read(target, OBSERVE_ALL)
     levanc = before["levanc"]
     assert levanc.created is not None
     assert abs((datetime.now(UTC) - levanc.created).total_seconds()) < 60
@@ -572,7 +574,7 @@ def test_created_and_password_changed_and_a_change_by_the_user(
     time.sleep(1.1)  # ppolicy's times have whole seconds
     result = _change_own_password(server, "levanc", _password("levanc"), "mat-khau-moi-2024")
     assert result["description"] == "success", result
-    _, after = _fetch(target, OBSERVE_ALL)
+    _, after = _read(target, OBSERVE_ALL)
     changed = after["levanc"].password_changed
     assert changed is not None and changed > levanc.created
     # ppolicy deleted pwdLastSuccess with the change; the change itself was a sign-in.
@@ -585,7 +587,7 @@ def test_pwd_reset_reads_as_must_change(target: LdapTarget, ldap_directory: Slap
     service = _as_service(ldap_directory)
     reset = {"pwdReset": [(MODIFY_REPLACE, ["TRUE"])]}
     assert service.modify(user_dn(ldap_directory, "tranthib"), reset), service.result
-    _, accounts = _fetch(target, OBSERVE_ALL)
+    _, accounts = _read(target, OBSERVE_ALL)
     assert accounts["tranthib"].must_change_password
     assert not accounts["levanc"].must_change_password
 
@@ -597,11 +599,11 @@ def test_three_wrong_passwords_are_three_failed_sign_ins(
     server = ldap_directory
     for _ in range(3):
         assert not _connect(server, user_dn(server, "nguyenvana"), "sai-mat-khau").bound
-    _, accounts = _fetch(target, OBSERVE_ALL)
+    _, accounts = _read(target, OBSERVE_ALL)
     assert accounts["nguyenvana"].failed_sign_ins == 3
     assert accounts["levanc"].failed_sign_ins == 0
     later = dataclasses.replace(OBSERVE_ALL, failures_since=TODAY + timedelta(days=1))
-    _, accounts = _fetch(target, later)
+    _, accounts = _read(target, later)
     assert accounts["nguyenvana"].failed_sign_ins == 0
 
 
@@ -612,14 +614,14 @@ def test_configure_creates_the_missing_policy_and_slapd_enforces_it(
     server = ldap_directory
     service = _as_service(server)
     assert service.delete(server.default_policy_dn), service.result
-    snapshot, _ = _fetch(target, OBSERVE_ALL)
+    snapshot, _ = _read(target, OBSERVE_ALL)
     assert snapshot.settings == {}
     assert snapshot.settings_key == server.default_policy_dn
 
     wanted = target.wanted_settings(Duties(password=LENGTH_ONLY))
-    target.apply(_configure(snapshot, wanted))
+    apply_one(target, _configure(snapshot, wanted), snapshot)
 
-    snapshot, _ = _fetch(target, OBSERVE_ALL)
+    snapshot, _ = _read(target, OBSERVE_ALL)
     assert snapshot.settings == wanted.values  # no drift left
     refused = _change_own_password(server, "levanc", _password("levanc"), "Ngan#1")
     assert refused["description"] == "constraintViolation", refused
@@ -632,16 +634,16 @@ def test_configure_corrects_drift_and_keeps_unmanaged_terms(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
     server = ldap_directory
-    snapshot, _ = _fetch(target, OBSERVE_ALL)
+    snapshot, _ = _read(target, OBSERVE_ALL)
     assert snapshot.settings is not None
     assert snapshot.settings["pwdMinLength"] == "0"  # as built: drifted from the policy
     wanted = target.wanted_settings(Duties(password=LENGTH_ONLY))
     action = _configure(snapshot, wanted)
     assert ("pwdAttribute", "userPassword", "userPassword") not in action.settings
-    target.apply(action)
-    target.apply(action)  # a repeat changes nothing and does not fail
+    apply_one(target, action, snapshot)
+    apply_one(target, action, snapshot)  # a repeat changes nothing and does not fail
 
-    snapshot, _ = _fetch(target, OBSERVE_ALL)
+    snapshot, _ = _read(target, OBSERVE_ALL)
     assert snapshot.settings == wanted.values
     service = _as_service(server)
     service.search(server.default_policy_dn, "(objectClass=*)", ldap3.BASE, attributes=["*"])
@@ -656,10 +658,12 @@ def test_must_change_restricts_the_user_until_the_password_is_changed(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
     server = ldap_directory
-    snapshot, _ = _fetch(target, OBSERVE_ALL)
-    target.apply(_configure(snapshot, target.wanted_settings(Duties(password=LENGTH_ONLY))))
+    snapshot, _ = _read(target, OBSERVE_ALL)
+    configure = _configure(snapshot, target.wanted_settings(Duties(password=LENGTH_ONLY)))
+    apply_one(target, configure, snapshot)
     key = user_dn(server, "levanc")
-    target.apply(
+    apply_one(
+        target,
         Action(
             target=target.name,
             kind=ActionKind.REQUIRE_PASSWORD_CHANGE,
@@ -669,9 +673,10 @@ def test_must_change_restricts_the_user_until_the_password_is_changed(
             reason=Reason(vi="mật khẩu cấp ban đầu", en="issued password"),
             evidence=None,
             duty=Duty.PASSWORD,
-        )
+        ),
+        snapshot,
     )
-    _, accounts = _fetch(target, OBSERVE_ALL)
+    _, accounts = _read(target, OBSERVE_ALL)
     assert accounts["levanc"].must_change_password
 
     user = _connect(server, key, _password("levanc"))
@@ -687,7 +692,7 @@ def test_must_change_restricts_the_user_until_the_password_is_changed(
     again.search(server.people_base, "(uid=levanc)", attributes=["cn"])
     assert again.result["description"] == "success"
     assert len(again.response) == 1
-    _, accounts = _fetch(target, OBSERVE_ALL)
+    _, accounts = _read(target, OBSERVE_ALL)
     assert not accounts["levanc"].must_change_password
 
 
@@ -700,7 +705,7 @@ def test_without_a_policy_dn_the_policy_is_reported_not_guessed(
         wanted = target.wanted_settings(Duties(password=LENGTH_ONLY))
         assert wanted.values == {}
         assert wanted.unsupported[0].startswith("password_policy_dn:")
-        snapshot, _ = _fetch(target, OBSERVE_ALL)
+        snapshot, _ = _read(target, OBSERVE_ALL)
         assert snapshot.settings is None and snapshot.settings_key == ""
         assert any("password_policy_dn not set" in line for line in target.describe())
     finally:

@@ -21,6 +21,7 @@ from localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.errors import ConfigError, TargetError
 from syncbot.model import Snapshot
 from syncbot.roster_strings import RosterStrings
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap import LdapSettings, LdapTarget
 from syncbot.targets.ldap.fast_search import (
     ENVIRONMENT,
@@ -52,7 +53,7 @@ def fetched(
     progress: list[int] = []
     try:
         managed = frozenset(target.entitlement_key(g) for g in (*ROLE_GROUPS, *UNIT_GROUPS))
-        snapshot = target.fetch(managed, lambda done, _: progress.append(done))
+        snapshot = target.read(ReadRequest(managed, progress=lambda done, _: progress.append(done)))
     finally:
         target.close()
     return snapshot, progress
@@ -64,12 +65,12 @@ def entries(
     monkeypatch: pytest.MonkeyPatch,
     attributes: list[str],
 ) -> list[dict[str, Any]]:
-    """Entries of the users search as `_read_account` receives them, in plain dicts."""
+    """Entries of the users search as `AccountReader` receives them, in plain dicts."""
     target = target_with(library, settings, monkeypatch)
     try:
-        found = target._retrying(
+        found = target.link.retrying(
             lambda conn: list(
-                target._paged(conn, settings.users_base, "(objectClass=*)", attributes)
+                target.reader.paged(conn, settings.users_base, "(objectClass=*)", attributes)
             )
         )
     finally:
@@ -171,7 +172,7 @@ def test_values_the_roster_holds_are_read_as_the_rosters_strings(
     plain, _ = fetched(library, ldap_settings, monkeypatch)
     target = target_with(library, ldap_settings, monkeypatch)
     try:
-        shared = target.fetch(frozenset(), known=RosterStrings(people))
+        shared = target.read(ReadRequest(frozenset(), known=RosterStrings(people)))
     finally:
         target.close()
 
@@ -262,11 +263,11 @@ def test_a_restarted_server_is_reconnected_once(
 ) -> None:
     target = target_with(PYTHON_LDAP, ldap_settings, monkeypatch)
     try:
-        first = target.fetch(frozenset())
+        first = target.read(ReadRequest(frozenset()))
         ldap_directory.stop()  # both connections, ldap3's and python-ldap's, are cut
         ldap_directory.start()
         with capture_logs() as logs:
-            again = target.fetch(frozenset())
+            again = target.read(ReadRequest(frozenset()))
     finally:
         target.close()
     assert again == first

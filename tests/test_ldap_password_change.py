@@ -5,9 +5,11 @@ from __future__ import annotations
 import ldap3
 import pytest
 from ldap3 import MODIFY_REPLACE
+from target_steps import apply_one
 
 from localdev.slapd import SlapdServer
 from syncbot.model import Action, ActionKind, Reason
+from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap import LdapTarget
 from syncbot.targets.ldap.flavours import (
     ACTIVE_DIRECTORY,
@@ -99,13 +101,13 @@ def test_openldap_sets_pwd_reset_and_a_second_time_is_harmless(
 ) -> None:
     target = LdapTarget(ldap_settings)
     try:
-        snapshot = target.fetch(frozenset())
+        snapshot = target.read(ReadRequest(frozenset()))
         key = next(a.key for a in snapshot.accounts if a.username == "levanc")
         dn = f"uid=levanc,{ldap_directory.people_base}"
         assert _pwd_reset(ldap_directory, dn) == []
-        target.apply(_must_change(key))
+        apply_one(target, _must_change(key), snapshot)
         assert _pwd_reset(ldap_directory, dn) == ["TRUE"]
-        target.apply(_must_change(key))
+        apply_one(target, _must_change(key), snapshot)
         assert _pwd_reset(ldap_directory, dn) == ["TRUE"]
     finally:
         target.close()

@@ -22,13 +22,14 @@ from conftest import (
 )
 from ldap3.utils.dn import escape_rdn
 from structlog.testing import capture_logs
+from target_steps import apply_one
 
 from localdev import probes
 from localdev.slapd import LocalPki, SlapdServer, make_test_pki
 from syncbot.errors import ConfigError, TargetError
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
-from syncbot.targets.base import ApplyError, Target
-from syncbot.targets.ldap import LdapSettings, LdapTarget
+from syncbot.targets.base import ApplyError, ReadRequest, Target
+from syncbot.targets.ldap import LdapLocator, LdapSettings, LdapTarget
 from syncbot.targets.ldap.dn import normalise_dn
 
 SPECIAL_GROUP = "Nhóm Văn thư, Lưu trữ + Đặc biệt"
@@ -258,7 +259,7 @@ def test_loopback_without_tls_does_not_warn() -> None:
 def test_fetch_reads_accounts_with_keys_ids_and_state(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
-    snapshot = target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     accounts = by_username(snapshot)
     assert set(accounts) == {u.uid for u in SEED_USERS}
     a = accounts["nguyenvana"]
@@ -276,7 +277,7 @@ def test_fetch_reads_accounts_with_keys_ids_and_state(
 def test_account_without_employee_number_has_no_employee_id(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
-    account = by_username(target.fetch(managed_keys(target)))["phamthid"]
+    account = by_username(target.read(ReadRequest(managed_keys(target))))["phamthid"]
     assert account.employee_id is None
     assert account.entitlements == frozenset()
     assert account.groups == frozenset()
@@ -288,7 +289,7 @@ def test_fetch_reports_managed_entitlements_and_all_groups(
 ) -> None:
     server = ldap_directory
     missing = target.entitlement_key("nhom-chua-tao")  # managed, never created
-    snapshot = target.fetch(managed_keys(target) | {missing})
+    snapshot = target.read(ReadRequest(managed_keys(target) | {missing}))
     b = by_username(snapshot)["tranthib"]
     assert b.entitlements == {
         key(server, "chuyen-vien"),
@@ -304,7 +305,9 @@ def test_fetch_reports_managed_entitlements_and_all_groups(
 @pytest.mark.slapd
 def test_fetch_reports_progress(target: LdapTarget, ldap_directory: SlapdServer) -> None:
     calls: list[tuple[int, int | None]] = []
-    target.fetch(managed_keys(target), lambda done, total: calls.append((done, total)))
+    target.read(
+        ReadRequest(managed_keys(target), progress=lambda done, total: calls.append((done, total)))
+    )
     assert calls and all(total is None for _, total in calls)
     assert calls[-1][0] == len(SEED_USERS) + len(ROLE_GROUPS) + len(UNIT_GROUPS) + 1
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
@@ -340,7 +343,7 @@ def test_fetch_of_2000_users_is_one_users_search_and_one_groups_search(
     monkeypatch.setattr(ldap3.Connection, "search", counting_search)
     target = LdapTarget(ldap_settings)
     try:
-        snapshot = target.fetch(frozenset({target.entitlement_key("toan-bo")}))
+        snapshot = target.read(ReadRequest(frozenset({target.entitlement_key("toan-bo")})))
     finally:
         target.close()
 
@@ -359,15 +362,15 @@ def test_fetch_of_2000_users_is_one_users_search_and_one_groups_search(
 @pytest.mark.slapd
 def test_disable_locks_the_account(target: LdapTarget, ldap_directory: SlapdServer) -> None:
     server = ldap_directory
-    target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     assert can_bind(server, "levanc")
 
-    target.apply(action(target, ActionKind.DISABLE, "levanc"))
+    apply_one(target, action(target, ActionKind.DISABLE, "levanc"), snapshot)
 
     assert not can_bind(server, "levanc")
     lock = read_attribute(server, user_dn(server, "levanc"), "pwdAccountLockedTime")
     assert lock == ["000001010000Z"]
-    accounts = by_username(target.fetch(managed_keys(target)))
+    accounts = by_username(target.read(ReadRequest(managed_keys(target))))
     assert accounts["levanc"].enabled is False
     assert accounts["nguyenvana"].enabled is True
 
@@ -375,26 +378,28 @@ def test_disable_locks_the_account(target: LdapTarget, ldap_directory: SlapdServ
 @pytest.mark.slapd
 def test_enable_unlocks_the_account(target: LdapTarget, ldap_directory: SlapdServer) -> None:
     server = ldap_directory
-    target.apply(action(target, ActionKind.DISABLE, "levanc"))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
+    apply_one(target, action(target, ActionKind.DISABLE, "levanc"), snapshot)
     assert not can_bind(server, "levanc")
 
-    target.apply(action(target, ActionKind.ENABLE, "levanc"))
+    apply_one(target, action(target, ActionKind.ENABLE, "levanc"), snapshot)
 
     assert can_bind(server, "levanc")
-    assert by_username(target.fetch(managed_keys(target)))["levanc"].enabled is True
+    assert by_username(target.read(ReadRequest(managed_keys(target))))["levanc"].enabled is True
 
 
 @pytest.mark.slapd
 def test_disable_and_enable_twice_are_harmless(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     disable = action(target, ActionKind.DISABLE, "levanc")
-    target.apply(disable)
-    target.apply(disable)
+    apply_one(target, disable, snapshot)
+    apply_one(target, disable, snapshot)
     assert not can_bind(ldap_directory, "levanc")
     enable = action(target, ActionKind.ENABLE, "levanc")
-    target.apply(enable)
-    target.apply(enable)
+    apply_one(target, enable, snapshot)
+    apply_one(target, enable, snapshot)
     assert can_bind(ldap_directory, "levanc")
 
 
@@ -402,8 +407,9 @@ def test_disable_and_enable_twice_are_harmless(
 def test_disable_of_a_missing_account_fails_clearly(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     with pytest.raises(ApplyError, match="noSuchObject") as raised:
-        target.apply(action(target, ActionKind.DISABLE, "khong-ton-tai"))
+        apply_one(target, action(target, ActionKind.DISABLE, "khong-ton-tai"), snapshot)
     assert ldap_directory.service_password not in str(raised.value)
 
 
@@ -413,26 +419,26 @@ def test_disable_of_a_missing_account_fails_clearly(
 @pytest.mark.slapd
 def test_grant_adds_to_the_group(target: LdapTarget, ldap_directory: SlapdServer) -> None:
     server = ldap_directory
-    target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
 
-    target.apply(action(target, ActionKind.GRANT, "levanc", add=("lanh-dao",)))
+    apply_one(target, action(target, ActionKind.GRANT, "levanc", add=("lanh-dao",)), snapshot)
 
     assert user_key(server, "levanc") in members(server, "lanh-dao")
     assert key(server, "lanh-dao") in member_of(server, "levanc")
-    fresh = by_username(target.fetch(managed_keys(target)))["levanc"]
+    fresh = by_username(target.read(ReadRequest(managed_keys(target))))["levanc"]
     assert fresh.entitlements == {key(server, "quan-tri"), key(server, "lanh-dao")}
 
 
 @pytest.mark.slapd
 def test_revoke_removes_from_the_group(target: LdapTarget, ldap_directory: SlapdServer) -> None:
     server = ldap_directory
-    target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
 
-    target.apply(action(target, ActionKind.REVOKE, "tranthib", remove=("lanh-dao",)))
+    apply_one(target, action(target, ActionKind.REVOKE, "tranthib", remove=("lanh-dao",)), snapshot)
 
     assert user_key(server, "tranthib") not in members(server, "lanh-dao")
     assert key(server, "lanh-dao") not in member_of(server, "tranthib")
-    fresh = by_username(target.fetch(managed_keys(target)))["tranthib"]
+    fresh = by_username(target.read(ReadRequest(managed_keys(target))))["tranthib"]
     assert key(server, "lanh-dao") not in fresh.entitlements
     assert key(server, "chuyen-vien") in fresh.entitlements
 
@@ -442,7 +448,7 @@ def test_change_unit_moves_between_unit_groups(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
     server = ldap_directory
-    target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     move = action(
         target,
         ActionKind.CHANGE_UNIT,
@@ -451,13 +457,13 @@ def test_change_unit_moves_between_unit_groups(
         remove=("don-vi-van-phong",),
     )
 
-    target.apply(move)
+    apply_one(target, move, snapshot)
 
     assert member_of(server, "nguyenvana") == {
         key(server, "van-thu"),
         key(server, "don-vi-phong-tai-chinh"),
     }
-    fresh = by_username(target.fetch(managed_keys(target)))["nguyenvana"]
+    fresh = by_username(target.read(ReadRequest(managed_keys(target))))["nguyenvana"]
     assert fresh.entitlements == {key(server, "van-thu"), key(server, "don-vi-phong-tai-chinh")}
 
 
@@ -466,20 +472,24 @@ def test_applying_the_same_membership_action_twice_is_fine(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
     server = ldap_directory
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     grant = action(target, ActionKind.GRANT, "levanc", add=("chuyen-vien",))
     revoke = action(target, ActionKind.REVOKE, "tranthib", remove=("chuyen-vien",))
     for _ in range(2):
-        target.apply(grant)
-        target.apply(revoke)
+        apply_one(target, grant, snapshot)
+        apply_one(target, revoke, snapshot)
     assert members(server, "chuyen-vien") == {user_key(server, "levanc")}
 
 
 @pytest.mark.slapd
-def test_membership_actions_work_without_a_prior_fetch(
+def test_membership_actions_work_with_a_locator_that_knows_no_spelling(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
+    snapshot = dataclasses.replace(
+        target.read(ReadRequest(managed_keys(target))), locator=LdapLocator()
+    )
     # A lower-cased key is all apply has then; LDAP DN matching accepts it.
-    target.apply(action(target, ActionKind.GRANT, "phamthid", add=("van-thu",)))
+    apply_one(target, action(target, ActionKind.GRANT, "phamthid", add=("van-thu",)), snapshot)
     assert user_key(ldap_directory, "phamthid") in members(ldap_directory, "van-thu")
 
 
@@ -489,18 +499,18 @@ def test_removing_the_last_member_leaves_the_placeholder(
 ) -> None:
     server = ldap_directory
     placeholder = normalise_dn(placeholder_dn(server))
-    target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
 
-    target.apply(action(target, ActionKind.REVOKE, "levanc", remove=("quan-tri",)))
+    apply_one(target, action(target, ActionKind.REVOKE, "levanc", remove=("quan-tri",)), snapshot)
 
     assert members(server, "quan-tri") == {placeholder}
-    snapshot = target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     assert key(server, "quan-tri") in snapshot.entitlements  # the group still exists
     assert all(key(server, "quan-tri") not in a.groups for a in snapshot.accounts)
     assert placeholder not in {a.key for a in snapshot.accounts}
 
     # The next grant takes the placeholder out again.
-    target.apply(action(target, ActionKind.GRANT, "phamthid", add=("quan-tri",)))
+    apply_one(target, action(target, ActionKind.GRANT, "phamthid", add=("quan-tri",)), snapshot)
     assert members(server, "quan-tri") == {user_key(server, "phamthid")}
 
 
@@ -508,8 +518,11 @@ def test_removing_the_last_member_leaves_the_placeholder(
 def test_grant_to_a_missing_group_fails_with_the_ldap_reason(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     with pytest.raises(ApplyError, match="noSuchObject") as raised:
-        target.apply(action(target, ActionKind.GRANT, "levanc", add=("nhom-chua-tao",)))
+        apply_one(
+            target, action(target, ActionKind.GRANT, "levanc", add=("nhom-chua-tao",)), snapshot
+        )
     assert ldap_directory.service_password not in str(raised.value)
 
 
@@ -526,17 +539,83 @@ def test_group_name_with_comma_plus_and_vietnamese_round_trips(
     special = target.entitlement_key(SPECIAL_GROUP)
     managed = managed_keys(target) | {special}
 
-    snapshot = target.fetch(managed)
+    snapshot = target.read(ReadRequest(managed))
     assert special in snapshot.entitlements
     assert special in by_username(snapshot)["nguyenvana"].entitlements
 
-    target.apply(action(target, ActionKind.GRANT, "levanc", add=(SPECIAL_GROUP,)))
-    target.apply(action(target, ActionKind.REVOKE, "nguyenvana", remove=(SPECIAL_GROUP,)))
+    apply_one(target, action(target, ActionKind.GRANT, "levanc", add=(SPECIAL_GROUP,)), snapshot)
+    apply_one(
+        target, action(target, ActionKind.REVOKE, "nguyenvana", remove=(SPECIAL_GROUP,)), snapshot
+    )
 
-    accounts = by_username(target.fetch(managed))
+    accounts = by_username(target.read(ReadRequest(managed)))
     assert special in accounts["levanc"].entitlements
     assert special not in accounts["nguyenvana"].entitlements
     assert special in member_of(server, "levanc")
+
+
+@pytest.mark.slapd
+def test_a_target_that_never_read_applies_steps_from_another_ones_snapshot(
+    ldap_settings: LdapSettings, ldap_directory: SlapdServer
+) -> None:
+    server = ldap_directory
+    reader = LdapTarget(ldap_settings)
+    try:
+        snapshot = reader.read(ReadRequest(managed_keys(reader)))
+    finally:
+        reader.close()
+    assert isinstance(snapshot.locator, LdapLocator)
+    writer = LdapTarget(ldap_settings)  # has read nothing: all it knows comes in the snapshot
+    steps = [
+        action(writer, ActionKind.DISABLE, "levanc"),
+        action(writer, ActionKind.GRANT, "phamthid", add=("van-thu",)),
+        action(writer, ActionKind.REVOKE, "tranthib", remove=("lanh-dao",)),
+        action(writer, ActionKind.GRANT, "nguyenvana", add=("lanh-dao",)),
+    ]
+    try:
+        assert writer.apply(steps, snapshot) == [None] * len(steps)
+    finally:
+        writer.close()
+
+    assert not can_bind(server, "levanc")
+    assert user_key(server, "phamthid") in members(server, "van-thu")
+    assert members(server, "lanh-dao") == {user_key(server, "nguyenvana")}
+
+
+@pytest.mark.slapd
+def test_a_snapshot_another_target_read_is_refused_step_by_step(
+    target: LdapTarget, ldap_settings: LdapSettings, ldap_directory: SlapdServer
+) -> None:
+    server = ldap_directory
+    steps = [
+        action(target, ActionKind.DISABLE, "levanc"),
+        action(target, ActionKind.GRANT, "phamthid", add=("van-thu",)),
+    ]
+    keycloak = Snapshot(target="keycloak", accounts=(), entitlements=frozenset(), locator={})
+    other = LdapTarget(dataclasses.replace(ldap_settings, name="ldap-khac"))
+    try:
+        elsewhere = other.read(ReadRequest(managed_keys(other)))
+    finally:
+        other.close()
+    mine = target.read(ReadRequest(managed_keys(target)))
+    not_mine = dataclasses.replace(mine, locator=object())
+
+    for snapshot in (keycloak, elsewhere, not_mine):
+        errors = target.apply(steps, snapshot)
+        assert len(errors) == len(steps)
+        assert all(type(error) is ApplyError for error in errors)
+        assert errors[0] is not errors[1]  # one answer per step
+    assert can_bind(server, "levanc")
+    assert user_key(server, "phamthid") not in members(server, "van-thu")
+
+    # A step for another target is refused on its own; the batch's other steps are done.
+    stray = dataclasses.replace(steps[0], target="keycloak")
+    errors = target.apply([stray, steps[1]], mine)
+    assert isinstance(errors[0], ApplyError)
+    assert "keycloak" in str(errors[0])
+    assert errors[1] is None
+    assert can_bind(server, "levanc")
+    assert user_key(server, "phamthid") in members(server, "van-thu")
 
 
 @pytest.mark.slapd
@@ -544,12 +623,12 @@ def test_apply_reconnects_once_after_the_connection_dropped(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
     server = ldap_directory
-    target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     server.stop()  # every open connection is cut
     server.start()
 
     with capture_logs() as logs:
-        target.apply(action(target, ActionKind.GRANT, "levanc", add=("van-thu",)))
+        apply_one(target, action(target, ActionKind.GRANT, "levanc", add=("van-thu",)), snapshot)
 
     assert user_key(server, "levanc") in members(server, "van-thu")
     assert [e["event"] for e in logs].count("ldap.reconnect") == 1
@@ -559,11 +638,13 @@ def test_apply_reconnects_once_after_the_connection_dropped(
 def test_apply_fails_when_the_server_stays_down(
     target: LdapTarget, ldap_directory: SlapdServer
 ) -> None:
-    target.fetch(managed_keys(target))
+    snapshot = target.read(ReadRequest(managed_keys(target)))
     ldap_directory.stop()
     try:
         with pytest.raises(ApplyError, match="cannot connect"):
-            target.apply(action(target, ActionKind.GRANT, "levanc", add=("van-thu",)))
+            apply_one(
+                target, action(target, ActionKind.GRANT, "levanc", add=("van-thu",)), snapshot
+            )
     finally:
         ldap_directory.start()
 
@@ -598,7 +679,7 @@ def test_fetch_with_a_wrong_base_is_a_target_error(ldap_settings: LdapSettings) 
     settings = dataclasses.replace(ldap_settings, users_base="ou=nobody,dc=example,dc=gov,dc=vn")
     target = LdapTarget(settings)
     with pytest.raises(TargetError, match="noSuchObject"):
-        target.fetch(frozenset())
+        target.read(ReadRequest(frozenset()))
 
 
 @pytest.mark.slapd
@@ -608,8 +689,8 @@ def test_no_log_line_carries_the_password(
     target = LdapTarget(ldap_settings)
     with capture_logs() as logs:
         target.describe()
-        target.fetch(managed_keys(target))
-        target.apply(action(target, ActionKind.DISABLE, "levanc"))
+        snapshot = target.read(ReadRequest(managed_keys(target)))
+        apply_one(target, action(target, ActionKind.DISABLE, "levanc"), snapshot)
         target.close()
     assert logs
     assert ldap_settings.bind_password not in repr(logs)

@@ -24,6 +24,7 @@ from syncbot.reconcile import (
     violations,
 )
 from syncbot.sync import sync
+from syncbot.targets.base import ReadRequest
 from syncbot.wording.cli import SAFETY_THRESHOLD
 from syncbot.wording.pair import both
 
@@ -79,7 +80,7 @@ def check_config(config: Config) -> int:
             for line in target.describe():
                 print(f"{name}: {line}")
             mapping = mappings.for_target(name, target.entitlement_key)
-            snapshot = target.fetch(mapping.managed)
+            snapshot = target.read(ReadRequest(mapping.managed))
             with_id = sum(1 for a in snapshot.accounts if a.employee_id)
             print(f"{name}: {len(snapshot.accounts)} accounts, {with_id} with an employee id")
             missing = sorted(mapping.managed - snapshot.entitlements)

@@ -1,4 +1,4 @@
-"""A progress bar on a terminal during long fetches and applies, silence elsewhere."""
+"""A progress bar on a terminal during long reads and applies, silence elsewhere."""
 
 from __future__ import annotations
 

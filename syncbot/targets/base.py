@@ -1,15 +1,22 @@
-"""The small interface every target implements, in the manner of an octoDNS provider."""
+"""The whole contract between syncbot and a directory, in the manner of an octoDNS provider.
+
+A target reads (`read`, one request in, one `Snapshot` out) and writes (`apply`, a batch of
+steps and the snapshot they were planned from in, one answer per step out). It keeps no
+state between the two: what `apply` needs to find an account or a group again travels in
+`Snapshot.locator`, so a plan is applied against the state it was computed from.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from syncbot.duty_settings import OBSERVE_NOTHING, Duties, Observe, WantedSettings
 from syncbot.model import Action, Snapshot
 from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
 
-#: Called with (done, total) while a target fetches or applies; total may be None.
+#: Called with (done, total) while a target reads or applies; total may be None.
 Progress = Callable[[int, int | None], None]
 
 
@@ -26,8 +33,24 @@ class AnswerLost(ApplyError):
     been made. The next run looks at the directory and records it if it was."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """What one run asks a target to read.
+
+    `managed` are the entitlement keys whose members matter; `observe` what the duties
+    need beyond accounts and groups (sign-ins, password dates, settings); values equal to
+    one of `known`'s are kept as the roster's own strings (`RosterStrings.shared`), so
+    the snapshot and the roster share them in memory.
+    """
+
+    managed: frozenset[str]
+    observe: Observe = OBSERVE_NOTHING
+    known: RosterStrings = NO_ROSTER_STRINGS
+    progress: Progress = field(default=no_progress, compare=False)
+
+
 class Target(Protocol):
-    """A directory syncbot reads whole and changes one account at a time."""
+    """A directory syncbot reads whole and changes a batch of steps at a time."""
 
     name: str
 
@@ -35,19 +58,20 @@ class Target(Protocol):
         """Turn a mapping reference (a group name or DN, a role) into the key snapshots use."""
         ...
 
-    def fetch(
-        self,
-        managed: frozenset[str],
-        progress: Progress = no_progress,
-        observe: Observe = OBSERVE_NOTHING,
-        known: RosterStrings = NO_ROSTER_STRINGS,
-    ) -> Snapshot:
+    def read(self, request: ReadRequest) -> Snapshot:
         """Read every managed account and the membership of every managed entitlement.
 
-        Must be a handful of bulk reads, never a query per person - except where `observe`
-        asks for something the target only gives per person, and then only for the
-        accounts that need it. Values equal to a `known` person's are kept as the
-        roster's strings (`RosterStrings.shared`).
+        Must be a handful of bulk reads, never a query per person - except where
+        `request.observe` asks for something the target only gives per person, and then
+        only for the accounts that need it. Raises `TargetError` when the target cannot
+        be read.
+        """
+        ...
+
+    def apply(self, steps: Sequence[Action], snapshot: Snapshot) -> list[ApplyError | None]:
+        """Carry out `steps` (at most one per account) planned from `snapshot`, which this
+        target read; answer each with None (done, or already so) or its error, one step's
+        failure never another's. Repeating a step is harmless.
         """
         ...
 
@@ -58,10 +82,6 @@ class Target(Protocol):
 
     def owned_for_federated(self, managed: frozenset[str]) -> frozenset[str]:
         """Of `managed`, what this target changes itself for accounts federated from LDAP."""
-        ...
-
-    def apply(self, action: Action) -> None:
-        """Perform one action; raise `ApplyError` with a message on failure."""
         ...
 
     def describe(self) -> list[str]:

@@ -13,15 +13,25 @@ from syncbot.targets.ldap.settings import LdapSettings
 
 if TYPE_CHECKING:
     from syncbot.targets.ldap.flavours import FLAVOURS, Flavour, MemberKind, get_flavour
+    from syncbot.targets.ldap.locator import LdapLocator
     from syncbot.targets.ldap.target import LdapTarget
 
-__all__ = ["FLAVOURS", "Flavour", "LdapSettings", "LdapTarget", "MemberKind", "get_flavour"]
+__all__ = [
+    "FLAVOURS",
+    "Flavour",
+    "LdapLocator",
+    "LdapSettings",
+    "LdapTarget",
+    "MemberKind",
+    "get_flavour",
+]
 
 _LAZY = {
     "FLAVOURS": "flavours",
     "Flavour": "flavours",
     "MemberKind": "flavours",
     "get_flavour": "flavours",
+    "LdapLocator": "locator",
     "LdapTarget": "target",
 }
 

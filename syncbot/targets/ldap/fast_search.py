@@ -113,7 +113,7 @@ class PagedSearcher:
 
         Raises `SearchFailed` when the server refuses the search, `TargetError` when it
         cannot be reached, and ldap3's `LDAPSocketReceiveError` when the connection drops
-        mid-search, so that `LdapTarget._retrying` reconnects once as it does for ldap3.
+        mid-search, so that `Link.retrying` reconnects once as it does for ldap3.
         """
         conn = self._connection()
         cookie = b""
