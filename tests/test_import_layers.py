@@ -53,3 +53,51 @@ def test_no_module_imports_private_names() -> None:
         if module.startswith("syncbot") and name.startswith("_") and not name.startswith("__")
     ]
     assert found == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the syncbot modules it imports when it is loaded (top level only: an import
+    inside a function runs later, and `TYPE_CHECKING` blocks never)."""
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for _, module, names in imports(path):
+            # `from syncbot.audit import writer` names a module; `import x` names itself.
+            for candidate in [f"{module}.{n}" for n in names] or [module]:
+                if candidate in modules:
+                    found.add(candidate)
+                elif module in modules:
+                    found.add(module)
+        graph[name] = found - {name}
+    return graph
+
+
+def cycles_in(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle a depth-first walk meets, each as the modules along it."""
+    state: dict[str, str] = {}
+    cycles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for child in sorted(graph.get(module, ())):
+            if state.get(child) == "open":
+                cycles.append([*path[path.index(child) :], child])
+            elif child not in state:
+                visit(child, [*path, child])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return cycles
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles_in({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    graph = import_graph()
+    assert {"syncbot.model", "syncbot.targets.base"} <= graph["syncbot.executor"]  # edges read
+    assert cycles_in(graph) == []
