@@ -91,9 +91,8 @@ class _Writer:
             return failure(f"{action.kind.value} {action.username} ({action.account}): {error}")
         except ApplyError as error:
             return error
-        except Exception as error:  # a bug here must not fail the other steps of the batch
-            log.exception("keycloak.apply.crashed", target=self.name, account=action.account)
-            return ApplyError(f"{type(error).__name__}: {error}")
+        # Any other exception is a bug: it leaves the batch, and the executor sends each
+        # of its steps again alone, so the bug fails only the step it is in.
         return None
 
     def _apply(self, action: Action) -> None:

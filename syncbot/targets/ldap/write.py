@@ -75,9 +75,8 @@ class Writer:
             self._apply_alone(step)
         except ApplyError as error:
             return error
-        except Exception as error:  # an adapter bug must not fail the other steps
-            log.exception("ldap.apply.crashed", target=self.layout.name, account=step.account)
-            return ApplyError(f"{type(error).__name__}: {error}")
+        # Any other exception is a bug: it leaves the batch, and the executor sends each
+        # of its steps again alone, so the bug fails only the step it is in.
         return None
 
     def _apply_alone(self, step: Action) -> None:
