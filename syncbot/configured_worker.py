@@ -39,13 +39,14 @@ def worker_setup(config: Config) -> WorkerSetup:
         run_id: str,
         people: frozenset[str] | None,
         *,
+        export_changed: bool,
         on_plan: Callable[[Plan], None],
         should_stop: Callable[[], bool],
         lock: Lock,
     ) -> ApplyReport:
         synced = sync(
             roster_config(config),
-            RosterRule(people),
+            RosterRule(people, export_changed),
             via=VIA,
             run_id=run_id,
             show=lambda prepared: on_plan(prepared.plan),

@@ -1,10 +1,11 @@
-"""One reconcile: read roster and targets whole, plan, and (when asked) apply and audit.
+"""One reconcile: read roster and targets, plan, and (when asked) apply and audit.
 
-What is read is always the same: the export with the pushed rows still in force laid over
-it (`roster/overlay.py`), and every target whole. What differs between runs is the rule
-that turns that into a plan (`PlanRule`): the roster for everyone, the roster for the people
-a push names, or a leak list. `syncbot.sync` is the one sequence that applies a plan; the
-`plan` command and the reports only read.
+The roster is always the export with the pushed rows still in force laid over it
+(`roster/overlay.py`). What differs between runs is the rule (`PlanRule`): the roster for
+everyone, read whole from every target; the roster for the people a push names or a new
+export changed, read from each target by lookup (`planning/focus.py`), which plans them
+exactly as a full run would; or a leak list. `syncbot.sync` is the one sequence that
+applies a plan; the `plan` command and the reports only read.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -26,14 +28,17 @@ from syncbot.config import Config
 from syncbot.duty_settings import Observe
 from syncbot.errors import SyncbotError, TargetError
 from syncbot.executor import ApplyReport, apply_plan, recover_interrupted
+from syncbot.lookup import Lookup
 from syncbot.mappings import Mappings, load_mappings
 from syncbot.memory import collector_paused
 from syncbot.model import Plan, Roster, Snapshot
+from syncbot.planning.focus import Focus, Population
 from syncbot.planning.planner import TargetState, plan
 from syncbot.protection import Protection
 from syncbot.push_store import PushedState, PushStore
 from syncbot.roster import load_roster
 from syncbot.roster.overlay import Overlaid, lay_over
+from syncbot.roster.prints import changed_people, prints_of
 from syncbot.roster_strings import RosterStrings
 from syncbot.safety import threshold_violations
 from syncbot.state import StateDir
@@ -50,24 +55,28 @@ def silent(_: str) -> Iterator[Progress]:
     yield no_progress
 
 
+class Scope(StrEnum):
+    """Whom a run judged, which decides what its success leaves behind."""
+
+    FULL = "full"  # everyone: the thresholds' counts start again, the population is known
+    EXPORT = "export"  # the people a new export changed (and any a push named)
+    PUSH = "push"  # the people an HR push named: what it takes counts until a full run
+    LIST = "list"  # the accounts of a leak list
+
+
 class PlanRule(Protocol):
-    """How a run turns what it read into a plan.
-
-    `full` rules judge everyone (a successful apply restarts the count of people pushes
-    took access from); `limited_to_push` rules act for the people an HR push named, and
-    what they take is added to that count.
-    """
-
-    @property
-    def full(self) -> bool: ...
-
-    @property
-    def limited_to_push(self) -> bool: ...
+    """How a run turns what it read into a plan, and whom it reads for."""
 
     @property
     def reviewed(self) -> str:
         """What a person reviews before forcing a refused plan: "roster", "list"."""
         ...
+
+    def focus(self, config: Config, roster: Roster) -> Focus | None:
+        """The people the run is about, read by lookup where it can; None: everyone."""
+        ...
+
+    def scope(self, focus: Focus | None) -> Scope: ...
 
     def observe(self, config: Config, today: date) -> Observe: ...
 
@@ -81,24 +90,52 @@ class PlanRule(Protocol):
     ) -> Plan: ...
 
 
+#: Beyond this many people a targeted run would ask more of each target, one lookup per
+#: person for Keycloak, than one full read does: the run reads everyone instead.
+TARGETED_MAX_PEOPLE = 1_000
+
+
 @dataclass(frozen=True, slots=True)
 class RosterRule:
-    """The roster's plan: for everyone, or for the people an HR push names (`only`).
+    """The roster's plan: for everyone, or for the people an HR push names (`only`) and
+    those a new export changed (`export_changed`).
 
-    A push's plan is planned whole and then narrowed — matching must see every account to
-    spot ambiguity — so it is exactly the full plan's steps for those people.
+    A narrowed run reads only those people's accounts (`Focus`) once a full reconcile has
+    recorded the population its thresholds judge against; before that, it reads and plans
+    everyone and keeps their steps. Either way it is the full plan's steps for them.
     """
 
     only: frozenset[str] | None = None
+    export_changed: bool = False
     reviewed: str = "roster"
 
-    @property
-    def full(self) -> bool:
-        return self.only is None
+    def focus(self, config: Config, roster: Roster) -> Focus | None:
+        if self.only is None and not self.export_changed:
+            return None
+        state = StateDir(config.state_dir)
+        people = set(self.only or ())
+        applied = None
+        if self.export_changed:
+            applied = state.export_prints().load()
+            if applied is None:
+                return None  # nothing to compare the export with: a full reconcile
+            if applied.sha256 != roster.sha256:
+                # The roster as planned: a pushed row that a refusal left unapplied
+                # differs from what was applied, and is judged again with the export.
+                people |= changed_people(applied.prints, prints_of(roster.rows))
+        population = Population.from_record(state.last_run())
+        if (
+            population is None
+            or len(people) > TARGETED_MAX_PEOPLE
+            or state.journal().pending().started is not None  # recovery judges by a full read
+        ):
+            return None if self.export_changed else Focus.after_full_read(people)
+        return Focus.of(people, roster, config.fallback, population)
 
-    @property
-    def limited_to_push(self) -> bool:
-        return self.only is not None
+    def scope(self, focus: Focus | None) -> Scope:
+        if focus is None:
+            return Scope.FULL
+        return Scope.EXPORT if self.export_changed else Scope.PUSH
 
     def observe(self, config: Config, today: date) -> Observe:
         return Observe.for_duties(config.duties, today)
@@ -112,8 +149,7 @@ class RosterRule:
         today: date,
     ) -> Plan:
         ledger = StateDir(config.state_dir).ledger().entries
-        computed = plan(roster, mappings, states, ledger, today, config.fallback, config.duties)
-        return computed if self.only is None else computed.limited_to(set(self.only))
+        return plan(roster, mappings, states, ledger, today, config.fallback, config.duties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +169,11 @@ class Prepared:
     export_rows: int | None = None  # the export alone, for the shrink rule; None: the roster's
     overlaid: Overlaid | None = None  # what reading learnt about the pushed rows
     taken_by_pushes: frozenset[str] = frozenset()
+    focus: Focus | None = None  # the people a narrowed run was about
+
+    @property
+    def scope(self) -> Scope:
+        return self.rule.scope(self.focus)
 
     @property
     def export_row_count(self) -> int:
@@ -210,19 +251,23 @@ def _read_state(
     progress: Progress,
     observe: Observe,
     known: RosterStrings,
+    lookup: Lookup | None,
 ) -> TargetState:
     mapping = mappings.for_target(name, target.entitlement_key)
     protection = protection_for(config, name, target)
     protected_groups = protection.groups
     wanted = target.wanted_settings(config.duties)
-    if wanted.values:
+    if lookup is not None:
+        # Settings are no one person's: the next full reconcile compares them.
+        observe = replace(observe, settings=False)
+    elif wanted.values:
         # A setting is only compared with what was read: wanted means read, whatever else
         # the duties observe (Keycloak's event storage is wanted by the target's own config).
         observe = replace(observe, settings=True)
     try:
         # Protected groups are read too, so membership in them can shield an account.
         snapshot = target.read(
-            ReadRequest(mapping.managed | protected_groups, observe, known, progress)
+            ReadRequest(mapping.managed | protected_groups, observe, known, progress, lookup)
         )
     except SyncbotError:
         raise
@@ -255,21 +300,31 @@ def _prepare(config: Config, today: date, progress: ProgressFactory, rule: PlanR
     pushed = read_pushed(config)
     overlaid = lay_over(export, pushed.rows)
     roster = overlaid.roster
+    focus = rule.focus(config, roster)
+    planned = focus.roster(roster) if focus is not None else roster
+    lookup = focus.lookup if focus is not None else None
     targets = open_targets(config)
     try:
         states = []
         observe = rule.observe(config, today)
-        known = RosterStrings(roster.rows)
+        known = RosterStrings(planned.rows)
         for name, target in targets.items():
             with progress(f"Đọc {name}") as bar:
-                states.append(_read_state(name, target, config, mappings, bar, observe, known))
+                states.append(
+                    _read_state(name, target, config, mappings, bar, observe, known, lookup)
+                )
         del known  # freed before planning, where memory peaks
-        computed = rule.plan(roster, mappings, states, config, today)
+        computed = rule.plan(planned, mappings, states, config, today)
+        if focus is not None:
+            computed = focus.finish(computed, roster)
     except BaseException:
         close_targets(targets)
         raise
     log.info(
         "plan_computed",
+        scope=rule.scope(focus).value,
+        people=None if focus is None else len(focus.people),
+        accounts_read=sum(len(state.snapshot.accounts) for state in states),
         roster_rows=len(roster.rows),
         pushed_rows=len(roster.sources),
         actions=len(computed.actions),
@@ -287,6 +342,7 @@ def _prepare(config: Config, today: date, progress: ProgressFactory, rule: PlanR
         export_rows=overlaid.export_rows,
         overlaid=overlaid,
         taken_by_pushes=pushed.taken,
+        focus=focus,
     )
 
 
@@ -360,16 +416,22 @@ def apply_prepared(
     if not report.failed and not report.interrupted:
         last = state.last_run()
         anchor = audit.last_written or (last.get("audit_seq"), last.get("audit_hash"))
+        full = prepared.scope is Scope.FULL
         state.save_last_run(
             {
                 "run_id": run_id,
                 "finished": datetime.now(UTC).isoformat(),
+                "scope": prepared.scope.value,
                 "roster_sha256": computed.roster_sha256,
                 # The export's rows, never pushed ones: the shrink rule compares exports.
                 "roster_rows": prepared.export_row_count,
                 "actions": len(computed.actions),
                 "audit_seq": anchor[0],
                 "audit_hash": anchor[1],
+                # What targeted runs' thresholds judge against until the next full one.
+                "population": (
+                    Population.of(computed).as_record() if full else last.get("population")
+                ),
             }
         )
     return report

@@ -37,6 +37,7 @@ from syncbot.durable import (
 )
 from syncbot.errors import LockedError, StateError
 from syncbot.model import Action, LedgerEntry
+from syncbot.roster.prints import ExportPrints
 
 Key = tuple[str, str]
 
@@ -262,6 +263,9 @@ class StateDir:
     def journal(self) -> StepJournal:
         self.prepare()
         return StepJournal(self.path / "steps.jsonl")
+
+    def export_prints(self) -> ExportPrints:
+        return ExportPrints(self.path / "export-prints.tsv")
 
     def last_run(self) -> dict[str, Any]:
         return read_json_file(self.path / "last-run.json") or {}

@@ -25,6 +25,7 @@ from syncbot.reconcile import (
     PlanRule,
     Prepared,
     ProgressFactory,
+    Scope,
     actor,
     apply_prepared,
     new_run_id,
@@ -32,6 +33,7 @@ from syncbot.reconcile import (
     silent,
     violations,
 )
+from syncbot.roster.prints import AppliedExport, prints_of
 from syncbot.state import StateDir
 
 Lock = Callable[[], contextlib.AbstractContextManager[None]]
@@ -88,7 +90,7 @@ def sync(
                 progress=bar,
                 should_stop=stop,
             )
-        _record_for_pushes(prepared, report)
+        _record_scope(prepared, report)
         return Synced(prepared, problems, report)
 
 
@@ -110,13 +112,19 @@ def _remember_what_reading_learnt(prepared: Prepared) -> None:
         PushStore(prepared.config.state_dir).learnt(overlaid.baselines, overlaid.superseded)
 
 
-def _record_for_pushes(prepared: Prepared, report: ApplyReport) -> None:
-    """What a push run took counts towards the next thresholds; a full success resets it."""
+def _record_scope(prepared: Prepared, report: ApplyReport) -> None:
+    """What a push run took counts towards the next thresholds until a run judged the
+    whole roster (a full one, or one for what a new export changed) succeeds; such a run
+    also leaves the roster's prints for the next export to be compared with."""
     store = PushStore(prepared.config.state_dir)
-    if prepared.rule.limited_to_push:
+    scope = prepared.scope
+    if scope is Scope.PUSH:
         store.took(r.action.person for r in report.results if r.ok and r.action.takes_access)
-    elif prepared.rule.full and not report.failed and not report.interrupted:
+    elif scope in (Scope.FULL, Scope.EXPORT) and not report.failed and not report.interrupted:
         store.full_reconcile_done()
+        roster = prepared.roster
+        applied = AppliedExport(roster.sha256, prints_of(roster.rows))
+        StateDir(prepared.config.state_dir).export_prints().save(applied)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from plan_builders import ALL_MANAGED, TARGET, group
 
 from syncbot.duty_settings import NO_SETTINGS, Duties, WantedSettings
+from syncbot.lookup import Lookup, narrowed
 from syncbot.model import Account, Action, ActionKind, Snapshot
 from syncbot.targets.base import ApplyError, ReadRequest
 
@@ -66,6 +67,7 @@ class FakeTarget:
         self.attempted: list[Action] = []
         self.signed_out: list[str] = []
         self.reads = 0
+        self.lookups: list[Lookup | None] = []  # what each read asked for: None, whole
         self.batches: list[int] = []  # the size of each batch the executor sent
         self.closed = False
 
@@ -81,7 +83,7 @@ class FakeTarget:
             dataclasses.replace(a, entitlements=a.groups & managed) for a in self.accounts.values()
         )
         request.progress(len(accounts), len(accounts))
-        return Snapshot(
+        whole = Snapshot(
             target=self.name,
             accounts=accounts,
             entitlements=frozenset(self.entitlements & managed),
@@ -89,6 +91,9 @@ class FakeTarget:
             settings_key="fake-policy",
             locator=self.name,
         )
+        self.lookups.append(request.lookup)
+        # A targeted read returns what a real one must: the whole read, narrowed.
+        return whole if request.lookup is None else narrowed(whole, request.lookup)
 
     def wanted_settings(self, duties: Duties) -> WantedSettings:
         return self.wanted

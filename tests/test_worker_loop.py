@@ -32,6 +32,7 @@ class Calls:
         run_id: str,
         people: frozenset[str] | None,
         *,
+        export_changed: bool,
         on_plan: Callable[[Plan], None],
         should_stop: Callable[[], bool],
         lock: Lock,

@@ -30,7 +30,9 @@ from syncbot.wording.pair import both
 
 
 def plan(args: argparse.Namespace, config: Config) -> int:
-    with prepare(config, args.today or date.today(), progress=progress_bar) as prepared:
+    rule = RosterRule(export_changed=args.changed)
+    today = args.today or date.today()
+    with prepare(config, today, progress=progress_bar, rule=rule) as prepared:
         pass  # read whole, then the targets are closed before anything is printed
     if args.json:
         print(plan_json(prepared.plan))
@@ -52,7 +54,7 @@ def _print_plan(args: argparse.Namespace, config: Config, prepared: Prepared) ->
 def apply(args: argparse.Namespace, config: Config) -> int:
     synced = sync(
         config,
-        RosterRule(),
+        RosterRule(export_changed=args.changed),
         via="syncbot apply",
         force=args.force,
         show=lambda prepared: _print_plan(args, config, prepared),

@@ -117,6 +117,13 @@ def _add_reconcile_parsers(commands: Any) -> None:
         action="store_true",
         help="apply even past the safety thresholds (after human review)",
     )
+    for command in (plan, apply):
+        command.add_argument(
+            "--changed",
+            action="store_true",
+            help="only the people whose roster rows changed since the last roster applied "
+            "whole, read by lookup (what the worker does on a file drop)",
+        )
 
     commands.add_parser("check-config", help="validate config, mappings, roster; try targets")
 

@@ -22,9 +22,10 @@ from syncbot.exit_codes import ExitCode
 from syncbot.leak_list import LeakList, read_leak_list
 from syncbot.mappings import Mappings
 from syncbot.model import Plan, Roster
+from syncbot.planning.focus import Focus
 from syncbot.planning.planner import TargetState
 from syncbot.planning.quarantine import not_found, plan_quarantine
-from syncbot.reconcile import Prepared, prepare, violations
+from syncbot.reconcile import Prepared, Scope, prepare, violations
 from syncbot.sync import sync
 from syncbot.wording.cli import NOT_FOUND, ROW, SAFETY_THRESHOLD, leak_list_lines
 from syncbot.wording.pair import both
@@ -39,9 +40,13 @@ class QuarantineRule:
 
     leaks: LeakList
     disable: bool
-    full: bool = False
-    limited_to_push: bool = False
     reviewed: str = "list"
+
+    def focus(self, config: Config, roster: Roster) -> Focus | None:
+        return None  # the listed accounts are found among every account, by any name
+
+    def scope(self, focus: Focus | None) -> Scope:
+        return Scope.LIST
 
     def observe(self, config: Config, today: date) -> Observe:
         return Observe()

@@ -24,21 +24,7 @@ from dataclasses import dataclass
 
 from syncbot.match_keys import id_key
 from syncbot.model import Roster, RosterRow, RowSource
-
-#: The fingerprint of "the export has no row for this person".
-ABSENT = "absent"
-
-
-def fingerprint(row: RosterRow | None) -> str:
-    """What HR says of a person, hashed short: equal rows give equal prints, wherever they sit."""
-    if row is None:
-        return ABSENT
-    fields = (
-        row.employee_id, row.full_name, row.email or "", row.unit, row.position,
-        row.status_word, row.effective_date.isoformat() if row.effective_date else "",
-        row.username or "", row.role or "",
-    )  # fmt: skip
-    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:20]
+from syncbot.roster.prints import fingerprint
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from syncbot.duty_settings import OBSERVE_NOTHING, Duties, Observe, WantedSettings
+from syncbot.lookup import Lookup
 from syncbot.model import Action, Snapshot
 from syncbot.roster_strings import NO_ROSTER_STRINGS, RosterStrings
 
@@ -41,12 +42,17 @@ class ReadRequest:
     need beyond accounts and groups (sign-ins, password dates, settings); values equal to
     one of `known`'s are kept as the roster's own strings (`RosterStrings.shared`), so
     the snapshot and the roster share them in memory.
+
+    `lookup`, when set, makes it a targeted read: only the accounts `lookup.wants`, each
+    exactly as a full read would give it (the same entitlements, groups, locks and
+    observed values), `entitlements` as a full read gives them, and no settings.
     """
 
     managed: frozenset[str]
     observe: Observe = OBSERVE_NOTHING
     known: RosterStrings = NO_ROSTER_STRINGS
     progress: Progress = field(default=no_progress, compare=False)
+    lookup: Lookup | None = None
 
 
 class Target(Protocol):
@@ -63,8 +69,10 @@ class Target(Protocol):
 
         Must be a handful of bulk reads, never a query per person - except where
         `request.observe` asks for something the target only gives per person, and then
-        only for the accounts that need it. Raises `TargetError` when the target cannot
-        be read.
+        only for the accounts that need it. With `request.lookup`, only the accounts it
+        wants (`syncbot.lookup.narrowed` of the full read): searches by their values in
+        batches, and their memberships, never the whole directory. Raises `TargetError`
+        when the target cannot be read.
         """
         ...
 

@@ -60,15 +60,17 @@ Lock = Callable[[], contextlib.AbstractContextManager[None]]
 
 
 class RunFunction(Protocol):
-    """One whole run: plan for everyone (`people` None) or for the people a push named,
-    and apply. Raises `SafetyError` when a threshold refuses the plan (nothing changed),
-    and whatever else stopped it, for the loop to sort out."""
+    """One run: plan for everyone (`people` None), or for the people a push named and,
+    with `export_changed`, those a new export changed; and apply. Raises `SafetyError`
+    when a threshold refuses the plan (nothing changed), and whatever else stopped it,
+    for the loop to sort out."""
 
     def __call__(
         self,
         run_id: str,
         people: frozenset[str] | None,
         *,
+        export_changed: bool,
         on_plan: Callable[[Plan], None],
         should_stop: Callable[[], bool],
         lock: Lock,
@@ -222,7 +224,7 @@ class Worker:
 
     def _file_changed(self, mtime: float | None) -> None:
         log.info("trigger_received", trigger="file", path=str(self.setup.watch))
-        self.queue.put(Trigger("file", file_mtime=mtime))
+        self.queue.put(Trigger.export(mtime))
 
     def _start_network(self) -> None:
         settings = self.setup.settings
@@ -309,6 +311,7 @@ class Worker:
             run_id=run_id,
             trigger=pending.trigger,
             people=None if pending.full else len(pending.employee_ids or ()),
+            export_changed=pending.export_changed,
         )
         try:
             outcome = self._run(run_id, pending)
@@ -399,13 +402,15 @@ class Worker:
         people = None if pending.full else frozenset(pending.employee_ids or ())
 
         def on_plan(plan: Plan) -> None:
-            if pending.full:
-                self.due = due_dates(plan.findings, plan.today)
+            due = due_dates(plan.findings, plan.today)
+            # A narrowed plan knows only its people's dates: the others' stay.
+            self.due = due if pending.full else sorted(set(self.due) | set(due))
 
         try:
             report = self.setup.run(
                 run_id,
                 people,
+                export_changed=pending.export_changed,
                 on_plan=on_plan,
                 should_stop=lambda: self.stop_requested,
                 lock=self._state_lock,

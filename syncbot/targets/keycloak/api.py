@@ -24,6 +24,7 @@ import json
 import math
 import random
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -68,6 +69,8 @@ _IDEMPOTENT_POST = re.compile(r"users/[^/]+/(logout|role-mappings/(realm|clients
 
 log = structlog.get_logger("syncbot.keycloak")
 _T = TypeVar("_T")
+#: json's `object_hook`: what to keep of each decoded object.
+Hook = Callable[[dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -137,24 +140,32 @@ class AdminError(Exception):
 
 
 class _CountingConnection(KeycloakOpenIDConnection):
-    """Counts admin API calls, so tests and logs can show a fetch costs pages, not people."""
+    """Counts admin API calls, so tests and logs can show a fetch costs pages, not people.
+
+    The count is kept under a lock: a targeted read sends its GETs from a few threads.
+    """
 
     calls: int = 0
+    _counting = threading.Lock()
+
+    def _count(self) -> None:
+        with self._counting:
+            self.calls += 1
 
     def raw_get(self, *args: Any, **kwargs: Any) -> Response:
-        self.calls += 1
+        self._count()
         return super().raw_get(*args, **kwargs)
 
     def raw_post(self, *args: Any, **kwargs: Any) -> Response:
-        self.calls += 1
+        self._count()
         return super().raw_post(*args, **kwargs)
 
     def raw_put(self, *args: Any, **kwargs: Any) -> Response:
-        self.calls += 1
+        self._count()
         return super().raw_put(*args, **kwargs)
 
     def raw_delete(self, *args: Any, **kwargs: Any) -> Response:
-        self.calls += 1
+        self._count()
         return super().raw_delete(*args, **kwargs)
 
 
@@ -171,7 +182,9 @@ def segments(path: str) -> str:
 class AdminApi:
     """Calls under /admin/realms/{realm}/ as the service account of `settings.client_id`.
 
-    Not thread-safe: one connection, used by one thread at a time.
+    One connection. GETs may be sent from a few threads at once once a first call has
+    opened it (the targeted read does: requests' session and urllib3's pool take
+    concurrent requests, and the count is locked); writes go one at a time.
     """
 
     def __init__(self, settings: KeycloakSettings, retry: RetryPolicy = DEFAULT_RETRY) -> None:
@@ -237,6 +250,13 @@ class AdminApi:
         token = conn.token or {}
         return decode_claims(str(token.get("access_token", "")))
 
+    def ensure_signed_in(self) -> None:
+        """Get an access token unless one is held: calls sent from several threads then
+        share it, rather than each being refused once and signing in on its own."""
+        conn = self.connection()
+        if not conn.token:
+            self._retrying("sign-in", conn.get_token, repeatable=True, changes=False)
+
     def granted_roles(self) -> frozenset[str] | None:
         """The realm-management roles the current access token carries; None if unknown."""
         token = self._conn.token if self._conn is not None else None
@@ -252,8 +272,10 @@ class AdminApi:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def get(self, path: str, **params: str | int) -> Any:
-        return self._call("GET", path, params=params)
+    def get(self, path: str, *, hook: Hook | None = None, **params: str | int) -> Any:
+        """GET and decode; `hook` (json's `object_hook`) replaces each object as it is
+        decoded, so a long list of users can be kept as their ids alone."""
+        return self._call("GET", path, params=params, hook=hook)
 
     def post(self, path: str, body: object = None, *, idempotent: bool | None = None) -> Any:
         """POST; retried on transient failures only if `idempotent` (None: judged by path)."""
@@ -266,17 +288,18 @@ class AdminApi:
         return self._call("DELETE", path, body=body)
 
     def pages(
-        self, path: str, *, size: int | None = None, **params: str | int
-    ) -> Iterator[list[dict[str, Any]]]:
+        self, path: str, *, size: int | None = None, hook: Hook | None = None, **params: str | int
+    ) -> Iterator[list[Any]]:
         """The items of a `first`/`max` paged list, page by page; a short page is the last.
 
         Keycloak returns `max` items whenever that many remain (it has no cap of its own),
         so a list of n items costs n // size + 1 requests; `size` defaults to `page_size`.
+        Items are objects (dicts), or what `hook` makes of them.
         """
         size = size or self.settings.page_size
         first = 0
         while True:
-            page = self.get(path, **params, first=first, max=size)
+            page = self.get(path, hook=hook, **params, first=first, max=size)
             if not isinstance(page, list):
                 raise AdminError(f"GET {path}: expected a list, got {type(page).__name__}")
             if page:
@@ -293,6 +316,7 @@ class AdminApi:
         params: dict[str, str | int] | None = None,
         body: object = None,
         idempotent: bool | None = None,
+        hook: Hook | None = None,
     ) -> Any:
         url = self.realm_path + path
         data = json.dumps(body) if body is not None else ""
@@ -325,6 +349,8 @@ class AdminApi:
         if not response.content:
             return None
         try:
+            if hook is not None:
+                return json.loads(response.content, object_hook=hook)
             return response.json()
         except ValueError:
             return response.text

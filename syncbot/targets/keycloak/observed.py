@@ -8,6 +8,10 @@ expiration, so "no event" means "no sign-in recorded", not "never signed in".
 
 Password dates are the one thing Keycloak gives only per person (the credentials of a
 user), so they are read only when asked, and only for the users that can have one.
+
+A targeted read asks the same questions about a few users only (`last_sign_in_of`,
+`failed_sign_ins_of`, `password_set_of`): the event list filtered by user, so its answer
+for a user is the one the realm-wide list gives for them.
 """
 
 from __future__ import annotations
@@ -53,6 +57,17 @@ def failed_sign_ins(api: AdminApi, since: date) -> dict[str, int]:
     return counts
 
 
+def last_sign_in_of(api: AdminApi, user_id: str, since: date) -> datetime | None:
+    """The time of one user's newest LOGIN event since `since`, as `last_sign_ins` has it."""
+    return max((at for _, at in _events(api, LOGIN, since, user=user_id)), default=None)
+
+
+def failed_sign_ins_of(api: AdminApi, user_id: str, since: date) -> int:
+    """One user's failures since `since`, counted as `failed_sign_ins` counts them."""
+    count = sum(1 for _ in _events(api, LOGIN_ERROR, since, user=user_id))
+    return max(count, _brute_force_failures(api, user_id)) if count else 0
+
+
 def password_set_on(
     api: AdminApi, user_ids: Iterable[str], progress: Callable[[int], None]
 ) -> dict[str, datetime]:
@@ -61,26 +76,35 @@ def password_set_on(
     credential are absent. One request per user: callers pass only those that need it."""
     found: dict[str, datetime] = {}
     for done, user_id in enumerate(user_ids, start=1):
-        try:
-            credentials = api.get(f"users/{segment(user_id)}/credentials")
-        except AdminError as error:
-            if error.status != HTTP_NOT_FOUND:  # deleted since the users were listed
-                raise
-            credentials = []
-        dates = [
-            at
-            for credential in credentials or ()
-            if isinstance(credential, dict) and credential.get("type") == PASSWORD
-            if (at := from_millis(credential.get("createdDate"))) is not None
-        ]
-        if dates:
-            found[user_id] = max(dates)
+        at = password_set_of(api, user_id)
+        if at is not None:
+            found[user_id] = at
         progress(done)
     return found
 
 
-def _events(api: AdminApi, kind: str, since: date) -> Iterator[tuple[str, datetime]]:
-    """(user id, time) of each stored event of `kind` from `since` on, each event once.
+def password_set_of(api: AdminApi, user_id: str) -> datetime | None:
+    """When one user's current password credential was created; None without one."""
+    try:
+        credentials = api.get(f"users/{segment(user_id)}/credentials")
+    except AdminError as error:
+        if error.status != HTTP_NOT_FOUND:  # deleted since the users were listed
+            raise
+        credentials = []
+    dates = [
+        at
+        for credential in credentials or ()
+        if isinstance(credential, dict) and credential.get("type") == PASSWORD
+        if (at := from_millis(credential.get("createdDate"))) is not None
+    ]
+    return max(dates, default=None)
+
+
+def _events(
+    api: AdminApi, kind: str, since: date, *, user: str | None = None
+) -> Iterator[tuple[str, datetime]]:
+    """(user id, time) of each stored event of `kind` from `since` on, each event once;
+    only `user`'s when given.
 
     Keycloak lists newest first, so an event stored during the read pushes older ones to
     the next page and one may be listed twice: events are told apart by their id.
@@ -89,10 +113,11 @@ def _events(api: AdminApi, kind: str, since: date) -> Iterator[tuple[str, dateti
     start = datetime.combine(since, time(), tzinfo=UTC)
     seen: set[str] = set()
     first = 0
+    query: dict[str, Any] = {"type": kind, "dateFrom": since.isoformat()}
+    if user is not None:
+        query["user"] = user
     while True:
-        page = api.get(
-            "events", type=kind, dateFrom=since.isoformat(), first=first, max=EVENTS_PAGE
-        )
+        page = api.get("events", **query, first=first, max=EVENTS_PAGE)
         if not isinstance(page, list):
             raise AdminError(f"GET events: expected a list, got {type(page).__name__}")
         for event in page:

@@ -1,39 +1,50 @@
 """Reading a realm into a `Snapshot`: pages of users and of members, never a request per person.
 
-The users list (attributes included), then the direct members of each managed realm role,
-client role and group, one request each (see `read_members`). What the duties observe adds
-the realm's stored LOGIN / LOGIN_ERROR events (pages for the whole realm), the realm's
-password policy and event settings (two requests) and, only when password dates are asked
-for, one request per enabled user with a password of their own. The ids of the clients
-and groups read go back in `Snapshot.locator`, for the write.
+The direct members of each managed realm role, client role and group come first, one
+request each (see `read_members`), kept as one shared frozenset of keys per combination
+held. The users list (attributes included) follows page by page, each page turned into
+`Account`s at once and dropped: a 20,000-user realm's representations would take some
+50 MB held together, its accounts a sixth of that. What the duties observe adds the
+realm's stored LOGIN / LOGIN_ERROR events (pages for the whole realm, read before the
+users), the realm's password policy and event settings (two requests) and, only when
+password dates are asked for, one request per enabled user with a password of their own.
+The ids of the clients and groups read go back in `Snapshot.locator`, for the write.
+A `ReadRequest.lookup` makes it a targeted read instead (`targeted`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
 
 from syncbot.duty_settings import Observe
-from syncbot.errors import ConfigError, TargetError
+from syncbot.errors import TargetError
 from syncbot.model import Account, Snapshot
-from syncbot.roster_strings import RosterStrings
 from syncbot.targets.base import Progress, ReadRequest
 from syncbot.targets.keycloak import event_settings, observed, policy
+from syncbot.targets.keycloak.accounts import (
+    NOTHING_HELD,
+    UPDATE_PASSWORD,
+    account_of,
+    is_person,
+    needs_password_date,
+)
 from syncbot.targets.keycloak.api import HTTP_NOT_FOUND, AdminApi, AdminError, segment
 from syncbot.targets.keycloak.locator import Names
-from syncbot.targets.keycloak.refs import Entitlement, EntitlementKind, parse_key
+from syncbot.targets.keycloak.refs import Entitlement, EntitlementKind, entitlement_of
 from syncbot.targets.keycloak.settings import KeycloakSettings
+from syncbot.targets.keycloak.targeted import read_targeted
+
+__all__ = ["UPDATE_PASSWORD", "entitlement_of", "read_realm"]
 
 log = structlog.get_logger("syncbot.keycloak")
 
-User = dict[str, Any]
-#: Keycloak's required action that makes the next sign-in set a new password.
-UPDATE_PASSWORD = "UPDATE_PASSWORD"  # noqa: S105 - the action's name, not a password
-#: Members a role or group may have beyond the users just read (service accounts, people
+#: Members a role or group may have beyond the users counted (service accounts, people
 #: added meanwhile) while its whole list still comes in the one answer asked for.
 MEMBERS_HEADROOM = 1_000
 
@@ -42,26 +53,28 @@ MEMBERS_HEADROOM = 1_000
 class _Observed:
     """What a read found beyond accounts: per user id, and the realm's settings."""
 
-    password_set: dict[str, datetime] = field(default_factory=dict)
     last_sign_in: dict[str, datetime] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     settings: dict[str, str] | None = None
 
 
 def read_realm(api: AdminApi, settings: KeycloakSettings, request: ReadRequest) -> Snapshot:
-    """Every person in the realm and the direct members of every managed entitlement."""
+    """Every person in the realm and the direct members of every managed entitlement;
+    with `request.lookup`, only the accounts it wants (`targeted.read_targeted`)."""
+    if request.lookup is not None:
+        return read_targeted(api, settings, request, request.lookup)
     wanted = [entitlement_of(key, settings.name) for key in sorted(request.managed)]
     started = time.perf_counter()
     calls_before = api.calls
     names = Names(api, settings)
     try:
-        users = read_users(api, request.progress)
-        members = {
-            entitlement.key: found
-            for entitlement in wanted
-            if (found := read_members(api, entitlement, names, len(users))) is not None
-        }
-        extra = _read_observed(api, settings, users, request.observe, request.progress)
+        total = count_users(api)
+        held, found = read_held(api, wanted, names, total)
+        extra = _read_observed(api, settings, request.observe)
+        accounts = read_users(api, settings, request, held, extra, total)
+        del held
+        if request.observe.passwords:
+            accounts = _with_password_dates(api, accounts, request.progress)
     except AdminError as error:
         raise TargetError(f"{settings.name}: reading realm {settings.realm}: {error}") from None
     except policy.PolicyError as error:
@@ -69,28 +82,20 @@ def read_realm(api: AdminApi, settings: KeycloakSettings, request: ReadRequest) 
             f"{settings.name}: the password policy of realm {settings.realm} "
             f"cannot be read: {error}"
         ) from None
-    held: dict[str, set[str]] = {}
-    for key, user_ids in members.items():
-        for user_id in user_ids:
-            held.setdefault(user_id, set()).add(key)
-    accounts = tuple(
-        _account(settings, user, frozenset(held.get(user["id"], ())), extra, request.known)
-        for user in users
-    )
     log.info(
         "keycloak.fetch.done",
         target=settings.name,
         realm=settings.realm,
         accounts=len(accounts),
-        managed_found=len(members),
-        managed_missing=sorted(set(request.managed) - members.keys()),
+        managed_found=len(found),
+        managed_missing=sorted(set(request.managed) - found),
         requests=api.calls - calls_before,
         seconds=round(time.perf_counter() - started, 3),
     )
     return Snapshot(
         target=settings.name,
         accounts=accounts,
-        entitlements=frozenset(members),
+        entitlements=found,
         has_sessions=True,
         settings=extra.settings,
         settings_key=event_settings.SETTINGS_KEY,
@@ -98,29 +103,70 @@ def read_realm(api: AdminApi, settings: KeycloakSettings, request: ReadRequest) 
     )
 
 
-def entitlement_of(key: str, target: str) -> Entitlement:
-    """The entitlement a managed key names; `ConfigError` for a key this target did not make."""
-    parsed = parse_key(key)
-    if parsed is None:
-        raise ConfigError(
-            f"{key!r} is not a Keycloak entitlement key "
-            "(realm-role:R, client-role:C:R or group:/PATH)",
-            source=f"targets.{target}",
-        )
-    return parsed
-
-
-def read_users(api: AdminApi, progress: Progress) -> list[User]:
-    """All persons, de-duplicated by id; service-account users are not persons."""
+def count_users(api: AdminApi) -> int | None:
+    """How many users the realm has (service accounts included); None if not told."""
     total = api.get("users/count")
-    total = total if isinstance(total, int) else None
-    seen: dict[str, User] = {}
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+def read_held(
+    api: AdminApi, wanted: Sequence[Entitlement], names: Names, realm_users: int | None
+) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """User id -> the managed entitlements they hold directly, and the managed keys that
+    exist. Users holding the same combination share one frozenset: a realm has a few
+    dozen combinations for thousands of people."""
+    found: list[str] = []
+    masks: dict[str, int] = {}
+    for entitlement in wanted:
+        members = read_members(api, entitlement, names, realm_users or 0)
+        if members is None:
+            continue
+        bit = 1 << len(found)
+        found.append(entitlement.key)
+        for user_id in members:
+            masks[user_id] = masks.get(user_id, 0) | bit
+        del members
+    combinations: dict[int, frozenset[str]] = {}
+    held: dict[str, frozenset[str]] = {}
+    for user_id, mask in masks.items():
+        keys = combinations.get(mask)
+        if keys is None:
+            keys = frozenset(key for i, key in enumerate(found) if mask >> i & 1)
+            combinations[mask] = keys
+        held[user_id] = keys
+    return held, frozenset(found)
+
+
+def read_users(
+    api: AdminApi,
+    settings: KeycloakSettings,
+    request: ReadRequest,
+    held: dict[str, frozenset[str]],
+    extra: _Observed,
+    total: int | None,
+) -> tuple[Account, ...]:
+    """All persons as accounts, de-duplicated by id, each page converted as it comes.
+
+    `held` is consumed: each user's entry is taken out as their account is made, so its
+    ids are freed while the accounts grow.
+    """
+    accounts: dict[str, Account] = {}
     for page in api.pages("users", briefRepresentation="false"):
         for user in page:
-            if not user.get("serviceAccountClientId"):
-                seen.setdefault(str(user["id"]), user)
-        progress(len(seen), total)
-    return list(seen.values())
+            user_id = str(user["id"])
+            if user_id in accounts or not is_person(user):
+                continue
+            accounts[user_id] = account_of(
+                settings,
+                user,
+                request.known,
+                held=held.pop(user_id, NOTHING_HELD),
+                last_sign_in=extra.last_sign_in.get(user_id),
+                failed_sign_ins=extra.failures.get(user_id, 0),
+            )
+        del page
+        request.progress(len(accounts), total)
+    return tuple(accounts.values())
 
 
 def read_members(
@@ -138,7 +184,8 @@ def read_members(
     answer, the next pages follow. The brief representation holds the id, all that is
     used here; the full one costs a user-profile evaluation per member (7,400 members:
     104 s against 0.4 s). Keycloak streams the answer, so `timeout` bounds the pauses
-    within it, not the whole list.
+    within it, not the whole list. Each member is kept as its id as it is decoded, never
+    as the whole object.
     """
     path = members_path(entitlement, names)
     if path is None:
@@ -146,14 +193,19 @@ def read_members(
     size = max(api.settings.page_size, realm_users + MEMBERS_HEADROOM)
     try:
         return {
-            str(user["id"])
-            for page in api.pages(path, size=size, briefRepresentation="true")
-            for user in page
+            str(user_id)
+            for page in api.pages(path, size=size, hook=_id_of, briefRepresentation="true")
+            for user_id in page
         }
     except AdminError as error:
         if error.status == HTTP_NOT_FOUND:
             return None
         raise
+
+
+def _id_of(item: dict[str, Any]) -> Any:
+    """A member object's id (nested objects, if any, become whatever: only ids are read)."""
+    return item.get("id")
 
 
 def members_path(entitlement: Entitlement, names: Names) -> str | None:
@@ -167,14 +219,8 @@ def members_path(entitlement: Entitlement, names: Names) -> str | None:
     return f"groups/{group_id}/members" if group_id else None
 
 
-def _read_observed(
-    api: AdminApi,
-    settings: KeycloakSettings,
-    users: list[User],
-    observe: Observe,
-    progress: Progress,
-) -> _Observed:
-    """Whatever `observe` asks for beyond accounts; nothing (no request) by default."""
+def _read_observed(api: AdminApi, settings: KeycloakSettings, observe: Observe) -> _Observed:
+    """The events and settings `observe` asks for; nothing (no request) by default."""
     extra = _Observed()
     if observe.sign_ins_since is not None:
         extra.last_sign_in = observed.last_sign_ins(api, observe.sign_ins_since)
@@ -183,18 +229,19 @@ def _read_observed(
     events_watched = observe.sign_ins_since is not None or observe.failures_since is not None
     if observe.settings or (settings.store_events and events_watched):
         extra.settings = _read_settings(api, settings, policy_too=observe.settings)
-    if observe.passwords:
-        # Federated users' passwords live in LDAP; a disabled account's password is of
-        # no use to anyone, and each user read here is one more request.
-        own = [
-            str(user["id"])
-            for user in users
-            if user.get("enabled", True) and not user.get("federationLink")
-        ]
-        extra.password_set = observed.password_set_on(
-            api, own, lambda done: progress(done, len(own))
-        )
     return extra
+
+
+def _with_password_dates(
+    api: AdminApi, accounts: tuple[Account, ...], progress: Progress
+) -> tuple[Account, ...]:
+    """`accounts` with the date of each one's password, asked only of those that need it."""
+    own = [account.key for account in accounts if needs_password_date(account)]
+    dates = observed.password_set_on(api, own, lambda done: progress(done, len(own)))
+    return tuple(
+        replace(account, password_changed=at) if (at := dates.get(account.key)) else account
+        for account in accounts
+    )
 
 
 def _read_settings(
@@ -211,38 +258,3 @@ def _read_settings(
         wanted = event_settings.wanted_events(settings.events_expiration_days)
         found.update(event_settings.as_judged(now, wanted))
     return found
-
-
-def _account(
-    settings: KeycloakSettings,
-    user: User,
-    held: frozenset[str],
-    extra: _Observed,
-    known: RosterStrings,
-) -> Account:
-    attributes = user.get("attributes") or {}
-    raw_ids = attributes.get(settings.match_attribute) or ()
-    names = (str(user.get(k) or "").strip() for k in ("firstName", "lastName"))
-    employee_id, email, display_name = known.shared(
-        next((v.strip() for v in raw_ids if isinstance(v, str) and v.strip()), None),
-        str(user.get("email") or "").strip().lower() or None,
-        " ".join(n for n in names if n) or None,
-    )
-    user_id = str(user["id"])
-    return Account(
-        target=settings.name,
-        key=user_id,
-        username=str(user.get("username") or ""),
-        employee_id=employee_id,
-        email=email,
-        enabled=bool(user.get("enabled", True)),
-        entitlements=held,
-        display_name=display_name,
-        groups=held,
-        federated=bool(user.get("federationLink")),
-        created=observed.from_millis(user.get("createdTimestamp")),
-        password_changed=extra.password_set.get(user_id),
-        must_change_password=UPDATE_PASSWORD in (user.get("requiredActions") or ()),
-        last_sign_in=extra.last_sign_in.get(user_id),
-        failed_sign_ins=extra.failures.get(user_id, 0),
-    )

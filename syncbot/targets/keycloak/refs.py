@@ -102,3 +102,15 @@ def parse_key(key: str) -> Entitlement | None:
     if prefix == EntitlementKind.GROUP.value and rest.startswith("/") and rest.strip("/"):
         return group(rest)
     return None
+
+
+def entitlement_of(key: str, target: str) -> Entitlement:
+    """The entitlement a managed key names; `ConfigError` for a key this target did not make."""
+    parsed = parse_key(key)
+    if parsed is None:
+        raise ConfigError(
+            f"{key!r} is not a Keycloak entitlement key "
+            "(realm-role:R, client-role:C:R or group:/PATH)",
+            source=f"targets.{target}",
+        )
+    return parsed

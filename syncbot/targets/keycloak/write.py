@@ -16,6 +16,7 @@ import structlog
 from syncbot.model import Action, ActionKind, Snapshot
 from syncbot.targets.base import AnswerLost, ApplyError
 from syncbot.targets.keycloak import policy
+from syncbot.targets.keycloak.accounts import UPDATE_PASSWORD
 from syncbot.targets.keycloak.api import HTTP_NOT_FOUND, AdminApi, AdminError, segment
 from syncbot.targets.keycloak.event_settings import (
     EVENTS_ENABLED,
@@ -23,7 +24,6 @@ from syncbot.targets.keycloak.event_settings import (
     EVENTS_TYPES,
 )
 from syncbot.targets.keycloak.locator import KeycloakLocator, Names
-from syncbot.targets.keycloak.read import UPDATE_PASSWORD
 from syncbot.targets.keycloak.refs import Entitlement, EntitlementKind, parse_key
 from syncbot.targets.keycloak.settings import KeycloakSettings
 

@@ -3,7 +3,9 @@
 Keys are normalised for comparing; the server must be sent a DN as it spells it, and
 groups listing names or addresses need each account's. The read finds all of it, so
 the write takes it from the snapshot its steps were planned from instead of asking again
-or keeping it on the target between the two.
+or keeping it on the target between the two. A targeted read's locator knows the
+spellings of the accounts it read and every group (a step may add someone to a group
+they are not in yet), and which groups hold the placeholder, as a full read's does.
 """
 
 from __future__ import annotations

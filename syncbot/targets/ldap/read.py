@@ -3,7 +3,9 @@
 Kept apart from writing because it is the part that must scale: a handful of bulk
 searches whatever the directory's size, never a query per person. What writing needs
 later (DNs as the server spells them, aliases, placeholders) comes out as an
-`LdapLocator` inside the snapshot, not as state on the target.
+`LdapLocator` inside the snapshot, not as state on the target. Reading only some people's
+accounts (`ReadRequest.lookup`) is `targeted`'s, built on `paged` and `user_attributes`
+here so that both reads ask for the same attributes the same way.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The LDAP target: reads a whole directory in two paged searches and writes batches of steps.
 
-Thin on purpose: reading (`read`), writing (`write`, `members`) and the connections
-(`link`) live in their own modules; this class holds what one configured directory is
-and answers the `Target` contract with them. It keeps nothing between a read and an
+A targeted read (`ReadRequest.lookup`) reads only the accounts some people could be
+paired with (`targeted`): a push for one person costs searches for that person.
+
+Thin on purpose: reading (`read`, `targeted`), writing (`write`, `members`) and the
+connections (`link`) live in their own modules; this class holds what one configured
+directory is and answers the `Target` contract with them. It keeps nothing between a read and an
 apply: what writing needs travels in the snapshot (`LdapLocator`).
 
 Not thread-safe: one `LdapTarget` holds one connection, used by one thread at a time.
@@ -28,6 +31,7 @@ from syncbot.targets.ldap.locator import LdapLocator
 from syncbot.targets.ldap.policy import policy_profile
 from syncbot.targets.ldap.read import DirectoryReader
 from syncbot.targets.ldap.settings import LdapSettings
+from syncbot.targets.ldap.targeted import TargetedReader
 from syncbot.targets.ldap.write import Writer
 
 log = structlog.get_logger("syncbot.ldap")
@@ -43,6 +47,7 @@ class LdapTarget:
         self.settings = settings
         self.link = Link(settings)
         self.reader = DirectoryReader(self.layout, self.link)
+        self.targeted = TargetedReader(self.reader)
         self.search_library = self.link.search_library
 
     def __repr__(self) -> str:
@@ -63,10 +68,17 @@ class LdapTarget:
             raise ConfigError(str(error), source=f"targets.{self.name}") from None
 
     def read(self, request: ReadRequest) -> Snapshot:
-        """Read every account and every group in two paged searches (pages, not per person)."""
+        """Read every account and every group in two paged searches (pages, not per person);
+        with `request.lookup`, only the accounts it wants, searched for by their values."""
         started = time.perf_counter()
+        lookup = request.lookup
         try:
-            snapshot = self.link.retrying(lambda conn: self.reader.snapshot(conn, request))
+            if lookup is None:
+                snapshot = self.link.retrying(lambda conn: self.reader.snapshot(conn, request))
+            else:
+                snapshot = self.link.retrying(
+                    lambda conn: self.targeted.snapshot(conn, request, lookup)
+                )
         except OperationFailed as error:
             raise TargetError(f"{self.name}: {error}") from None
         except LDAPException as error:
@@ -80,6 +92,8 @@ class LdapTarget:
             accounts=len(snapshot.accounts),
             groups=len(locator.group_dns) if isinstance(locator, LdapLocator) else 0,
             managed_found=len(snapshot.entitlements),
+            targeted=lookup is not None,
+            looked_up=len(lookup) if lookup is not None else None,
             seconds=round(time.perf_counter() - started, 3),
         )
         return snapshot
@@ -131,4 +145,5 @@ class LdapTarget:
         ]
 
     def close(self) -> None:
+        self.targeted.close()
         self.link.close()
