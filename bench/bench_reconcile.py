@@ -12,7 +12,9 @@ the departures (steps/s) and the second, empty plan. The server runs with olcDbN
 as in production.
 
 `--search-library ldap3|python-ldap` forces the fetch path (SYNCBOT_LDAP_SEARCH);
-`--profile FILE` writes a cProfile of the measured plan.
+`--profile FILE` writes a cProfile of the measured plan; `--runs N` measures the floor and
+the plan N times against the same directory, each plan in a fresh process (on a shared
+machine one run says little).
 """
 
 from __future__ import annotations
@@ -257,6 +259,9 @@ def main() -> None:
     parser.add_argument("--search-library", choices=["auto", "ldap3", "python-ldap"])
     parser.add_argument("--profile", help="write a cProfile of the measured plan here")
     parser.add_argument("--no-apply", action="store_true", help="stop after the plan")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="measure the plan (and its floor) this many times"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     configure_logging("console", "warning")
@@ -277,11 +282,14 @@ def main() -> None:
             )
             config = load_config(config_path)
 
-            people_s, groups_s = floor(server, args.page_size)
-            timed("floor: ldapsearch people", people_s)
-            timed("floor: ldapsearch groups", groups_s)
-            figures = measure_in_child(config_path, args.search_library, args.profile)
-            report(figures, people_s + groups_s, args.people)
+            for run in range(args.runs):
+                if args.runs > 1:
+                    print(f"-- run {run + 1} of {args.runs}")
+                people_s, groups_s = floor(server, args.page_size)
+                timed("floor: ldapsearch people", people_s)
+                timed("floor: ldapsearch groups", groups_s)
+                figures = measure_in_child(config_path, args.search_library, args.profile)
+                report(figures, people_s + groups_s, args.people)
             if args.no_apply:
                 return
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,9 +11,11 @@ import pytest
 from plan_builders import row
 
 from syncbot.duty_settings import OBSERVE_NOTHING
+from syncbot.model import Account
 from syncbot.roster_strings import RosterStrings
 from syncbot.targets.ldap.accounts import AccountReader, GroupIndex, UnreadableEntry, index_groups
 from syncbot.targets.ldap.flavours import LoweredAttributes, MemberKind, get_flavour
+from syncbot.targets.ldap.observed import ACCOUNT_DUTIES
 
 BASE = "ou=people,dc=x,dc=vn"
 GROUPS = "ou=groups,dc=x,dc=vn"
@@ -148,3 +151,86 @@ def test_an_account_holds_its_persons_values_as_the_rosters_strings() -> None:
     assert account.employee_id is person.employee_id
     assert account.email is person.email  # lower-cased first, then found equal
     assert account.display_name is person.full_name
+
+
+def test_accounts_are_built_in_the_order_of_accounts_fields() -> None:
+    # `AccountReader.read_all` passes an account's values by position: a field added or
+    # moved must be added or moved there too.
+    assert [f.name for f in fields(Account)] == [
+        "target",
+        "key",
+        "username",
+        "employee_id",
+        "email",
+        "enabled",
+        "entitlements",
+        "display_name",
+        "groups",
+        "federated",
+        "created",
+        "password_changed",
+        "must_change_password",
+        "last_sign_in",
+        "failed_sign_ins",
+    ]
+
+
+def test_groups_index_alike_whichever_library_read_them() -> None:
+    # python-ldap's path hands over lower-case names and lists; ldap3's the server's
+    # names; a value that is not UTF-8 text stays bytes. The same index either way.
+    placeholder = f"cn=placeholder,{GROUPS}"
+    members = {
+        "a": [f"uid=u1,{BASE}", f"UID=U2, OU=People,{'dc=x,dc=vn'}", placeholder],
+        "b": [f"uid=u2,{BASE}", f"uid=u1,{BASE}"],
+    }
+    plain = dn_groups(members, placeholder)
+    lowered = index_groups(
+        [
+            {
+                "dn": f"cn={cn},{GROUPS}",
+                "attributes": LoweredAttributes(member=[v.encode() for v in values]),
+            }
+            for cn, values in members.items()
+        ],
+        "member",
+        MemberKind.DN,
+        placeholder,
+    )
+
+    assert lowered == plain
+    assert plain.of_member == {
+        f"uid=u1,{BASE}": {f"cn=a,{GROUPS}", f"cn=b,{GROUPS}"},
+        f"uid=u2,{BASE}": {f"cn=a,{GROUPS}", f"cn=b,{GROUPS}"},
+    }
+    assert plain.with_placeholder == {f"cn=a,{GROUPS}"}
+
+
+def test_creation_times_are_read_alike_when_entries_share_them() -> None:
+    # With no duty watching accounts, an entry whose creation time is the last one's is
+    # given the last reading again: the times must still be each entry's own.
+    read = reader("openldap", dn_groups({}), frozenset())
+    times = ["20240101000000Z", "20240101000000Z", "20250202000000Z", "20240101000000Z"]
+    accounts = read.read_all(
+        [
+            entry(f"uid=u{i},{BASE}", uid=[f"u{i}"], createTimestamp=[time])
+            for i, time in enumerate(times)
+        ]
+        + [entry(f"uid=none,{BASE}", uid=["none"])]
+    )
+
+    assert [a.created and a.created.year for a in accounts] == [2024, 2024, 2025, 2024, None]
+    with pytest.raises(UnreadableEntry, match="uid=bad,"):
+        read.read_all(
+            [
+                entry(f"uid=good,{BASE}", uid=["good"], createTimestamp=[times[0]]),
+                entry(f"uid=bad,{BASE}", uid=["bad"], createTimestamp=["yesterday"]),
+            ]
+        )
+
+
+@pytest.mark.parametrize("flavour", sorted(ACCOUNT_DUTIES))
+def test_without_duties_watching_accounts_only_the_creation_time_is_read(flavour: str) -> None:
+    # What lets `read_all` reuse a reading for an equal creation time: nothing else is
+    # requested, so nothing else can differ.
+    duties = ACCOUNT_DUTIES[flavour]
+    assert duties.attributes(OBSERVE_NOTHING) == duties.created[:1]

@@ -15,7 +15,7 @@ reconcile, never a wrong plan.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +43,21 @@ def fingerprint(row: RosterRow | None) -> str:
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()[:20]
 
 
-def prints_of(rows: Iterable[RosterRow]) -> dict[str, str]:
+def prints_of(rows: Sequence[RosterRow]) -> Mapping[str, str]:
     """Each person's print, by their employee id as HR wrote it (a lookup of someone the
-    export no longer lists searches the directory by that very value)."""
-    return {row.employee_id: fingerprint(row) for row in rows}
+    export no longer lists searches the directory by that very value).
+
+    A run asks twice for the same rows, to compare and then to keep them: the second
+    answer is the first one (the same tuple of rows), not another 100,000 hashes.
+    """
+    if _last and _last[0][0] is rows:
+        return _last[0][1]
+    prints = {row.employee_id: fingerprint(row) for row in rows}
+    _last[:] = [(rows, prints)]
+    return prints
+
+
+_last: list[tuple[Sequence[RosterRow], Mapping[str, str]]] = []
 
 
 def changed_people(before: Mapping[str, str], now: Mapping[str, str]) -> frozenset[str]:

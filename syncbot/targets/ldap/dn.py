@@ -22,7 +22,8 @@ from ldap3.utils.dn import escape_rdn, parse_dn
 _TYPE = r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)"
 _PLAIN = r"[^\\,+\"<>;=\x00]"
 _VALUE = rf"[^\\,+\"<>;=\x00#\s](?:{_PLAIN}*[^\\,+\"<>;=\x00\s])?"
-_SIMPLE_DN = re.compile(rf"{_TYPE}={_VALUE}(?:,{_TYPE}={_VALUE})*")
+SIMPLE_RDN = re.compile(rf"{_TYPE}={_VALUE}")
+SIMPLE_DN = re.compile(rf"{_TYPE}={_VALUE}(?:,{_TYPE}={_VALUE})*")
 _HEX_PAIR = re.compile(r"[0-9A-Fa-f]{2}")
 
 
@@ -33,7 +34,7 @@ class InvalidDnError(ValueError):
 def normalise_dn(dn: str) -> str:
     """Return the comparison key of `dn`; raise `InvalidDnError` if it cannot be parsed."""
     text = unicodedata.normalize("NFC", dn.strip())
-    if _SIMPLE_DN.fullmatch(text):
+    if SIMPLE_DN.fullmatch(text):
         lowered = text.lower()
         # The very string when it is its own key (as servers return most DNs): a large
         # directory then holds one copy of each DN, not two.

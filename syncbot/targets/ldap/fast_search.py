@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import structlog
 from ldap3.core.exceptions import LDAPSocketReceiveError
@@ -131,8 +131,7 @@ class PagedSearcher:
             try:
                 # One message at a time rather than the whole page: this process decodes
                 # while the server is still sending, on the other core.
-                while not page.done:
-                    yield from self._next(conn, page)
+                yield from self._entries(conn, page)
             finally:
                 # The reader stopped early: the server may stop too. A connection that
                 # failed is already closed and has nothing to abandon.
@@ -156,38 +155,52 @@ class PagedSearcher:
             self._conn = open_connection(self._settings)
         return self._conn
 
-    def _next(self, conn: Any, page: _Page) -> list[Entry]:
-        """The entries of the next message of `page`'s search; marks the page done at its end."""
-        # libldap's own call, without python-ldap's per-call wrapper (a lock, tracing,
-        # control decoding): one call per entry, 100,000 of them in a large directory,
-        # and the wrapper cost a third of the library's time. One thread uses a
-        # connection, so the lock guarded nothing here.
-        kind, data, _, raw_controls = self._call(
-            conn._l.result4, page.msgid, 0, self._settings.timeout, 0, 0, 0
-        )
-        if kind == ldap.RES_SEARCH_RESULT:
-            page.done = True
-            controls = DecodeControlTuples(raw_controls) if raw_controls else []
-            page.cookie = next(
-                (c.cookie for c in controls if c.controlType == _PAGED_RESULTS),
-                b"",
-            )
-            return []
-        # A continuation reference (AD's referrals to other partitions) has no DN: skipped,
-        # as ldap3 leaves it out of the entries too.
-        entries = [_entry(dn, raw) for dn, raw in data if dn is not None]
-        page.entries += len(entries)
-        return entries
+    def _entries(self, conn: Any, page: _Page) -> Iterator[Entry]:
+        """The entries of `page`'s search as they arrive; marks the page done at its end.
+
+        libldap's own call, without python-ldap's per-call wrapper (a lock, tracing,
+        control decoding): one call per entry, 100,000 of them in a large directory, and
+        the wrapper cost a third of the library's time. One thread uses a connection, so
+        the lock guarded nothing here. This loop is the module's hot path: errors are
+        translated around it rather than around each call.
+        """
+        result4 = conn._l.result4
+        msgid, timeout = page.msgid, self._settings.timeout
+        search_result = ldap.RES_SEARCH_RESULT
+        entries = 0
+        try:
+            while True:
+                kind, data, _, raw_controls = result4(msgid, 0, timeout, 0, 0, 0)
+                if kind == search_result:
+                    break
+                # A continuation reference (AD's referrals to other partitions) has no DN:
+                # skipped, as ldap3 leaves it out of the entries too.
+                for dn, raw in data:
+                    if dn is not None:
+                        entries += 1
+                        yield _entry(dn, raw)
+        except ldap.LDAPError as error:
+            self._failed(error)
+        finally:
+            page.entries = entries
+        page.done = True
+        controls = DecodeControlTuples(raw_controls) if raw_controls else []
+        page.cookie = next((c.cookie for c in controls if c.controlType == _PAGED_RESULTS), b"")
 
     def _call(self, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a python-ldap call, its errors turned into those `LdapTarget` handles."""
         try:
             return operation(*args, **kwargs)
-        except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR) as error:
+        except ldap.LDAPError as error:
+            self._failed(error)
+
+    def _failed(self, error: ldap.LDAPError) -> NoReturn:
+        """Raise what `LdapTarget` handles for a python-ldap error: a lost connection (closed
+        here) as ldap3's receive error, anything else as the server's refusal."""
+        if isinstance(error, ldap.SERVER_DOWN | ldap.TIMEOUT | ldap.CONNECT_ERROR):
             self.close()
             raise LDAPSocketReceiveError(self._text(error)) from None
-        except ldap.LDAPError as error:
-            raise SearchFailed(self._result(error)) from None
+        raise SearchFailed(self._result(error)) from None
 
     def _text(self, error: BaseException) -> str:
         return error_text(error, self._settings.bind_password)
@@ -214,27 +227,24 @@ class _Page:
 
 
 def _entry(dn: str, raw: dict[str, list[bytes]]) -> Entry:
+    """An entry as ldap3 hands it over without a schema, its attribute names lower-cased.
+
+    Values are decoded as ldap3's `format_unicode` decodes them: when every value is UTF-8
+    text, the usual case, by one plain loop, the single value apart (about twice as fast as
+    comprehensions; this runs for every attribute of every entry). Names are lower-case,
+    so that readers look a name up once instead of scanning for its case.
+    """
+    attributes = LoweredAttributes()
     try:
-        attributes = _decoded(raw)
+        for name, values in raw.items():
+            attributes[LOWER_NAMES.get(name) or lowered_name(name)] = (
+                [values[0].decode()] if len(values) == 1 else list(map(_decode, values))
+            )
     except UnicodeDecodeError:
         attributes = LoweredAttributes(
             (lowered_name(name), [_one_decoded(v) for v in values]) for name, values in raw.items()
         )
     return {"type": "searchResEntry", "dn": dn, "attributes": attributes, "raw_attributes": raw}
-
-
-def _decoded(raw: dict[str, list[bytes]]) -> LoweredAttributes:
-    """As ldap3's `format_unicode` when every value is UTF-8 text, the usual case, under
-    lower-case names, so that readers look a name up once instead of scanning for its case.
-
-    A plain loop, the single value apart: about twice as fast as comprehensions, and this
-    runs for every attribute of every entry.
-    """
-    decoded = LoweredAttributes()
-    for name, values in raw.items():
-        lowered = LOWER_NAMES.get(name) or lowered_name(name)
-        decoded[lowered] = [values[0].decode()] if len(values) == 1 else list(map(_decode, values))
-    return decoded
 
 
 def _one_decoded(value: bytes) -> str | bytes:
