@@ -13,6 +13,10 @@ def fold(text: str) -> str:
     HR exports mix composed and decomposed Vietnamese, stray double spaces and
     title case ("Phó giám đốc" / "Phó Giám Đốc"); all of them must match one mapping key.
     """
+    if text.isascii() and text.isprintable() and " " not in text:
+        # Usernames and DNs, a whole directory of them: nothing to compose or collapse,
+        # and ASCII's case fold is its lower case.
+        return text.lower()
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 

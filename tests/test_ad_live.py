@@ -334,7 +334,65 @@ def test_dormant_report_reads_the_sign_in_a_real_bind_recorded(
     assert all(text.startswith("chưa ghi nhận") for text in last_sign_in.values())
 
 
+# -- targeted reads -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("library", ["python-ldap", "ldap3"])
+def test_a_targeted_read_is_the_full_read_narrowed_and_its_steps_apply(
+    ad_sample: AdSample, library: str
+) -> None:
+    """Only the looked-up accounts, each as the full read gives it (locks, protected
+    groups, observed dates), and a snapshot AD accepts steps planned from."""
+    sample = ad_sample
+    target = LdapTarget(target_settings(sample.server, sample.unit, search_library=library))
+    managed = frozenset(target.entitlement_key(g) for g in group_names())
+    observe = Observe(passwords=True, sign_ins_since=TODAY, failures_since=TODAY)
+    try:
+        full = target.read(ReadRequest(managed, observe=observe))
+        with_id = sorted(a.employee_id for a in full.accounts if a.employee_id)
+        # Every other id, ids spelt otherwise or unknown, and id-less accounts by username.
+        ids = [*with_id[::2], with_id[1].lower(), "KHONG-CO-AI", "x*(y)\\z"]
+        ids += [a.employee_id for a in full.accounts if a.employee_id and not a.enabled]
+        names = ["admin-sys", "BREAKGLASS", "khong-co-ai"]
+        rows = [row(n, f"R{n}", username=name) for n, name in enumerate(names, start=1)]
+        lookup = Lookup.build(ids, rows, Fallback.USERNAME)
+        targeted = target.read(ReadRequest(managed, observe=observe, lookup=lookup))
+        expected = narrowed(full, lookup)
+        assert sorted(targeted.accounts, key=lambda a: a.key) == sorted(
+            expected.accounts, key=lambda a: a.key
+        )
+        assert targeted.entitlements == full.entitlements and targeted.settings is None
+        found = {a.username: a for a in targeted.accounts}
+        assert {"admin-sys", "breakglass"} <= found.keys()
+        assert len(found) < len(full.accounts)
+        assert any(not a.enabled for a in found.values())
+
+        lanh_dao = target.entitlement_key("lanh-dao")
+        chosen = next(
+            a for a in targeted.accounts if a.enabled and a.employee_id and lanh_dao not in a.groups
+        )
+        step = Action(
+            target=target.name,
+            kind=ActionKind.DISABLE,
+            account=chosen.key,
+            username=chosen.username,
+            employee_id=chosen.employee_id,
+            reason=Reason(vi="Kiểm thử", en="test"),
+            evidence=None,
+        )
+        grant = dataclasses.replace(step, kind=ActionKind.GRANT, add=(lanh_dao,))
+        assert target.apply([step], targeted) == [None]
+        assert target.apply([grant], targeted) == [None]
+        after = {a.key: a for a in target.read(ReadRequest(managed)).accounts}[chosen.key]
+        assert after.enabled is False
+        assert lanh_dao in after.entitlements
+    finally:
+        target.close()
+
+
 # -- a role group of 2,000: ranged members, paged reads -------------------------------------
+# Last in the file: the unit lives until the module ends, and AD's account names are
+# unique in the whole domain, so no test with the sample department may follow it.
 
 BIG = 2000
 
@@ -441,59 +499,3 @@ def test_paged_reads_at_ad_page_limit(
     steps = [b - a for a, b in zip([0, *seen], seen, strict=False)]
     assert max(steps) <= 1000
     assert sum(1 for step in steps if step == 1000) >= 2  # the users came in full pages
-
-
-# -- targeted reads -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("library", ["python-ldap", "ldap3"])
-def test_a_targeted_read_is_the_full_read_narrowed_and_its_steps_apply(
-    ad_sample: AdSample, library: str
-) -> None:
-    """Only the looked-up accounts, each as the full read gives it (locks, protected
-    groups, observed dates), and a snapshot AD accepts steps planned from."""
-    sample = ad_sample
-    target = LdapTarget(target_settings(sample.server, sample.unit, search_library=library))
-    managed = frozenset(target.entitlement_key(g) for g in group_names())
-    observe = Observe(passwords=True, sign_ins_since=TODAY, failures_since=TODAY)
-    try:
-        full = target.read(ReadRequest(managed, observe=observe))
-        with_id = sorted(a.employee_id for a in full.accounts if a.employee_id)
-        # Every other id, ids spelt otherwise or unknown, and id-less accounts by username.
-        ids = [*with_id[::2], with_id[1].lower(), "KHONG-CO-AI", "x*(y)\\z"]
-        ids += [a.employee_id for a in full.accounts if a.employee_id and not a.enabled]
-        names = ["admin-sys", "BREAKGLASS", "khong-co-ai"]
-        rows = [row(n, f"R{n}", username=name) for n, name in enumerate(names, start=1)]
-        lookup = Lookup.build(ids, rows, Fallback.USERNAME)
-        targeted = target.read(ReadRequest(managed, observe=observe, lookup=lookup))
-        expected = narrowed(full, lookup)
-        assert sorted(targeted.accounts, key=lambda a: a.key) == sorted(
-            expected.accounts, key=lambda a: a.key
-        )
-        assert targeted.entitlements == full.entitlements and targeted.settings is None
-        found = {a.username: a for a in targeted.accounts}
-        assert {"admin-sys", "breakglass"} <= found.keys()
-        assert len(found) < len(full.accounts)
-        assert any(not a.enabled for a in found.values())
-
-        lanh_dao = target.entitlement_key("lanh-dao")
-        chosen = next(
-            a for a in targeted.accounts if a.enabled and a.employee_id and lanh_dao not in a.groups
-        )
-        step = Action(
-            target=target.name,
-            kind=ActionKind.DISABLE,
-            account=chosen.key,
-            username=chosen.username,
-            employee_id=chosen.employee_id,
-            reason=Reason(vi="Kiểm thử", en="test"),
-            evidence=None,
-        )
-        grant = dataclasses.replace(step, kind=ActionKind.GRANT, add=(lanh_dao,))
-        assert target.apply([step], targeted) == [None]
-        assert target.apply([grant], targeted) == [None]
-        after = {a.key: a for a in target.read(ReadRequest(managed)).accounts}[chosen.key]
-        assert after.enabled is False
-        assert lanh_dao in after.entitlements
-    finally:
-        target.close()

@@ -223,6 +223,13 @@ def test_match_keys_are_equal_exactly_when_the_case_folds_are(a: str, b: str) ->
     assert (contact_key(a) == contact_key(b)) == (folded(a) == folded(b))
 
 
+@FAST
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127)), st.text(max_size=8)))
+def test_fold_takes_a_short_path_only_where_it_gives_the_same_word(text: str) -> None:
+    slow = " ".join(unicodedata.normalize("NFC", text).casefold().split())
+    assert fold.__wrapped__(text) == slow  # type: ignore[attr-defined]
+
+
 def test_an_id_already_in_key_form_is_its_own_key() -> None:
     for value in ("NV001", "CB-2024-17", "0042"):
         copy = "".join(list(value))
