@@ -14,6 +14,11 @@ requests); and the second plan, which must be empty. Before and after it, the fl
 
 Keycloak's JVM gets `JAVA_OPTS_KC_HEAP` (default here -Xms256m -Xmx1g; `--heap` changes it)
 and its resident memory is printed after the run.
+
+Seeding 20,000 users takes minutes. To measure the plan again and again, attach to one
+server (`SYNCBOT_KEYCLOAK_URL` and its admin, see localdev/keycloak.py) and name a realm
+with `--realm`: it is seeded only when it does not exist yet and is kept afterwards, and the
+plan is not applied, since that would leave a realm with nothing to do for the next run.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import source_checkout  # noqa: F401  (puts the checkout on sys.path for localdev)
-from bench_reconcile import UNITS, current_rss_kib, peak_rss_kib, timed
+from bench_reconcile import UNITS, current_rss_kib, peak_rss_kib, print_plan, timed
 
 from localdev.demo import REPO_MAPPINGS
 from localdev.keycloak import (
@@ -45,6 +50,7 @@ from localdev.keycloak import (
     RealmHandle,
 )
 from syncbot.logs import configure_logging
+from syncbot.memory import pin_mmap_threshold
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -163,11 +169,10 @@ def write_config(workdir: Path, realm: RealmHandle, roster: str, page_size: int)
 # -- measured in a fresh process ------------------------------------------------------------
 
 
-def measure(config_path: Path) -> dict[str, Any]:
+def measure(config_path: Path, *, apply: bool = True) -> dict[str, Any]:
     """Plan, apply and plan again in this process, the phases timed where `prepare` calls
-    them, so the path measured is the production one."""
+    them, so the path measured is the production one. Without `apply`, the plan only."""
     from syncbot import reconcile
-    from syncbot.cli.plan_view import render_plan
     from syncbot.config import load_config
     from syncbot.targets.keycloak import read as keycloak_read
 
@@ -199,7 +204,7 @@ def measure(config_path: Path) -> dict[str, Any]:
     start = time.perf_counter()
     prepared = reconcile.prepare(config, date.today())
     rendered = time.perf_counter()
-    text = "\n".join(render_plan(prepared.plan))
+    render_chars = print_plan(prepared.plan)  # a line at a time, as `syncbot plan` prints
     finished = time.perf_counter()
     peak_plan_kib = peak_rss_kib()
     first = dict(spent)  # the second plan below runs through the same clocks
@@ -209,6 +214,25 @@ def measure(config_path: Path) -> dict[str, Any]:
     kinds: dict[str, int] = {}
     for action in prepared.plan.actions:
         kinds[action.kind.value] = kinds.get(action.kind.value, 0) + 1
+    planned = {
+        **first,
+        "fetch": first["users"] + first["members"],
+        "render": finished - rendered,
+        "total": finished - start,
+        "accounts": sum(len(s.accounts) for s in prepared.snapshots.values()),
+        "actions": len(prepared.plan.actions),
+        "kinds": kinds,
+        "render_chars": render_chars,
+        "plan_requests": plan_requests,
+        "users_requests": first_requests["users"],
+        "members_requests": first_requests["members"],
+        "start_kib": started_kib,
+        "code_kib": code_kib,
+        "peak_plan_kib": peak_plan_kib,
+    }
+    if not apply:
+        reconcile.close_targets(prepared.targets)
+        return planned
 
     apply_start = time.perf_counter()
     done = reconcile.apply_prepared(prepared, run_id="bench", actor_name="bench", forced=["bench"])
@@ -221,20 +245,7 @@ def measure(config_path: Path) -> dict[str, Any]:
     again_seconds = time.perf_counter() - again_start
     reconcile.close_targets(again.targets)
     return {
-        **first,
-        "fetch": first["users"] + first["members"],
-        "render": finished - rendered,
-        "total": finished - start,
-        "accounts": sum(len(s.accounts) for s in prepared.snapshots.values()),
-        "actions": len(prepared.plan.actions),
-        "kinds": kinds,
-        "render_chars": len(text),
-        "plan_requests": plan_requests,
-        "users_requests": first_requests["users"],
-        "members_requests": first_requests["members"],
-        "start_kib": started_kib,
-        "code_kib": code_kib,
-        "peak_plan_kib": peak_plan_kib,
+        **planned,
         "apply_seconds": apply_seconds,
         "steps": len(done.results),
         "failed": len(done.failed),
@@ -248,10 +259,11 @@ def measure(config_path: Path) -> dict[str, Any]:
 def load_client_code(settings: Any) -> int:
     """Load the Keycloak client's code as a first run does, and return the RSS after it.
 
-    python-keycloak, requests and httpx (whose async client python-keycloak builds with
-    every connection, pulling in httpcore, anyio and trio) come to some 35 MiB whatever
-    the realm's size: a long-running worker pays that once. Set apart, it shows what the
-    run costs per user.
+    Set apart, it shows what the run costs per user. It was 5.6 MiB while syncbot went
+    through python-keycloak, whose connections each build an httpx async client (pulling
+    in httpcore, anyio and trio); on `requests` alone it is next to nothing. Either way
+    it is paid once, by a long-running worker too. (python-keycloak itself is imported
+    before start-up here, by localdev, which seeds the realm with it.)
     """
     from syncbot.targets.keycloak.api import AdminApi
 
@@ -261,12 +273,14 @@ def load_client_code(settings: Any) -> int:
     return current_rss_kib()
 
 
-def measure_in_child(config_path: Path) -> dict[str, Any]:
+def measure_in_child(config_path: Path, *, apply: bool) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(ROOT), str(ROOT / "bench"), env.get("PYTHONPATH")])
     )
     command = [sys.executable, __file__, "--measure", str(config_path)]
+    if not apply:
+        command.append("--plan-only")
     done = subprocess.run(command, check=False, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         # The child's traceback is the only clue to what failed; it holds no secret.
@@ -295,6 +309,9 @@ def report(figures: dict[str, Any], people: int) -> None:
           f"{beyond:,.0f} bytes per user beyond start-up)")  # fmt: skip
     print(f"{'  beyond start-up and client code':<34} {beyond_code:8,.0f} B/user "
           f"(the Keycloak client's code: {code / 1024:.1f} MiB)")  # fmt: skip
+    if "apply_seconds" not in figures:
+        print("apply                              skipped: the realm is kept for the next run")
+        return
     rate = figures["steps"] / figures["apply_seconds"] if figures["apply_seconds"] else 0
     timed("apply", figures["apply_seconds"],
           f"{figures['steps']} steps, {rate:,.0f} steps/s, {figures['failed']} failed, "
@@ -351,17 +368,27 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=200)
     parser.add_argument("--heap", default=HEAP, help="Keycloak's JAVA_OPTS_KC_HEAP")
     parser.add_argument("--workdir", type=Path, help="keep files here instead of a temp dir")
+    parser.add_argument(
+        "--realm",
+        help="use this realm, seeded only if it does not exist yet, keep it and do not apply",
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--plan-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     configure_logging("console", "warning")
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        pin_mmap_threshold()  # as `syncbot`'s entry point does first, before any work
+        print(json.dumps(measure(args.measure, apply=not args.plan_only)))
         return
     os.environ.setdefault("JAVA_OPTS_KC_HEAP", args.heap)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="syncbot-bench-kc-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         with KeycloakServer(workdir / "keycloak") as server:
+            if args.realm:
+                realm, seeded = kept_realm(server, args.realm, args.people)
+                run(server, realm, workdir, args, seed=not seeded)
+                return
             realm = server.create_realm(f"bench-{args.people}-{os.getpid()}")
             try:
                 run(server, realm, workdir, args)
@@ -372,21 +399,38 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(server: KeycloakServer, realm: RealmHandle, workdir: Path, args: Any) -> None:
+def kept_realm(server: KeycloakServer, name: str, people: int) -> tuple[RealmHandle, bool]:
+    """Realm `name` and whether it already holds the users; created when it does not exist."""
+    if not any(r["realm"] == name for r in server.admin().get_realms()):
+        return server.create_realm(name), False
+    realm = RealmHandle(server.url, name, server._admin_for(name))
+    realm.client_secret = str(
+        realm.admin.get_client_secrets(realm.client_uuid(realm.client_id))["value"]
+    )
+    count = realm.admin.users_count()
+    if count not in (people, people + 1):  # whether the service account counts varies
+        raise SystemExit(f"realm {name} holds {count} users, not {people}")
+    return realm, True
+
+
+def run(
+    server: KeycloakServer, realm: RealmHandle, workdir: Path, args: Any, *, seed: bool = True
+) -> None:
     everyone = list(people(args.people, args.departures, args.drift))
     print(f"scale: {args.people:,} users, {args.departures} departures (disable, sign_out, "
           f"revoke), {args.drift} with role drift; page size {args.page_size}; "
           f"Keycloak heap {os.environ['JAVA_OPTS_KC_HEAP']!r}"
           + (" (attached: heap not ours)" if server.attached else ""))  # fmt: skip
-    start = time.perf_counter()
-    import_users(realm, everyone)
-    seconds = time.perf_counter() - start
-    timed("seed (partial import)", seconds, f"{args.people / seconds:,.0f} users/s, "
-          f"chunks of {IMPORT_CHUNK}")  # fmt: skip
+    if seed:
+        start = time.perf_counter()
+        import_users(realm, everyone)
+        seconds = time.perf_counter() - start
+        timed("seed (partial import)", seconds, f"{args.people / seconds:,.0f} users/s, "
+              f"chunks of {IMPORT_CHUNK}")  # fmt: skip
     config = write_config(workdir, realm, roster_csv(everyone), args.page_size)
     seconds, users = floor(realm, args.page_size)
     timed("floor: users list, plain requests", seconds, f"{users:,} users, before syncbot")
-    figures = measure_in_child(config)
+    figures = measure_in_child(config, apply=not args.realm)
     report(figures, args.people)
     seconds, users = floor(realm, args.page_size)
     timed("floor: users list, plain requests", seconds, f"{users:,} users, after syncbot")

@@ -176,7 +176,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
         profiler.enable()
     prepared = reconcile.prepare(config, date.today())
     rendered, rendered_cpu = time.perf_counter(), time.process_time()
-    render_chars = _print_plan(prepared.plan)
+    render_chars = print_plan(prepared.plan)
     finished, finished_cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.disable()
@@ -202,7 +202,7 @@ def measure(config_path: Path, profile: str | None) -> dict[str, Any]:
     }
 
 
-def _print_plan(plan: Plan) -> int:
+def print_plan(plan: Plan) -> int:
     """Print the plan as `syncbot plan` does, a line at a time, to nowhere; its length."""
     from syncbot.cli.plan_view import render_plan
 

@@ -22,7 +22,7 @@ from syncbot.exit_codes import ExitCode
 
 #: Top-level modules of the libraries only reading targets or writing XLSX needs:
 #: python-keycloak, python-ldap (`ldap`), ldap3 and openpyxl.
-HEAVY = frozenset({"keycloak", "ldap", "ldap3", "openpyxl"})
+HEAVY = frozenset({"keycloak", "ldap", "ldap3", "openpyxl", "requests"})
 
 
 def imported_modules(*argv: str, cwd: Path) -> tuple[int, set[str]]:

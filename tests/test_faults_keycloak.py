@@ -304,7 +304,7 @@ def test_a_token_refresh_failing_transiently_is_retried(
     keycloak_realm.admin.update_realm(keycloak_realm.name, {"accessTokenLifespan": 3})
     api = AdminApi(settings_via(proxy, keycloak_realm))
     assert api.get("users/count") == 0
-    time.sleep(3)  # python-keycloak renews at 90 % of the lifespan
+    time.sleep(3)  # the session renews at 90 % of the lifespan
     proxy.fail(2, match=lambda method, path: TOKEN_PATH in path)
     assert api.get("users/count") == 0
     assert proxy.faults(Mode.FAIL) == 2

@@ -3,12 +3,14 @@
 Role and group member lists are read in one request each (Keycloak's cost for a page of a
 role's members grows with its offset), yet exactly: realm roles, client roles and groups
 with more members than a users page, a list that fills the answer and goes on, and pages
-read past the first for every kind of member list. A server that cannot start fails the
-tests, it never skips them.
+read past the first for every kind of member list; and each answer decoded item by item
+as its bytes arrive (`json_stream`), whatever the chunks. A server that cannot start
+fails the tests, it never skips them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +21,7 @@ from localdev.keycloak import DOCUMENT_CLIENT, EMPLOYEE_NUMBER, UNIT_GROUP, Real
 from syncbot.targets.base import ReadRequest
 from syncbot.targets.keycloak import KeycloakTarget
 from syncbot.targets.keycloak import read as read_module
+from syncbot.targets.keycloak.json_stream import NotAList, array_items
 from syncbot.targets.keycloak.locator import Names
 
 pytestmark = pytest.mark.keycloak
@@ -159,3 +162,46 @@ def test_small_pages_of_every_member_list_add_up_to_the_whole_list(
     assert len(read) == len(expected)
     assert set(read) == expected
     assert target.requests - calls == len(expected) // size + 1
+
+
+# -- decoding as the answer arrives ----------------------------------------------------------
+
+ITEMS = [
+    *({"id": f"u-{i}", "firstName": "Nguyễn Văn " * (i % 4), "access": {"view": True}}
+      for i in range(60)),
+    12345, -0.25e-3, 1.5e3, "a, b ]", None, False, [1, [2, {}]],
+]  # fmt: skip
+
+
+def chunks(data: bytes, size: int) -> list[bytes]:
+    """`data` cut every `size` bytes, inside characters, numbers and strings alike."""
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 100_000])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_list_decoded_as_it_arrives_is_what_json_gives_whole(
+    size: int, indent: int | None
+) -> None:
+    data = json.dumps(ITEMS, ensure_ascii=False, indent=indent).encode()
+    assert list(array_items(chunks(data, size))) == ITEMS
+
+    def hook(item: dict[str, Any]) -> Any:
+        return item.get("id", item)
+
+    assert list(array_items(chunks(data, size), hook)) == json.loads(data, object_hook=hook)
+
+
+@pytest.mark.parametrize("data", [b"[]", b" [ ]\n", b"[1,2]", b'["]"]'])
+def test_short_lists_decode_whatever_the_chunks(data: bytes) -> None:
+    for size in (1, 2, 100):
+        assert list(array_items(chunks(data, size))) == json.loads(data)
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"{}", b"[", b"[1,", b"[1 2]", b"[1x]", b"[,]", b"[1,]", b'[{"id": 1}', b"[1]x"]
+)
+def test_what_is_not_a_whole_list_is_refused(data: bytes) -> None:
+    for size in (1, 3, 100):
+        with pytest.raises(NotAList):
+            list(array_items(chunks(data, size)))

@@ -31,6 +31,7 @@ from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.roster_strings import RosterStrings
 from syncbot.targets.base import ApplyError, ReadRequest
 from syncbot.targets.keycloak import KeycloakSettings, KeycloakTarget
+from syncbot.targets.keycloak.api import AdminApi, RetryPolicy
 from syncbot.targets.keycloak.locator import KeycloakLocator
 from syncbot.targets.keycloak.permissions import NEEDS
 
@@ -704,3 +705,47 @@ def test_tls_trusts_the_configured_ca_file(https_server: tuple[str, Path]) -> No
         trusting.describe()  # TLS passes; the (stand-in) server then refuses the client
     assert "refused: unauthorized_client: Invalid client credentials" in str(caught.value)
     assert "secret-xyz" not in str(caught.value)
+
+
+class _CutOffOnce(http.server.BaseHTTPRequestHandler):
+    """Gives a token, then a list whose first answer stops half-way, as a dropped
+    connection leaves it; the next answer is whole."""
+
+    lists_sent = 0
+    BODY = json.dumps([{"id": "mot", "ten": "Một"}, {"id": "hai", "ten": "Hai"}]).encode()
+
+    def do_POST(self) -> None:
+        self._answer(json.dumps({"access_token": "t", "expires_in": 300}).encode())
+
+    def do_GET(self) -> None:
+        type(self).lists_sent += 1
+        cut = type(self).lists_sent == 1
+        self._answer(self.BODY[: len(self.BODY) // 2] if cut else self.BODY, len(self.BODY))
+
+    def _answer(self, body: bytes, length: int | None = None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(length or len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet in test output
+        pass
+
+
+def test_a_list_cut_off_half_way_is_asked_for_again() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutOffOnce)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        settings = KeycloakSettings("keycloak", url, "r", "syncbot", "secret-xyz", timeout=3.0)
+        api = AdminApi(settings, RetryPolicy(first_delay=0.01))
+        pages = list(api.pages("users", size=10))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert pages == [[{"id": "mot", "ten": "Một"}, {"id": "hai", "ten": "Hai"}]]
+    assert _CutOffOnce.lists_sent == 2
+    assert api.calls == 2

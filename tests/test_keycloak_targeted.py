@@ -25,7 +25,7 @@ from syncbot.lookup import Lookup, narrowed
 from syncbot.matching import Fallback
 from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.targets.base import ReadRequest
-from syncbot.targets.keycloak import KeycloakTarget
+from syncbot.targets.keycloak import KeycloakTarget, targeted
 from syncbot.targets.keycloak.locator import KeycloakLocator
 from syncbot.targets.keycloak.targeted import attribute_search
 
@@ -332,6 +332,43 @@ def test_steps_planned_from_a_targeted_read_are_applied(
 
 
 # -- cost ----------------------------------------------------------------------------------
+
+
+def test_a_lookup_above_the_cap_is_the_full_read_narrowed(
+    people: RealmHandle, target: KeycloakTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(targeted, "KEYCLOAK_LOOKUP_MAX", 3)
+    wants = lookup(
+        ["NV001", "NV002", "NV003"],
+        contacts=["Khong.Ma+HR@example.gov.vn"],
+        fallback=Fallback.EMAIL,
+    )
+    assert len(wants) > 3  # four ids (the roster row's too) and an address
+
+    read(target)  # sign in, so that both reads below cost their requests alone
+    calls = target.requests
+    over = read(target, wants)
+    spent = target.requests - calls
+    calls = target.requests
+    full = read(target)
+
+    assert spent == target.requests - calls  # the realm read whole, no search
+    assert in_order(over) == in_order(narrowed(full, wants))
+    assert names(over) == {"nguyenvana", "trungma", "tranthib", "levanc", "khongma"}
+    assert over.settings is None
+
+
+def test_a_lookup_at_the_cap_is_still_searched(
+    people: RealmHandle, target: KeycloakTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(targeted, "KEYCLOAK_LOOKUP_MAX", 3)
+    wants = lookup(["NV001", "NV002", "NV003"])
+    read(target)
+    calls = target.requests
+    read(target, wants, MANAGED)
+    # The client, each managed role or group by name, one search per id, and per person
+    # found (four) their role mappings and their groups.
+    assert target.requests - calls == 1 + len(MANAGED) + 3 + 4 * 2
 
 
 def test_a_targeted_read_costs_requests_per_person_not_per_realm(

@@ -1,7 +1,7 @@
 """The Keycloak target: users, realm roles, client roles and groups of one realm.
 
 The target is loaded on first use, so importing the settings (as loading a config does)
-does not load python-keycloak.
+does not load its HTTP client (`requests`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Keycloak's Admin REST API as syncbot uses it: one service account, paged reads, plain errors.
 
-python-keycloak's `KeycloakOpenIDConnection` signs in with the client credentials and gets
-a new access token when the old one is near its end or is refused with 401, so a long run
-outlives short token lifespans. The requests themselves are built here rather than through
-`KeycloakAdmin`'s helpers, because those paste names into URLs unescaped: a SAML client
-named by its URL, or a role or group name holding "/", "?", "#" or "%", would reach the
-wrong resource or none.
+`session.Session` signs in with the client credentials and gets a new access token when
+the old one is near its end or is refused with 401, so a long run outlives short token
+lifespans. The requests are built here, each name escaped as a path segment: pasted into
+URLs as they are (as python-keycloak's `KeycloakAdmin` helpers do), a SAML client named by
+its URL, or a role or group name holding "/", "?", "#" or "%", would reach the wrong
+resource or none. Lists are decoded item by item as their answer arrives (`json_stream`).
 
 Transient failures (502/503/504 answers, refused or dropped connections, read timeouts) are
 retried with exponential backoff and jitter, within `RetryPolicy`'s bounds, but only for
@@ -24,9 +24,7 @@ import json
 import math
 import random
 import re
-import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,12 +33,12 @@ from urllib.parse import quote
 
 import requests
 import structlog
-from keycloak import KeycloakOpenIDConnection
-from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 from requests import Response
 from urllib3.exceptions import NewConnectionError
 
+from syncbot.targets.keycloak.json_stream import NotAList, array_items
 from syncbot.targets.keycloak.permissions import need_for
+from syncbot.targets.keycloak.session import Session, SignInError, Unreachable
 from syncbot.targets.keycloak.settings import KeycloakSettings
 
 REALM_MANAGEMENT = "realm-management"
@@ -71,6 +69,8 @@ log = structlog.get_logger("syncbot.keycloak")
 _T = TypeVar("_T")
 #: json's `object_hook`: what to keep of each decoded object.
 Hook = Callable[[dict[str, Any]], Any]
+#: Bytes of a list's answer read at a time; what is held of it beyond its decoded items.
+LIST_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -139,34 +139,12 @@ class AdminError(Exception):
         self.maybe_done = maybe_done
 
 
-class _CountingConnection(KeycloakOpenIDConnection):
-    """Counts admin API calls, so tests and logs can show a fetch costs pages, not people.
+@dataclass(frozen=True)
+class _Answer:
+    """An answer, and the items of the list it held when it was read as one."""
 
-    The count is kept under a lock: a targeted read sends its GETs from a few threads.
-    """
-
-    calls: int = 0
-    _counting = threading.Lock()
-
-    def _count(self) -> None:
-        with self._counting:
-            self.calls += 1
-
-    def raw_get(self, *args: Any, **kwargs: Any) -> Response:
-        self._count()
-        return super().raw_get(*args, **kwargs)
-
-    def raw_post(self, *args: Any, **kwargs: Any) -> Response:
-        self._count()
-        return super().raw_post(*args, **kwargs)
-
-    def raw_put(self, *args: Any, **kwargs: Any) -> Response:
-        self._count()
-        return super().raw_put(*args, **kwargs)
-
-    def raw_delete(self, *args: Any, **kwargs: Any) -> Response:
-        self._count()
-        return super().raw_delete(*args, **kwargs)
+    response: Response
+    items: list[Any] | None = None
 
 
 def segment(value: str) -> str:
@@ -182,7 +160,7 @@ def segments(path: str) -> str:
 class AdminApi:
     """Calls under /admin/realms/{realm}/ as the service account of `settings.client_id`.
 
-    One connection. GETs may be sent from a few threads at once once a first call has
+    One session. GETs may be sent from a few threads at once once a first call has
     opened it (the targeted read does: requests' session and urllib3's pool take
     concurrent requests, and the count is locked); writes go one at a time.
     """
@@ -196,8 +174,8 @@ class AdminApi:
         # would lose the /auth of a Keycloak still served under it.
         self.base_url = settings.server_url.rstrip("/") + "/"
         self.realm_path = f"admin/realms/{segment(settings.realm)}/"
-        self._conn: _CountingConnection | None = None
-        self._closed_calls = 0  # made by connections already closed
+        self._conn: Session | None = None
+        self._closed_calls = 0  # made by sessions already closed
 
     def __repr__(self) -> str:
         return (
@@ -212,36 +190,16 @@ class AdminApi:
 
     # -- connection ------------------------------------------------------------------------
 
-    def connection(self) -> KeycloakOpenIDConnection:
+    def connection(self) -> Session:
         if self._conn is None:
             try:
-                self._conn = self._open()
+                self._conn = Session(self.settings, self.base_url)
             except (OSError, ValueError) as error:  # an unreadable ca_file, mostly
                 raise AdminError(
                     f"cannot set up HTTPS to {self.settings.server_url} "
                     f"(ca_file={self.settings.ca_file!r}): {self.safe(str(error))}"
                 ) from None
         return self._conn
-
-    def _open(self) -> _CountingConnection:
-        with warnings.catch_warnings():
-            # httpx frowns on a CA path given as a string; only python-keycloak's async
-            # clients, never used here, get it that way, and requests takes it as it is.
-            warnings.filterwarnings("ignore", "`verify=<str>` is deprecated", DeprecationWarning)
-            conn = _CountingConnection(
-                server_url=self.base_url,
-                realm_name=self.settings.realm,
-                client_id=self.settings.client_id,
-                client_secret_key=self.settings.client_secret,
-                grant_type="client_credentials",
-                verify=self.settings.tls,
-                timeout=max(1, math.ceil(self.settings.timeout)),
-                # requests' own retry would resend a timed-out POST blindly and hide attempts
-                # from the count and the backoff: retries are decided in `_retrying` instead.
-                max_retries=0,
-            )
-            _ = conn.keycloak_openid  # the token client, built lazily otherwise: build it here
-            return conn
 
     def sign_in(self) -> dict[str, Any]:
         """Get a fresh access token now and return its claims (what the token grants)."""
@@ -265,17 +223,16 @@ class AdminApi:
         return roles_in(decode_claims(str(token.get("access_token", ""))))
 
     def close(self) -> None:
-        # Dropping the last reference closes the HTTP session (ConnectionManager.__del__).
         if self._conn is not None:
             self._closed_calls += self._conn.calls
+            self._conn.close()
         self._conn = None
 
     # -- calls -----------------------------------------------------------------------------
 
-    def get(self, path: str, *, hook: Hook | None = None, **params: str | int) -> Any:
-        """GET and decode; `hook` (json's `object_hook`) replaces each object as it is
-        decoded, so a long list of users can be kept as their ids alone."""
-        return self._call("GET", path, params=params, hook=hook)
+    def get(self, path: str, **params: str | int) -> Any:
+        """GET and decode."""
+        return self._call("GET", path, params=params)
 
     def post(self, path: str, body: object = None, *, idempotent: bool | None = None) -> Any:
         """POST; retried on transient failures only if `idempotent` (None: judged by path)."""
@@ -288,20 +245,31 @@ class AdminApi:
         return self._call("DELETE", path, body=body)
 
     def pages(
-        self, path: str, *, size: int | None = None, hook: Hook | None = None, **params: str | int
+        self,
+        path: str,
+        *,
+        size: int | None = None,
+        hook: Hook | None = None,
+        each: Callable[[Any], Any] | None = None,
+        **params: str | int,
     ) -> Iterator[list[Any]]:
         """The items of a `first`/`max` paged list, page by page; a short page is the last.
 
         Keycloak returns `max` items whenever that many remain (it has no cap of its own),
         so a list of n items costs n // size + 1 requests; `size` defaults to `page_size`.
-        Items are objects (dicts), or what `hook` makes of them.
+        Items are objects (dicts), or what `hook` (json's `object_hook`) makes of each
+        object as it is decoded: a long list of users can be kept as their ids alone,
+        the answer never held whole. `each`, if given, turns each item into what the page
+        holds as soon as the item is decoded, so the page's objects never exist together;
+        it must have no effect beyond its result, since a page cut off is read again.
         """
         size = size or self.settings.page_size
         first = 0
         while True:
-            page = self.get(path, hook=hook, **params, first=first, max=size)
-            if not isinstance(page, list):
-                raise AdminError(f"GET {path}: expected a list, got {type(page).__name__}")
+            query = {**params, "first": first, "max": size}
+            page: list[Any] = self._call(
+                "GET", path, params=query, hook=hook, each=each, listing=True
+            )
             if page:
                 yield page
             if len(page) < size:
@@ -317,26 +285,38 @@ class AdminApi:
         body: object = None,
         idempotent: bool | None = None,
         hook: Hook | None = None,
+        each: Callable[[Any], Any] | None = None,
+        listing: bool = False,
     ) -> Any:
+        """Send, retrying as `_retrying` judges; the decoded answer, or with `listing` the
+        items of the list it must be (decoded inside the attempt, so an answer cut off
+        half-way is asked for again like one never given)."""
         url = self.realm_path + path
-        data = json.dumps(body) if body is not None else ""
+        data = json.dumps(body) if body is not None else None
         if idempotent is None:
             idempotent = method != "POST" or bool(_IDEMPOTENT_POST.fullmatch(path))
 
-        def send() -> Response:
+        def send() -> _Answer:
             conn = self.connection()
-            if method == "GET":
-                return conn.raw_get(url, **(params or {}))
-            if method == "POST":
-                return conn.raw_post(url, data=data)
-            if method == "PUT":
-                return conn.raw_put(url, data=data)
-            # python-keycloak types the body as a dict; requests takes the JSON text
-            return conn.raw_delete(url, data=cast(Any, data or None))
+            response = conn.request(method, url, params=params, data=data, stream=listing)
+            if not listing or response.status_code not in _OK_CODES:
+                return _Answer(response)
+            with response:
+                try:
+                    decoded = array_items(response.iter_content(LIST_CHUNK), hook)
+                    items = list(decoded) if each is None else [each(item) for item in decoded]
+                except requests.RequestException as error:
+                    raise Unreachable("the answer was cut off") from error
+                except NotAList as error:
+                    raise AdminError(f"{method} {path}: expected a list: {error}") from None
+            return _Answer(response, items)
 
-        response = self._retrying(
+        answer = self._retrying(
             f"{method} {path}", send, repeatable=idempotent, changes=method != "GET"
         )
+        if answer.items is not None:
+            return answer.items
+        response = answer.response
         if response.status_code not in _OK_CODES:
             text = response_text(response, self.settings.client_secret)
             if response.status_code == HTTP_FORBIDDEN:
@@ -349,8 +329,6 @@ class AdminApi:
         if not response.content:
             return None
         try:
-            if hook is not None:
-                return json.loads(response.content, object_hook=hook)
             return response.json()
         except ValueError:
             return response.text
@@ -399,19 +377,20 @@ class AdminApi:
         """One try: its result, or the transient failure; other failures raise AdminError."""
         try:
             result = send()
-        except KeycloakConnectionError as error:
+        except Unreachable as error:
             return None, _Failure(self.unreachable(error), None, sent=not _never_sent(error))
-        except KeycloakError as error:  # the token request, refused or failing
-            status = _status(error)
-            if status not in TRANSIENT_STATUSES:
-                raise AdminError(self.sign_in_failure(error), status) from None
+        except SignInError as error:  # the token request, refused or failing
+            if error.status not in TRANSIENT_STATUSES:
+                raise AdminError(self.sign_in_failure(error), error.status) from None
             # The token request failed, so the admin request it was made for was not sent.
-            return None, _Failure(self.sign_in_failure(error), status, sent=False)
-        if isinstance(result, Response) and result.status_code in TRANSIENT_STATUSES:
+            return None, _Failure(self.sign_in_failure(error), error.status, sent=False)
+        response = result.response if isinstance(result, _Answer) else None
+        if response is not None and response.status_code in TRANSIENT_STATUSES:
             # The status line only: such answers come from a proxy or a load balancer
             # more often than from Keycloak, and their bodies are HTML pages.
-            text = f"{result.status_code} {result.reason or ''}".strip()
-            return None, _Failure(text, result.status_code, True, _retry_after(result))
+            text = f"{response.status_code} {response.reason or ''}".strip()
+            response.close()
+            return None, _Failure(text, response.status_code, True, _retry_after(response))
         return result, None
 
     def _give_up(
@@ -498,23 +477,15 @@ class AdminApi:
             return f"{self.settings.server_url} closed the connection without answering ({text})"
         return f"cannot connect to {self.settings.server_url}: {self.safe(text)}"
 
-    def sign_in_failure(self, error: KeycloakError) -> str:
-        if isinstance(error, KeycloakConnectionError):
-            return self.unreachable(error)
-        body = error.response_body if isinstance(error.response_body, bytes) else b""
-        detail = body_text(body, self.settings.client_secret) or self.safe(str(error))
+    def sign_in_failure(self, error: SignInError) -> str:
+        detail = body_text(error.body, self.settings.client_secret) or self.safe(str(error))
         return (
             f"sign-in to realm {self.settings.realm!r} at {self.settings.server_url} as "
             f"client {self.settings.client_id!r} refused: {detail}"
         )
 
 
-def _status(error: KeycloakError) -> int | None:
-    code = error.response_code
-    return code if isinstance(code, int) else None
-
-
-def _never_sent(error: KeycloakConnectionError) -> bool:
+def _never_sent(error: Unreachable) -> bool:
     """Whether the request surely never reached the server (no connection was made)."""
     cause = error.__cause__
     if isinstance(cause, requests.exceptions.ConnectTimeout):

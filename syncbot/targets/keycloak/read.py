@@ -2,10 +2,12 @@
 
 The direct members of each managed realm role, client role and group come first, one
 request each (see `read_members`), kept as one shared frozenset of keys per combination
-held. The users list (attributes included) follows page by page, each page turned into
-`Account`s at once and dropped: a 20,000-user realm's representations would take some
-50 MB held together, its accounts a sixth of that. What the duties observe adds the
-realm's stored LOGIN / LOGIN_ERROR events (pages for the whole realm, read before the
+held. The users list (attributes included) follows page by page, each user turned into
+an `Account` as soon as it is decoded: a 20,000-user realm's representations would take
+some 50 MB held together, its accounts a seventh of that. Every list is decoded as its
+answer arrives (`json_stream`), never held whole, and the heap the read freed goes back
+to the system at its end (`memory.release_free_memory`). What the duties observe adds
+the realm's stored LOGIN / LOGIN_ERROR events (pages for the whole realm, read before the
 users), the realm's password policy and event settings (two requests) and, only when
 password dates are asked for, one request per enabled user with a password of their own.
 The ids of the clients and groups read go back in `Snapshot.locator`, for the write.
@@ -24,6 +26,7 @@ import structlog
 
 from syncbot.duty_settings import Observe
 from syncbot.errors import TargetError
+from syncbot.memory import release_free_memory
 from syncbot.model import Account, Snapshot
 from syncbot.targets.base import Progress, ReadRequest
 from syncbot.targets.keycloak import event_settings, observed, policy
@@ -62,7 +65,9 @@ def read_realm(api: AdminApi, settings: KeycloakSettings, request: ReadRequest) 
     """Every person in the realm and the direct members of every managed entitlement;
     with `request.lookup`, only the accounts it wants (`targeted.read_targeted`)."""
     if request.lookup is not None:
-        return read_targeted(api, settings, request, request.lookup)
+        return read_targeted(
+            api, settings, request, request.lookup, lambda whole: read_realm(api, settings, whole)
+        )
     wanted = [entitlement_of(key, settings.name) for key in sorted(request.managed)]
     started = time.perf_counter()
     calls_before = api.calls
@@ -73,6 +78,7 @@ def read_realm(api: AdminApi, settings: KeycloakSettings, request: ReadRequest) 
         extra = _read_observed(api, settings, request.observe)
         accounts = read_users(api, settings, request, held, extra, total)
         del held
+        release_free_memory()  # the pages, the member ids, the dicts that indexed them
         if request.observe.passwords:
             accounts = _with_password_dates(api, accounts, request.progress)
     except AdminError as error:
@@ -147,23 +153,34 @@ def read_users(
 ) -> tuple[Account, ...]:
     """All persons as accounts, de-duplicated by id, each page converted as it comes.
 
-    `held` is consumed: each user's entry is taken out as their account is made, so its
-    ids are freed while the accounts grow.
+    Each user becomes an account as soon as it is decoded, so the objects of a page's
+    representations never exist together and the accounts are not scattered among their
+    remains. `held` is consumed: each page's users' entries are taken out once the page
+    is read, so its ids are freed while the accounts grow. Equal display names share one
+    string (`account_of`'s `names`).
     """
     accounts: dict[str, Account] = {}
-    for page in api.pages("users", briefRepresentation="false"):
-        for user in page:
-            user_id = str(user["id"])
-            if user_id in accounts or not is_person(user):
-                continue
-            accounts[user_id] = account_of(
-                settings,
-                user,
-                request.known,
-                held=held.pop(user_id, NOTHING_HELD),
-                last_sign_in=extra.last_sign_in.get(user_id),
-                failed_sign_ins=extra.failures.get(user_id, 0),
-            )
+    names: dict[str, str] = {}
+
+    def account(user: dict[str, Any]) -> Account | None:
+        if not is_person(user):
+            return None
+        user_id = str(user["id"])
+        return account_of(
+            settings,
+            user,
+            request.known,
+            held=held.get(user_id, NOTHING_HELD),
+            last_sign_in=extra.last_sign_in.get(user_id),
+            failed_sign_ins=extra.failures.get(user_id, 0),
+            names=names,
+        )
+
+    for page in api.pages("users", each=account, briefRepresentation="false"):
+        for found in page:
+            if found is not None and found.key not in accounts:
+                accounts[found.key] = found
+                held.pop(found.key, None)
         del page
         request.progress(len(accounts), total)
     return tuple(accounts.values())

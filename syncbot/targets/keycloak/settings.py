@@ -1,6 +1,6 @@
 """Settings of one Keycloak target, as the configuration file states them, and their parser.
 
-Kept free of python-keycloak: loading a config must not import it.
+Kept free of the HTTP client (`requests`): loading a config must not import it.
 """
 
 from __future__ import annotations

@@ -13,13 +13,14 @@ does: each is looked up by name (its Keycloak id, used to recognise it among a u
 mappings). Settings are no one person's and are not read.
 
 Requests go out from a few threads at once: each is a few milliseconds of round trip,
-and there are two or three per person.
+and there are two or three per person. Beyond `KEYCLOAK_LOOKUP_MAX` values the searches
+would cost more than they save: the realm is read whole and narrowed instead.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -28,7 +29,7 @@ import structlog
 
 from syncbot.duty_settings import Observe
 from syncbot.errors import TargetError
-from syncbot.lookup import Lookup
+from syncbot.lookup import Lookup, narrowed
 from syncbot.model import Account, Snapshot
 from syncbot.targets.base import ReadRequest
 from syncbot.targets.keycloak import observed
@@ -48,6 +49,15 @@ log = structlog.get_logger("syncbot.keycloak")
 
 #: Requests in flight at once. More gains nothing against one server and adds its load.
 WORKERS = 4
+#: The most values (employee ids and contacts) a targeted read searches one by one. An
+#: attribute search costs 50-130 ms on the test server (H2 compares values case-blind,
+#: with no index to use), so 100 of them take 1.5-3.5 s at `WORKERS` at once, plus two
+#: requests per person found: about what reading a realm of a few thousand users whole
+#: costs, and a tenth of a 20,000-user one (25-30 s, bench/bench_keycloak.py). More
+#: values than that come from a bulk change (a new export, a reorganisation), which the
+#: full read serves at a cost that no longer grows with the people asked about; and the
+#: full read narrowed is correct by construction.
+KEYCLOAK_LOOKUP_MAX = 100
 
 
 class _Gone(Exception):
@@ -55,9 +65,23 @@ class _Gone(Exception):
 
 
 def read_targeted(
-    api: AdminApi, settings: KeycloakSettings, request: ReadRequest, lookup: Lookup
+    api: AdminApi,
+    settings: KeycloakSettings,
+    request: ReadRequest,
+    lookup: Lookup,
+    full_read: Callable[[ReadRequest], Snapshot],
 ) -> Snapshot:
-    """The accounts `lookup` wants, as `narrowed(full read, lookup)` has them."""
+    """The accounts `lookup` wants, as `narrowed(full read, lookup)` has them: searched
+    for, or, for a lookup of more than `KEYCLOAK_LOOKUP_MAX` values, that very thing
+    (`full_read` is the read without a lookup)."""
+    if len(lookup) > KEYCLOAK_LOOKUP_MAX:
+        log.info(
+            "keycloak.fetch.targeted_as_full",
+            target=settings.name,
+            asked=len(lookup),
+            most_searched=KEYCLOAK_LOOKUP_MAX,
+        )
+        return narrowed(full_read(replace(request, lookup=None)), lookup)
     wanted = [entitlement_of(key, settings.name) for key in sorted(request.managed)]
     started = time.perf_counter()
     calls_before = api.calls
