@@ -211,6 +211,7 @@ def load_inputs(config: Config) -> tuple[Mappings, Roster]:
         headers=config.roster.headers,
         delimiter=config.roster.delimiter,
         encoding=config.roster.encoding,
+        reuse=True,
     )
     return mappings, roster
 

@@ -41,11 +41,13 @@ def load_roster(
     headers: Mapping[str, str | Sequence[str]] | None = None,
     delimiter: str = "auto",
     encoding: str = "auto",
+    reuse: bool = False,
 ) -> Roster:
     """The validated roster at `path`, or `RosterError` listing every problem in the file.
 
     The file is read once into memory, so the sha256 recorded with every planned action
-    is the hash of exactly the bytes that were validated.
+    is the hash of exactly the bytes that were validated. With `reuse`, the roster last
+    loaded with `reuse` is returned again while the bytes and options are the same.
     """
     _check_options(format, delimiter, encoding)
     names = header_names(headers)
@@ -57,7 +59,7 @@ def load_roster(
     data = _read_bytes(path, problems)
     sha256 = hashlib.sha256(data).hexdigest()
     inputs = (file, sha256, kind, sheet, names, delimiter, encoding, vocabulary)
-    if _last and _last[0].inputs == inputs:
+    if reuse and _last and _last[0].inputs == inputs:
         return _last[0].roster
     table: Table
     if kind == "csv":
@@ -69,7 +71,8 @@ def load_roster(
     rows = validate(table, vocabulary, problems)
     problems.raise_if_any()
     roster = Roster(path=file, sha256=sha256, rows=rows)
-    _last[:] = [_Loaded(inputs, roster)]
+    if reuse:
+        _last[:] = [_Loaded(inputs, roster)]
     return roster
 
 
@@ -81,9 +84,10 @@ class _Loaded:
     roster: Roster
 
 
-#: The last roster loaded, reused while the file's bytes (by sha256) and the options are
-#: the same. The worker loads the export for every push: at 100,000 rows parsing it is
-#: most of a push's latency, hashing the bytes a twentieth of it.
+#: The last export loaded with `reuse`, kept while the file's bytes (by sha256) and the
+#: options are the same. The worker loads the export for every push: at 100,000 rows
+#: parsing it is most of a push's latency, hashing the bytes a twentieth of it. Pushed
+#: rows, validated through the same function, do not take its place.
 _last: list[_Loaded] = []
 
 
