@@ -27,7 +27,7 @@ from syncbot.model import Account, Action, ActionKind, Reason, Snapshot
 from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap import LdapLocator, LdapSettings, LdapTarget
 from syncbot.targets.ldap.dn import normalise_dn
-from syncbot.targets.ldap.fast_search import ENVIRONMENT, LDAP3, PYTHON_LDAP
+from syncbot.targets.ldap.fast_search import ENVIRONMENT, LDAP3, PYTHON_LDAP, PagedSearcher
 from syncbot.targets.ldap.targeted import BATCH, Pipeline
 
 LIBRARIES = [LDAP3, PYTHON_LDAP]
@@ -446,12 +446,14 @@ def test_member_searches_cut_by_a_size_limit_are_named(
         users_base=server.people_base,
         groups_base=server.groups_base,
     )
-    pipeline = Pipeline(settings)
+    searcher = PagedSearcher(settings)
     try:
         filters = ["(objectClass=groupOfNames)", "(objectClass=inetOrgPerson)", "(uid=p0001)"]
-        found, too_many = pipeline.dns(server.people_base, filters, lambda _: None)
+        found, too_many = Pipeline(searcher, settings).dns(
+            server.people_base, filters, lambda _: None
+        )
     finally:
-        pipeline.close()
+        searcher.close()
     assert too_many == {1}
     assert found[0] == []
     assert [normalise_dn(dn) for dn in found[2]] == [f"uid=p0001,{server.people_base}"]

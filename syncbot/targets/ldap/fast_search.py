@@ -115,7 +115,7 @@ class PagedSearcher:
         cannot be reached, and ldap3's `LDAPSocketReceiveError` when the connection drops
         mid-search, so that `Link.retrying` reconnects once as it does for ldap3.
         """
-        conn = self._connection()
+        conn = self.connection()
         cookie = b""
         while True:
             msgid = self._call(
@@ -150,7 +150,8 @@ class PagedSearcher:
             with contextlib.suppress(ldap.LDAPError):  # a dead connection has nothing to free
                 conn.unbind_s()
 
-    def _connection(self) -> Any:
+    def connection(self) -> Any:
+        """The bound connection, opened now if it is not; `close` ends it."""
         if self._conn is None:
             self._conn = open_connection(self._settings)
         return self._conn

@@ -145,5 +145,4 @@ class LdapTarget:
         ]
 
     def close(self) -> None:
-        self.targeted.close()
         self.link.close()

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import ldap3
-from ldap3.core.exceptions import LDAPCommunicationError, LDAPSocketReceiveError
+from ldap3.core.exceptions import LDAPSocketReceiveError
 from ldap3.utils.conv import escape_filter_chars
 
 from syncbot.lookup import Lookup
@@ -30,7 +30,7 @@ from syncbot.model import Account, Snapshot
 from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap.accounts import AccountReader, GroupIndex, UnreadableEntry
 from syncbot.targets.ldap.dn import normalise_server_dn
-from syncbot.targets.ldap.fast_search import error_text, open_connection
+from syncbot.targets.ldap.fast_search import PagedSearcher, error_text
 from syncbot.targets.ldap.flavours import MemberKind
 from syncbot.targets.ldap.link import OperationFailed
 from syncbot.targets.ldap.locator import LdapLocator
@@ -59,20 +59,14 @@ class TargetedReader:
         self.layout = reader.layout
         # Pipelined through python-ldap where the target searches with it; ldap3's
         # synchronous connection answers one request at a time.
-        fast = reader.link.fast is not None
-        self.pipeline = Pipeline(reader.layout.settings) if fast else None
+        fast = reader.link.fast
+        self.pipeline = Pipeline(fast, reader.layout.settings) if fast is not None else None
 
     def snapshot(self, conn: ldap3.Connection, request: ReadRequest, lookup: Lookup) -> Snapshot:
         """The accounts `lookup` wants, as a full read gives them; entitlements as a full
         read gives them; no settings. Raises `OperationFailed`, and ldap3's
         `LDAPCommunicationError` when a connection drops (for `Link.retrying`)."""
-        try:
-            return self._snapshot(conn, request, lookup)
-        except LDAPCommunicationError:
-            # The link reconnects its own connections before trying again: this one too,
-            # since whatever cut the others (a restart) has cut it as well.
-            self.close()
-            raise
+        return self._snapshot(conn, request, lookup)
 
     def _snapshot(self, conn: ldap3.Connection, request: ReadRequest, lookup: Lookup) -> Snapshot:
         layout = self.layout
@@ -219,17 +213,17 @@ class TargetedReader:
             found[index] = [entry["dn"] for entry in entries]
         return [frozenset(normalise_server_dn(dn) for dn in dns) for dns in found]
 
-    def close(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.close()
-
 
 class Pipeline:
-    """Many small searches in flight on one python-ldap connection, opened on first use."""
+    """Many small searches in flight on the target's own python-ldap connection.
 
-    def __init__(self, settings: LdapSettings) -> None:
+    The paged searches of a read are consumed whole before the pipeline sends anything,
+    so no other answer is in flight on the connection when it reads any answer there.
+    """
+
+    def __init__(self, searcher: PagedSearcher, settings: LdapSettings) -> None:
+        self.searcher = searcher
         self.settings = settings
-        self._conn: Any = None
 
     def dns(
         self, base: str, filters: Sequence[str], count: Count
@@ -245,7 +239,7 @@ class Pipeline:
         too_many: set[int] = set()
         if not filters:
             return found, too_many
-        conn = self._connection()
+        conn = self.searcher.connection()
         pending: dict[int, int] = {}  # message id -> index of its search
         sent = 0
         finished = False
@@ -286,19 +280,8 @@ class Pipeline:
         finally:
             if not finished:
                 # Answers to searches still in flight would be read by the next call.
-                self.close()
+                self.searcher.close()
         return found, too_many
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(ldap.LDAPError):  # a dead connection has nothing to free
-                conn.unbind_s()
-
-    def _connection(self) -> Any:
-        if self._conn is None:
-            self._conn = open_connection(self.settings)
-        return self._conn
 
     def _call(
         self, base: str, search_filter: str, operation: Callable[..., Any], *args: Any
@@ -306,7 +289,7 @@ class Pipeline:
         try:
             return operation(*args)
         except (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR) as error:
-            self.close()
+            self.searcher.close()
             raise LDAPSocketReceiveError(self._text(error)) from None
         except ldap.SIZELIMIT_EXCEEDED as error:
             details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
