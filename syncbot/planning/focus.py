@@ -93,10 +93,6 @@ class Focus:
     def after_full_read(cls, people: Iterable[str]) -> Focus:
         return cls(frozenset(people))
 
-    @property
-    def targeted(self) -> bool:
-        return self.lookup is not None
-
     def roster(self, whole: Roster) -> Roster:
         """The roster planned: the focused rows, under the whole roster's name and sha256."""
         if self.rows is None:

@@ -46,6 +46,18 @@ _PAGED_RESULTS = "1.2.840.113556.1.4.319"
 _NO_ATTRIBUTES = "1.1"  # RFC 4511: "return no attributes"
 
 
+def entry_counter(request: ReadRequest) -> Callable[[int], None]:
+    """Called with each page's number of entries; tells `request.progress` the sum so far."""
+    seen = 0
+
+    def count(entries: int) -> None:
+        nonlocal seen
+        seen += entries
+        request.progress(seen, None)
+
+    return count
+
+
 class DirectoryReader:
     """Reads one directory through the target's `Link`; raises `OperationFailed`."""
 
@@ -57,12 +69,7 @@ class DirectoryReader:
         """Every account and every group in two paged searches (pages, not per person)."""
         layout = self.layout
         flavour = layout.flavour
-        seen = 0
-
-        def count(entries: int) -> None:
-            nonlocal seen
-            seen += entries
-            request.progress(seen, None)
+        count = entry_counter(request)
 
         # Groups first: each user entry then becomes its whole account as it arrives.
         groups = index_groups(

@@ -25,7 +25,6 @@ from ldap3.core.exceptions import LDAPSocketReceiveError
 from ldap3.utils.conv import escape_filter_chars
 
 from syncbot.lookup import Lookup
-from syncbot.matching import Fallback
 from syncbot.model import Account, Snapshot
 from syncbot.targets.base import ReadRequest
 from syncbot.targets.ldap.accounts import AccountReader, GroupIndex, UnreadableEntry
@@ -34,7 +33,7 @@ from syncbot.targets.ldap.fast_search import PagedSearcher, error_text
 from syncbot.targets.ldap.flavours import MemberKind
 from syncbot.targets.ldap.link import OperationFailed
 from syncbot.targets.ldap.locator import LdapLocator
-from syncbot.targets.ldap.read import DirectoryReader
+from syncbot.targets.ldap.read import DirectoryReader, entry_counter
 from syncbot.targets.ldap.settings import LdapSettings
 
 # Optional, as in fast_search: without it member searches go one at a time through ldap3.
@@ -70,13 +69,7 @@ class TargetedReader:
 
     def _snapshot(self, conn: ldap3.Connection, request: ReadRequest, lookup: Lookup) -> Snapshot:
         layout = self.layout
-        seen = 0
-
-        def count(entries: int) -> None:
-            nonlocal seen
-            seen += entries
-            request.progress(seen, None)
-
+        count = entry_counter(request)
         group_dns, with_placeholder = self.groups(conn, count)
         managed_keys = frozenset(normalise_server_dn(m) for m in request.managed)
         now = datetime.now(UTC)
@@ -154,8 +147,8 @@ class TargetedReader:
         terms = [
             _equals(settings.match_attribute, v) for v in spellings(lookup.raw_ids, lookup.ids)
         ]
-        contact = _contact_attribute(
-            lookup.fallback, settings.email_attribute, layout.username_attribute
+        contact = {"email": settings.email_attribute, "username": layout.username_attribute}.get(
+            lookup.contact_attribute or ""
         )
         if contact is not None:
             values = spellings(lookup.raw_contacts, lookup.contacts)
@@ -338,14 +331,6 @@ def _read(reader: AccountReader, entries: Iterable[dict[str, Any]]) -> list[Acco
         return reader.read_all(entries)
     except UnreadableEntry as error:
         raise OperationFailed(str(error)) from None
-
-
-def _contact_attribute(fallback: Fallback, email: str, username: str) -> str | None:
-    if fallback is Fallback.EMAIL:
-        return email
-    if fallback is Fallback.USERNAME:
-        return username
-    return None
 
 
 def _equals(attribute: str, value: str) -> str:
