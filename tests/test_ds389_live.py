@@ -20,15 +20,13 @@ from pathlib import Path
 import ldap3
 import pytest
 from directory_fixtures import TODAY, DsSample, DsSubtree, ds389_sample_config
-from plan_builders import row
+from targeted_checks import check_targeted_read_and_apply
 
 from localdev.ds389 import HOST, Ds389Server
 from localdev.sample import SAMPLE_PASSWORD
-from localdev.sample_directories import ds389_user_dn, group_names
+from localdev.sample_directories import ds389_user_dn
 from syncbot.cli import main
 from syncbot.duty_settings import Observe
-from syncbot.lookup import Lookup, narrowed
-from syncbot.matching import Fallback
 from syncbot.model import Account, Action, ActionKind, Reason
 from syncbot.report.people import local_day
 from syncbot.targets.base import ReadRequest
@@ -437,50 +435,9 @@ def test_the_demo_runs_on_389ds_and_stops_its_server(tmp_path: Path) -> None:
 def test_a_targeted_read_is_the_full_read_narrowed_and_its_steps_apply(
     ds389_sample: DsSample, library: str
 ) -> None:
-    """Only the looked-up accounts, each as the full read gives it (locks, protected
-    groups, observed dates), and a snapshot 389 DS accepts steps planned from."""
     sample = ds389_sample
     target = LdapTarget(target_settings(sample.server, sample.subtree, search_library=library))
-    managed = frozenset(target.entitlement_key(g) for g in group_names())
-    observe = Observe(passwords=True, sign_ins_since=TODAY, failures_since=TODAY)
     try:
-        full = target.read(ReadRequest(managed, observe=observe))
-        with_id = sorted(a.employee_id for a in full.accounts if a.employee_id)
-        # Every other id, ids spelt otherwise or unknown, and id-less accounts by username.
-        ids = [*with_id[::2], with_id[1].lower(), "KHONG-CO-AI", "x*(y)\\z"]
-        ids += [a.employee_id for a in full.accounts if a.employee_id and not a.enabled]
-        names = ["admin-sys", "BREAKGLASS", "khong-co-ai"]
-        rows = [row(n, f"R{n}", username=name) for n, name in enumerate(names, start=1)]
-        lookup = Lookup.build(ids, rows, Fallback.USERNAME)
-        targeted = target.read(ReadRequest(managed, observe=observe, lookup=lookup))
-        expected = narrowed(full, lookup)
-        assert sorted(targeted.accounts, key=lambda a: a.key) == sorted(
-            expected.accounts, key=lambda a: a.key
-        )
-        assert targeted.entitlements == full.entitlements and targeted.settings is None
-        found = {a.username: a for a in targeted.accounts}
-        assert {"admin-sys", "breakglass"} <= found.keys()
-        assert len(found) < len(full.accounts)
-        assert any(not a.enabled for a in found.values())
-
-        lanh_dao = target.entitlement_key("lanh-dao")
-        chosen = next(
-            a for a in targeted.accounts if a.enabled and a.employee_id and lanh_dao not in a.groups
-        )
-        step = Action(
-            target=target.name,
-            kind=ActionKind.DISABLE,
-            account=chosen.key,
-            username=chosen.username,
-            employee_id=chosen.employee_id,
-            reason=Reason(vi="Kiểm thử", en="test"),
-            evidence=None,
-        )
-        grant = dataclasses.replace(step, kind=ActionKind.GRANT, add=(lanh_dao,))
-        assert target.apply([step], targeted) == [None]
-        assert target.apply([grant], targeted) == [None]
-        after = {a.key: a for a in target.read(ReadRequest(managed)).accounts}[chosen.key]
-        assert after.enabled is False
-        assert lanh_dao in after.entitlements
+        check_targeted_read_and_apply(target, TODAY)
     finally:
         target.close()
