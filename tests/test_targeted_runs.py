@@ -26,12 +26,15 @@ from syncbot.sync import Synced, sync
 LEFT = TODAY - timedelta(days=3)
 
 
-def staff(n: int) -> tuple[list[RosterRow], list]:  # type: ignore[type-arg]
+def staffed(folder: Path, held: list[FakeTarget], n: int) -> tuple[list[RosterRow], Path]:
+    """n people in step with their accounts in the fake `held` gives every sync: the
+    roster's rows and the config."""
     rows = [row(i + 1, f"NV{i:03d}") for i in range(1, n + 1)]
     accounts = [
         account(f"u{i}", f"NV{i:03d}", holds={CHUYEN_VIEN, UNIT_VP}) for i in range(1, n + 1)
     ]
-    return rows, accounts
+    held.append(FakeTarget(accounts))
+    return rows, write_config(folder, rows)
 
 
 def departed(rows: list[RosterRow], *ids: str) -> list[RosterRow]:
@@ -49,9 +52,7 @@ def test_a_new_export_is_applied_for_the_people_it_changed(
     tmp_path: Path,
     fake_ldap: list[FakeTarget],  # noqa: F811
 ) -> None:
-    rows, accounts = staff(20)
-    config = write_config(tmp_path, rows)
-    fake_ldap.append(FakeTarget(accounts))
+    rows, config = staffed(tmp_path, fake_ldap, 20)
     first = run(config, RosterRule(export_changed=True))  # nothing to compare with yet
     assert first.prepared.scope is Scope.FULL
     assert fake_ldap[0].lookups == [None]
@@ -84,9 +85,7 @@ def test_a_push_reads_only_the_people_it_names(
     tmp_path: Path,
     fake_ldap: list[FakeTarget],  # noqa: F811
 ) -> None:
-    rows, accounts = staff(12)
-    config = write_config(tmp_path, rows)
-    fake_ldap.append(FakeTarget(accounts))
+    rows, config = staffed(tmp_path, fake_ldap, 12)
     before = run(config, RosterRule(frozenset({"NV002"})))  # no full reconcile yet
     assert before.prepared.scope is Scope.PUSH and fake_ldap[0].lookups == [None]
     run(config, RosterRule())
@@ -106,13 +105,11 @@ def test_a_targeted_plan_past_a_threshold_is_refused_against_the_whole_populatio
     tmp_path: Path,
     fake_ldap: list[FakeTarget],  # noqa: F811
 ) -> None:
-    rows, accounts = staff(30)
-    config = write_config(tmp_path, rows)
+    rows, config = staffed(tmp_path, fake_ldap, 30)
     text = config.read_text(encoding="utf-8").replace(
         "max_disable_share = 1.0", "max_disable_share = 0.1\nmin_people_for_share = 2"
     )
     config.write_text(text, encoding="utf-8")
-    fake_ldap.append(FakeTarget(accounts))
     run(config, RosterRule())
     write_config(tmp_path, departed(rows, "NV001", "NV002", "NV003", "NV004"))
     config.write_text(text, encoding="utf-8")
@@ -132,9 +129,7 @@ def test_a_run_after_a_killed_one_reads_everyone(
     tmp_path: Path,
     fake_ldap: list[FakeTarget],  # noqa: F811
 ) -> None:
-    rows, accounts = staff(8)
-    config = write_config(tmp_path, rows)
-    fake_ldap.append(FakeTarget(accounts))
+    _, config = staffed(tmp_path, fake_ldap, 8)
     run(config, RosterRule())
     StateDir(tmp_path / "state").journal().start({"run_id": "killed-run", "actor": "test"})
 
@@ -148,9 +143,7 @@ def test_lost_prints_cost_a_full_reconcile_not_a_wrong_plan(
     tmp_path: Path,
     fake_ldap: list[FakeTarget],  # noqa: F811
 ) -> None:
-    rows, accounts = staff(8)
-    config = write_config(tmp_path, rows)
-    fake_ldap.append(FakeTarget(accounts))
+    rows, config = staffed(tmp_path, fake_ldap, 8)
     run(config, RosterRule())
     prints = tmp_path / "state" / "export-prints.tsv"
     assert prints.read_text(encoding="utf-8").count("\n") == 9  # a header, a line each
