@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from syncbot.match_keys import contact_key, id_key
-from syncbot.matching import Fallback
+from syncbot.matching import Fallback, fallback_value
 from syncbot.model import Account, RosterRow, Snapshot
 
 
@@ -46,7 +46,7 @@ class Lookup:
         for row in rows:
             raw_ids.add(row.employee_id.strip())
             if fallback is not Fallback.NONE:
-                value = row.email if fallback is Fallback.EMAIL else row.username
+                value = fallback_value(row, fallback)
                 if value and value.strip():
                     raw_contacts.add(value.strip())
         return cls(
@@ -69,8 +69,7 @@ class Lookup:
             return key in self.ids
         if self.fallback is Fallback.NONE:
             return False
-        value = account.email if self.fallback is Fallback.EMAIL else account.username
-        return contact_key(value) in self.contacts
+        return contact_key(fallback_value(account, self.fallback)) in self.contacts
 
     def __len__(self) -> int:
         return len(self.raw_ids) + len(self.raw_contacts)

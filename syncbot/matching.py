@@ -20,6 +20,11 @@ class Fallback(StrEnum):
     USERNAME = "username"
 
 
+def fallback_value(item: RosterRow | Account, fallback: Fallback) -> str | None:
+    """What the fallback compares, on a row or an account alike: its e-mail or username."""
+    return item.email if fallback is Fallback.EMAIL else item.username
+
+
 @dataclass(frozen=True, slots=True)
 class Ambiguity:
     """A pairing syncbot will not act on: one person, several accounts, or the reverse."""
@@ -151,8 +156,7 @@ def _claims(
     for row in rows:
         found = by_id.find(id_key(row.employee_id))
         if not found and by_fallback is not None:
-            value = row.email if fallback is Fallback.EMAIL else row.username
-            found = by_fallback.find(contact_key(value))
+            found = by_fallback.find(contact_key(fallback_value(row, fallback)))
         if len(found) > 1:
             claims.ambiguous.append(Ambiguity(rows=(row,), accounts=tuple(found)))
             claims.touched.update(a.key for a in found)

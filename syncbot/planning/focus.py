@@ -20,7 +20,7 @@ from typing import Any
 
 from syncbot.lookup import Lookup
 from syncbot.match_keys import contact_key, id_key
-from syncbot.matching import Fallback
+from syncbot.matching import Fallback, fallback_value
 from syncbot.model import Plan, Roster, RosterRow
 
 
@@ -79,13 +79,13 @@ class Focus:
         if fallback is not Fallback.NONE:
             # Rows sharing a fallback value claim the same id-less accounts: planned
             # together, or a pairing the full plan calls ambiguous would look unique.
-            contacts = {contact_key(_contact(row, fallback)) for row in rows} - {""}
+            contacts = {contact_key(fallback_value(row, fallback)) for row in rows} - {""}
             if contacts:
                 rows = [
                     row
                     for row in roster.rows
                     if id_key(row.employee_id) in keys
-                    or contact_key(_contact(row, fallback)) in contacts
+                    or contact_key(fallback_value(row, fallback)) in contacts
                 ]
         return cls(named, Lookup.build(named, rows, fallback), tuple(rows), population)
 
@@ -112,7 +112,3 @@ class Focus:
             matched=dict(self.population.matched),
             matched_people=self.population.matched_people,
         )
-
-
-def _contact(row: RosterRow, fallback: Fallback) -> str | None:
-    return row.email if fallback is Fallback.EMAIL else row.username
