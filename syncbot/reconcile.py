@@ -90,8 +90,9 @@ class PlanRule(Protocol):
     ) -> Plan: ...
 
 
-#: Beyond this many people a targeted run would ask more of each target, one lookup per
-#: person for Keycloak, than one full read does: the run reads everyone instead.
+#: Beyond this many people a targeted run would ask more of a directory (a membership
+#: search per account in LDAP) than one full read does: the run reads everyone instead.
+#: A target may read whole sooner (Keycloak: above 100 values, `KEYCLOAK_LOOKUP_MAX`).
 TARGETED_MAX_PEOPLE = 1_000
 
 

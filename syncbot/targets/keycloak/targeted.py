@@ -53,7 +53,7 @@ WORKERS = 4
 #: attribute search costs 50-130 ms on the test server (H2 compares values case-blind,
 #: with no index to use), so 100 of them take 1.5-3.5 s at `WORKERS` at once, plus two
 #: requests per person found: about what reading a realm of a few thousand users whole
-#: costs, and a tenth of a 20,000-user one (25-30 s, bench/bench_keycloak.py). More
+#: costs, and a fraction of a 20,000-user one (15 s, bench/bench_keycloak.py). More
 #: values than that come from a bulk change (a new export, a reorganisation), which the
 #: full read serves at a cost that no longer grows with the people asked about; and the
 #: full read narrowed is correct by construction.
