@@ -123,8 +123,9 @@ def _record_scope(prepared: Prepared, report: ApplyReport) -> None:
     elif scope in (Scope.FULL, Scope.EXPORT) and not report.failed and not report.interrupted:
         store.full_reconcile_done()
         roster = prepared.roster
-        applied = AppliedExport(roster.sha256, prints_of(roster.rows))
-        StateDir(prepared.config.state_dir).export_prints().save(applied)
+        prints = StateDir(prepared.config.state_dir).export_prints()
+        if not prints.made_from(roster.sha256):  # a scheduled run on the same roster
+            prints.save(AppliedExport(roster.sha256, prints_of(roster.rows)))
 
 
 @contextlib.contextmanager

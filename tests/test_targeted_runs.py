@@ -154,3 +154,23 @@ def test_lost_prints_cost_a_full_reconcile_not_a_wrong_plan(
 
     assert after.prepared.scope is Scope.FULL and fake_ldap[0].lookups[-1] is None
     assert {a.employee_id for a in after.prepared.plan.actions} == {"NV005"}
+    # The full run wrote them again, whole: the next drop is narrowed once more.
+    assert prints.read_text(encoding="utf-8").count("\n") == 9
+    write_config(tmp_path, departed(rows, "NV005", "NV006"))
+    assert run(config, RosterRule(export_changed=True)).prepared.scope is Scope.EXPORT
+
+
+def test_a_full_run_on_the_roster_last_applied_keeps_its_prints_file(
+    tmp_path: Path,
+    fake_ldap: list[FakeTarget],  # noqa: F811
+) -> None:
+    """A scheduled run on an unchanged roster neither hashes every row nor rewrites them."""
+    rows, config = staffed(tmp_path, fake_ldap, 8)
+    run(config, RosterRule())
+    prints = tmp_path / "state" / "export-prints.tsv"
+    first = prints.stat().st_ino
+    run(config, RosterRule())
+    assert prints.stat().st_ino == first
+    write_config(tmp_path, departed(rows, "NV002"))
+    run(config, RosterRule())
+    assert prints.stat().st_ino != first  # replaced whole for the new roster

@@ -15,6 +15,7 @@ reconcile, never a wrong plan.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,18 @@ class ExportPrints:
             log.warning("export_prints_unreadable", path=str(self.path), error=str(error))
             return None
         return AppliedExport(head[len(_HEADER) :].decode("ascii", "replace"), prints)
+
+    def made_from(self, sha256: str) -> bool:
+        """Whether the file holds the prints of the roster with this sha256: its first
+        line says so and it ends whole (the lines between are not read)."""
+        try:
+            with self.path.open("rb") as file:
+                head = file.readline()
+                file.seek(-1, os.SEEK_END)
+                last = file.read(1)
+        except OSError:
+            return False
+        return head == _HEADER + sha256.encode("ascii") + b"\n" and last == b"\n"
 
     def save(self, export: AppliedExport) -> None:
         """Replace the file whole: a crash leaves the old prints or the new ones."""
