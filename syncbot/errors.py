@@ -76,6 +76,7 @@ class SafetyError(SyncbotError):
 
     `problems` are the thresholds crossed and `plan` the plan refused, for a caller that
     reports them elsewhere than on a terminal (the worker's status and metrics).
+    `plan_id` names the refused plan once it is saved for approval (`syncbot approve`).
     """
 
     exit_code = ExitCode.REFUSED_BY_SAFETY
@@ -86,6 +87,7 @@ class SafetyError(SyncbotError):
         super().__init__(message)
         self.problems = list(problems)
         self.plan = plan
+        self.plan_id: str | None = None
 
 
 class LockedError(SyncbotError):
