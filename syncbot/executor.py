@@ -11,6 +11,7 @@ still needed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby, islice
 from pathlib import Path
@@ -201,14 +202,27 @@ def _apply_window(
 def _perform_window(
     targets: Mapping[str, Target], snapshots: Mapping[str, Snapshot], actions: list[Action]
 ) -> list[ApplyError | None]:
-    """Send a window's steps, each target's in one batch with the snapshot they came from."""
-    errors: list[ApplyError | None] = [None] * len(actions)
+    """Send a window's steps, each target's in one batch with the snapshot they came from.
+
+    The targets' batches go out together, one thread each: a window holds one step per
+    person, so no person's steps can overtake each other, and an LDAP lock need not wait
+    behind a realm's requests (or the other way round).
+    """
     by_target: dict[str, list[int]] = {}
     for index, action in enumerate(actions):
         by_target.setdefault(action.target, []).append(index)
+
+    def send(name: str) -> list[ApplyError | None]:
+        return _perform(targets[name], snapshots[name], [actions[i] for i in by_target[name]])
+
+    if len(by_target) == 1:
+        answers = {name: send(name) for name in by_target}
+    else:
+        with ThreadPoolExecutor(len(by_target), "apply") as pool:
+            answers = dict(zip(by_target, pool.map(send, by_target), strict=True))
+    errors: list[ApplyError | None] = [None] * len(actions)
     for name, indexes in by_target.items():
-        found = _perform(targets[name], snapshots[name], [actions[i] for i in indexes])
-        for index, error in zip(indexes, found, strict=True):
+        for index, error in zip(indexes, answers[name], strict=True):
             errors[index] = error
     return errors
 

@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -192,6 +193,44 @@ def test_a_stop_finishes_the_people_started_and_takes_no_one_new(
     assert sorted(a.username for a in target.sent) == sorted(
         a.username for n in range(10) for a in departure(n)
     )  # the first ten people, every step of each
+
+
+class MeetingTarget(WatchingTarget):
+    """Answers only once every other target of the window has its steps too: a window
+    sent one target after the other would wait here until the barrier gives up."""
+
+    def __init__(self, name: str, meeting: threading.Barrier, *files: Any) -> None:
+        super().__init__(*files)
+        self.name = name
+        self.meeting = meeting
+
+    def apply(self, steps: Sequence[Action], snapshot: Snapshot) -> list[ApplyError | None]:
+        self.meeting.wait()
+        return [self._answer(error) for error in self._check(list(steps))]
+
+
+def test_a_windows_targets_are_sent_their_steps_together(
+    files: tuple[Path, Ledger, StepJournal],
+) -> None:
+    audit_path, ledger, journal = files
+    meeting = threading.Barrier(2, timeout=10)
+    targets = {name: MeetingTarget(name, meeting, audit_path, journal) for name in ("a", "b")}
+    # half the people have accounts in one target, half in the other
+    actions = [
+        dataclasses.replace(step, target="ab"[n % 2]) for n in range(6) for step in departure(n)
+    ]
+    snapshots = dict.fromkeys(targets, NOTHING_READ)
+    with AuditLog(audit_path, run_id="r1", actor="test") as audit:
+        report = apply_plan(plan_of(actions), targets, snapshots, audit, ledger, "r1",
+                            journal=journal, window=64)  # fmt: skip
+    assert not meeting.broken
+    assert [len(t.windows) for t in targets.values()] == [3, 3]  # each person's three steps
+    assert report.succeeded == 18 and not report.failed
+    written = [(r["account"], r["before"]) for r in records(audit_path) if r["event"] == "change"]
+    # window by window, each in the plan's order, whichever target answered first
+    by_window = [actions[n * 3 + k] for k in range(3) for n in range(6)]
+    assert written == [(a.account, a.before()) for a in by_window]
+    assert verify_chain(audit_path).ok
 
 
 class SecretEvidence:

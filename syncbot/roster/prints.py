@@ -9,7 +9,9 @@ a difference. The same print tells when an export has caught up with a pushed ro
 (`syncbot.roster.overlay`).
 
 The prints file is a cache: missing, unreadable or of another version, it costs one full
-reconcile, never a wrong plan.
+reconcile, never a wrong plan. The worker keeps what it last read or wrote of it in memory
+while the file is unchanged (same inode, size and modification time): reading 100,000
+prints back costs a tenth of a second of every file drop.
 """
 
 from __future__ import annotations
@@ -86,12 +88,24 @@ class ExportPrints:
     def load(self) -> AppliedExport | None:
         """The last applied export, or None when there is none to compare with."""
         try:
-            data = self.path.read_bytes()
+            with self.path.open("rb") as file:
+                identity = self._identity(os.fstat(file.fileno()))
+                if _kept and _kept[0][0] == identity:
+                    return _kept[0][1]
+                data = file.read()
         except FileNotFoundError:
             return None
         except OSError as error:
             log.warning("export_prints_unreadable", path=str(self.path), error=str(error))
             return None
+        export = self._parse(data)
+        _kept[:] = [(identity, export)] if export is not None else []
+        return export
+
+    def _identity(self, stat: os.stat_result) -> tuple[object, ...]:
+        return (str(self.path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def _parse(self, data: bytes) -> AppliedExport | None:
         head, _, body = data.partition(b"\n")
         if not head.startswith(_HEADER) or (body and not body.endswith(b"\n")):
             log.warning("export_prints_unreadable", path=str(self.path), error="not whole")
@@ -128,3 +142,11 @@ class ExportPrints:
         replace_file(
             self.path, _HEADER + export.sha256.encode("ascii") + b"\n" + lines.encode(), 0o600
         )
+        try:
+            _kept[:] = [(self._identity(self.path.stat()), export)]
+        except OSError:
+            _kept.clear()
+
+
+#: The prints file last read or written, by what identifies its version on disk.
+_kept: list[tuple[tuple[object, ...], AppliedExport]] = []

@@ -14,6 +14,9 @@ mappings and logout, both harmless to repeat). When a call exhausts its retries 
 counts as down for a cooldown: later calls fail at once instead of each waiting out the whole
 budget, so an outage costs one budget per cooldown, not one per step, and the LDAP steps of
 the same run go on at full speed. After the cooldown a single attempt probes the server.
+Calls sent from several threads at once share that budget: one call at a time retries, and
+the others, failing meanwhile, wait for its verdict (the server is down: they give up at
+once; it answers again: they retry in turn).
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import json
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import quote
@@ -66,6 +70,12 @@ TRANSIENT_STATUSES = frozenset({502, 503, 504})
 _IDEMPOTENT_POST = re.compile(r"users/[^/]+/(logout|role-mappings/(realm|clients/[^/]+))")
 
 log = structlog.get_logger("syncbot.keycloak")
+
+#: Requests one call sends at once (a targeted read's searches, a window's steps): each is
+#: a few milliseconds of round trip the server can overlap; more gains nothing against
+#: one server and adds its load.
+IN_FLIGHT = 4
+
 _T = TypeVar("_T")
 #: json's `object_hook`: what to keep of each decoded object.
 Hook = Callable[[dict[str, Any]], Any]
@@ -160,15 +170,18 @@ def segments(path: str) -> str:
 class AdminApi:
     """Calls under /admin/realms/{realm}/ as the service account of `settings.client_id`.
 
-    One session. GETs may be sent from a few threads at once once a first call has
-    opened it (the targeted read does: requests' session and urllib3's pool take
-    concurrent requests, and the count is locked); writes go one at a time.
+    One session. Calls may be sent from a few threads at once once a first call has
+    opened it (`ensure_signed_in`): the targeted read's searches and a window's steps of
+    different users are; requests' session and urllib3's pool take concurrent requests,
+    and the count, the sign-in and the retries are locked.
     """
 
     def __init__(self, settings: KeycloakSettings, retry: RetryPolicy = DEFAULT_RETRY) -> None:
         self.settings = settings
         self.retry = retry
         self._outage: _Outage | None = None
+        self._outage_lock = threading.Lock()  # who probes a server counted as down
+        self._retry_turn = threading.Lock()  # one call retries at a time
         self._random = random.Random()  # noqa: S311 - jitter, not a secret
         # urljoin drops the last path segment of a base without a trailing slash, which
         # would lose the /auth of a Keycloak still served under it.
@@ -345,19 +358,35 @@ class AdminApi:
         """
         probing = self._refuse_while_down(label)
         started = time.monotonic()
-        attempt = 0
+        result, failure = self._attempt(send)
+        if failure is None:
+            self._up_again()
+            return cast(_T, result)
+        with self._retry_turn:
+            return self._retry(label, send, failure, started, probing, repeatable, changes)
+
+    def _retry(
+        self,
+        label: str,
+        send: Callable[[], _T],
+        failure: _Failure,
+        started: float,
+        probing: bool,
+        repeatable: bool,
+        changes: bool,
+    ) -> _T:
+        """After a first failure, holding the retry turn: again, while the policy allows
+        and no other call has found the server down since this one was sent."""
+        attempt = 1
+        down_meanwhile = self._outage is not None and not probing
         while True:
-            attempt += 1
-            result, failure = self._attempt(send)
-            if failure is None:
-                self._up_again()
-                return cast(_T, result)
             elapsed = time.monotonic() - started
             delay = self.retry.delay(attempt, failure.retry_after, self._random.random())
             unsafe = failure.sent and not repeatable
             if (
                 probing
                 or unsafe
+                or down_meanwhile
                 or attempt >= self.retry.attempts
                 or elapsed + delay > self.retry.window
             ):
@@ -372,6 +401,12 @@ class AdminApi:
                 delay=round(delay, 2),
             )
             time.sleep(delay)
+            attempt += 1
+            result, next_failure = self._attempt(send)
+            if next_failure is None:
+                self._up_again()
+                return cast(_T, result)
+            failure = next_failure
 
     def _attempt(self, send: Callable[[], _T]) -> tuple[_T | None, _Failure | None]:
         """One try: its result, or the transient failure; other failures raise AdminError."""
@@ -436,16 +471,20 @@ class AdminApi:
         )
 
     def _refuse_while_down(self, label: str) -> bool:
-        """Fail at once while the server counts as down; True when this call is the probe."""
-        outage = self._outage
-        if outage is None:
-            return False
-        if time.monotonic() >= outage.retry_at:
-            return True
+        """Fail at once while the server counts as down; True when this call is the probe
+        (one call, however many threads ask: the others wait out a cooldown more)."""
+        with self._outage_lock:
+            outage = self._outage
+            if outage is None:
+                return False
+            now = time.monotonic()
+            if now >= outage.retry_at:
+                self._outage = replace(outage, retry_at=now + self.retry.cooldown)
+                return True
         raise AdminError(
             f"{label}: not sent: Keycloak at {self.settings.server_url} has failed since "
             f"{outage.since:%H:%M:%S} ({outage.last}); tried again "
-            f"{max(1, round(outage.retry_at - time.monotonic()))} s from now or in the next run",
+            f"{max(1, round(outage.retry_at - now))} s from now or in the next run",
             outage.status,
         )
 

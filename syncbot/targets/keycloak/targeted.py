@@ -40,18 +40,22 @@ from syncbot.targets.keycloak.accounts import (
     is_person,
     needs_password_date,
 )
-from syncbot.targets.keycloak.api import HTTP_NOT_FOUND, AdminApi, AdminError, segment
+from syncbot.targets.keycloak.api import (
+    HTTP_NOT_FOUND,
+    IN_FLIGHT,
+    AdminApi,
+    AdminError,
+    segment,
+)
 from syncbot.targets.keycloak.locator import Names
 from syncbot.targets.keycloak.refs import Entitlement, EntitlementKind, entitlement_of
 from syncbot.targets.keycloak.settings import KeycloakSettings
 
 log = structlog.get_logger("syncbot.keycloak")
 
-#: Requests in flight at once. More gains nothing against one server and adds its load.
-WORKERS = 4
 #: The most values (employee ids and contacts) a targeted read searches one by one. An
 #: attribute search costs 50-130 ms on the test server (H2 compares values case-blind,
-#: with no index to use), so 100 of them take 1.5-3.5 s at `WORKERS` at once, plus two
+#: with no index to use), so 100 of them take 1.5-3.5 s at `IN_FLIGHT` at once, plus two
 #: requests per person found: about what reading a realm of a few thousand users whole
 #: costs, and a fraction of a 20,000-user one (15 s, bench/bench_keycloak.py). More
 #: values than that come from a bulk change (a new export, a reorganisation), which the
@@ -86,7 +90,7 @@ def read_targeted(
     started = time.perf_counter()
     calls_before = api.calls
     names = Names(api, settings)
-    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="keycloak-read")
+    pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="keycloak-read")
     try:
         api.ensure_signed_in()
         # Clients one at a time, before their roles are looked up under them (mappings
