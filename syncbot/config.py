@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from syncbot.approval.settings import ApprovalSettings, parse_approval
 from syncbot.config_table import Table
 from syncbot.duty_settings import Duties, parse_duties
 from syncbot.errors import ConfigError
+from syncbot.file_perms import check_protected
 from syncbot.mappings import MAPPING_FILES
 from syncbot.matching import Fallback
+from syncbot.notify.settings import NotifySettings, parse_notify_settings
+from syncbot.roster.limits import DEFAULT_LIMITS, RosterLimits
 from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.registry import TargetSettings, parse_target
 from syncbot.worker.settings import WorkerSettings, parse_worker_settings
@@ -37,6 +41,7 @@ class RosterConfig:
     delimiter: str = "auto"
     encoding: str = "auto"
     headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    limits: RosterLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +88,35 @@ class Config:
     targets: Mapping[str, TargetSettings]
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     duties: Duties = field(default_factory=Duties)
+    approval: ApprovalSettings = field(default_factory=ApprovalSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    #: `[audit] seal_epoch_minutes`: how long one seal key lives, for `audit setup-keys`.
+    audit_seal_epoch_minutes: int = 15
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate the config; secrets are read now so a bad reference fails early."""
+#: Where the state folder and the audit log are when the config does not say.
+DEFAULT_STATE_DIR = "/var/lib/syncbot"
+DEFAULT_AUDIT_PATH = "/var/log/syncbot/audit.jsonl"
+
+
+def read_top(path: Path) -> Table:
+    """The config file's top table, once the file is known safe to trust and valid TOML."""
     source = str(path)
     try:
         with path.open("rb") as handle:
+            check_protected(handle.fileno(), source, what="config file")
             raw = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError("config file not found (use --config PATH)", source=source) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source=source) from None
-    top = Table(raw, "", source, path.resolve().parent)
+    return Table(raw, "", source, path.resolve().parent)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config; secrets are read now so a bad reference fails early."""
+    source = str(path)
+    top = read_top(path)
     sections = ("mappings", "matching", "state", "audit", "log")
     mappings, matching, state, audit, log = (top.table(n) for n in sections)
     config = Config(
@@ -106,13 +127,16 @@ def load_config(path: Path) -> Config:
         fallback=Fallback(matching.choice("fallback", tuple(f.value for f in Fallback), "none")),
         safety=_safety(top.table("safety")),
         protected=_protected(top.table("protected")),
-        state_dir=state.path(state.get("dir", str, "/var/lib/syncbot")),
-        audit_path=audit.path(audit.get("path", str, "/var/log/syncbot/audit.jsonl")),
+        state_dir=state.path(state.get("dir", str, DEFAULT_STATE_DIR)),
+        audit_path=audit.path(audit.get("path", str, DEFAULT_AUDIT_PATH)),
         log_format=log.choice("format", ("auto", "console", "json"), "auto"),
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
         targets=_targets(top.table("targets")),
         worker=parse_worker_settings(top.table("worker")),
         duties=parse_duties(top),
+        approval=parse_approval(top.table("approval")),
+        notify=parse_notify_settings(top.table("notify")),
+        audit_seal_epoch_minutes=audit.positive("seal_epoch_minutes", int, 15),
     )
     unknown = set(config.protected.target_groups) - set(config.targets)
     if unknown:
@@ -145,6 +169,12 @@ def _roster(table: Table) -> RosterConfig:
         delimiter=table.choice("delimiter", ("auto", ",", ";", "\t"), "auto"),
         encoding=table.choice("encoding", ("auto", "utf-8", "utf-8-sig", "utf-16"), "auto"),
         headers=headers,
+        limits=RosterLimits(
+            **{
+                name: table.positive(name, int, default)
+                for name, default in asdict(DEFAULT_LIMITS).items()
+            }
+        ),
     )
     table.done()
     return config

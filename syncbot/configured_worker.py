@@ -10,10 +10,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from syncbot.approval.apply import apply_approved, decisions_waiting
+from syncbot.approval.store import PlanStore
 from syncbot.config import Config, load_config
 from syncbot.executor import ApplyReport
 from syncbot.mappings import load_mappings
 from syncbot.model import Plan
+from syncbot.notify.alerts import Alerting
+from syncbot.notify.hooks import SILENT
 from syncbot.reconcile import RosterRule, actor, new_run_id
 from syncbot.sync import Lock, sync
 from syncbot.worker.loop import Worker, WorkerSetup
@@ -24,16 +28,19 @@ VIA = "syncbot run"
 
 def run_worker(config: Config) -> int:
     """Entry point of `syncbot run`; returns the exit code. SIGHUP reads `config.path` anew."""
+    # One notifier for the process: a reload keeps its open incidents and waiting messages.
+    alerting = Alerting(config.state_dir)
     return Worker(
-        worker_setup(config),
-        reload=lambda: worker_setup(load_config(config.path)),
+        worker_setup(config, alerting),
+        reload=lambda: worker_setup(load_config(config.path), alerting),
         new_run_id=new_run_id,
     ).serve()
 
 
-def worker_setup(config: Config) -> WorkerSetup:
+def worker_setup(config: Config, alerting: Alerting | None = None) -> WorkerSetup:
     """What the worker takes from `config`; the mappings are read (and checked) now."""
     mappings = load_mappings(config.mappings_dir, config.mapping_overrides)
+    store = PlanStore(config.state_dir, config.approval)
 
     def run(
         run_id: str,
@@ -44,6 +51,19 @@ def worker_setup(config: Config) -> WorkerSetup:
         should_stop: Callable[[], bool],
         lock: Lock,
     ) -> ApplyReport:
+        # What people approved goes first, whatever woke the worker: a retry after a
+        # failure or a kill finishes an approved plan as well.
+        only_decisions = people is not None and not people and not export_changed
+        approved = apply_approved(
+            roster_config(config),
+            via=VIA,
+            lock=lock,
+            should_stop=should_stop,
+            run_id=run_id if only_decisions else None,
+        )
+        reports = [a.report for a in approved if a.report is not None]
+        if only_decisions:
+            return _merged(reports)
         synced = sync(
             roster_config(config),
             RosterRule(people, export_changed),
@@ -54,7 +74,7 @@ def worker_setup(config: Config) -> WorkerSetup:
             lock=lock,
         )
         assert synced.report is not None  # the worker confirms every plan
-        return synced.report
+        return _merged([*reports, synced.report])
 
     return WorkerSetup(
         settings=config.worker,
@@ -65,6 +85,18 @@ def worker_setup(config: Config) -> WorkerSetup:
         actor=actor(VIA),
         run=run,
         vocabulary=mappings.vocabulary,
+        decisions_waiting=decisions_waiting(store),
+        alerts=SILENT if alerting is None else alerting.for_config(config),
+    )
+
+
+def _merged(reports: list[ApplyReport]) -> ApplyReport:
+    """One report for the runs of one worker run: approved plans', then the roster's."""
+    if len(reports) == 1:
+        return reports[0]
+    return ApplyReport(
+        [result for report in reports for result in report.results],
+        any(report.interrupted for report in reports),
     )
 
 

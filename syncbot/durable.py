@@ -177,3 +177,23 @@ def _create_temporary(path: Path, mode: int) -> tuple[int, Path]:
     raise FileExistsError(
         errno.EEXIST, f"no unused temporary name beside {path.name}", str(path.parent)
     )
+
+
+def overwrite_in_place(path: Path, data: bytes) -> None:
+    """Write `data` over the file's own bytes, then fsync: for a key that must not survive.
+
+    `replace_file` leaves the old version in the blocks of the inode it unlinks, where it can
+    be read back from the disk; writing over the same file puts the new bytes where the old
+    ones were (on filesystems that overwrite in place, such as ext4 and xfs). Callers keep
+    `data` one length, so nothing of the old content remains past its end. A link at `path`
+    is refused, not followed.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], written)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

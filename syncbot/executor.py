@@ -105,6 +105,11 @@ def apply_plan(
     so a stop never leaves one person's departure half done.
     """
     report = ApplyReport()
+    # An approved plan's steps name it in their records (`syncbot.approval.apply`).
+    approved = getattr(plan, "plan_id", None)
+    if isinstance(approved, str) and approved:
+        audit.bind(plan_id=approved)
+        journal.approved_plan(approved)
     total = len(plan.actions)
     waiting = _by_person(plan)
     active: list[_Person] = []
@@ -281,6 +286,8 @@ def recover_interrupted(
     note = f"recorded on recovery by run {run_id}"
     started = left.started
     audit = AuditLog(audit_path, run_id=started["run_id"], actor=f"{started['actor']}; {note}")
+    if isinstance(started.get("plan_id"), str):
+        audit.bind(plan_id=started["plan_id"])
     written = 0
     try:
         # A lost answer was recorded as failed; a change made after all gets its record.

@@ -31,6 +31,9 @@ class ExitCode(IntEnum):
     STATE_UNREADABLE = 13
     LOCAL_RESOURCE = 14
     AUDIT_LOG_FAILED = 15
+    PLAN_EXPIRED = 16
+    PLAN_NOT_APPROVABLE = 17
+    NOTIFY_FAILED = 18
     INTERRUPTED = 130
 
 
@@ -48,8 +51,8 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.NOT_CONFIRMED: "apply not confirmed (answered no, or no terminal and no --yes)",
     ExitCode.LOCKED: "another syncbot run holds the lock (for `run`: another worker runs on "
     "this config)",
-    ExitCode.CHAIN_BROKEN: "audit verify: the chain is broken (the message names the first "
-    "bad line)",
+    ExitCode.CHAIN_BROKEN: "audit verify: the chain is broken, a seal or a witnessed head "
+    "does not match, or lines are missing (the message names the first bad line)",
     ExitCode.PLAN_HAS_CHANGES: "plan --detailed-exitcode: the plan has changes",
     ExitCode.WORKER_LAST_RUN_FAILED: "status: the worker's last run failed or was refused",
     ExitCode.NO_WORKER_STATUS: "status: no worker status file exists (the worker never ran "
@@ -61,6 +64,11 @@ MEANINGS: dict[ExitCode, str] = {
     "how to fix it)",
     ExitCode.AUDIT_LOG_FAILED: "the audit log is damaged or could not be written: the run "
     "stopped before its next change (run `syncbot audit verify`)",
+    ExitCode.PLAN_EXPIRED: "approve: the saved plan is older than [approval] "
+    "plan_max_age_hours: plan again",
+    ExitCode.PLAN_NOT_APPROVABLE: "approve/reject: the saved plan was already rejected or "
+    "applied, or you requested it (four-eyes rule)",
+    ExitCode.NOTIFY_FAILED: "notify test: a channel could not deliver (its line says why)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -48,3 +48,16 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def witness_logger(name: str) -> Any:
+    """A logger whose events pass whatever level is configured: they must reach the journal.
+
+    The audit log's seal heads (`audit_head`) are a witness kept outside the state folder,
+    for `syncbot audit verify --heads`; quietening the logs to warnings must not silence it.
+    """
+    return structlog.wrap_logger(
+        None,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        logger_factory_args=(name,),
+    )

@@ -213,6 +213,7 @@ def load_inputs(config: Config) -> tuple[Mappings, Roster]:
         delimiter=config.roster.delimiter,
         encoding=config.roster.encoding,
         reuse=True,
+        limits=config.roster.limits,
     )
     return mappings, roster
 
@@ -381,7 +382,10 @@ def apply_prepared(
     # A killed run's last step is audited before anything new happens, judged by the
     # snapshot this run just took.
     recover_interrupted(journal, config.audit_path, prepared.snapshots, run_id)
-    audit = AuditLog(config.audit_path, run_id=run_id, actor=actor_name)
+    # Closing it seals the run and moves the audit anchor, whatever the run's outcome.
+    audit = AuditLog(
+        config.audit_path, run_id=run_id, actor=actor_name, keeping=state.audit_keeping()
+    )
     summary: dict[str, Any] = {
         "roster_file": computed.roster_path,
         "roster_sha256": computed.roster_sha256,
@@ -417,7 +421,6 @@ def apply_prepared(
         audit.close()
     if not report.failed and not report.interrupted:
         last = state.last_run()
-        anchor = audit.last_written or (last.get("audit_seq"), last.get("audit_hash"))
         full = prepared.scope is Scope.FULL
         state.save_last_run(
             {
@@ -428,8 +431,6 @@ def apply_prepared(
                 # The export's rows, never pushed ones: the shrink rule compares exports.
                 "roster_rows": prepared.export_row_count,
                 "actions": len(computed.actions),
-                "audit_seq": anchor[0],
-                "audit_hash": anchor[1],
                 # What targeted runs' thresholds judge against until the next full one.
                 "population": (
                     Population.of(computed).as_record() if full else last.get("population")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from syncbot.errors import ConfigError
+from syncbot.file_perms import check_protected
 
 SUFFIXES = ("_file", "_env", "_credential")
 
@@ -67,7 +68,9 @@ def resolve_secret(
 
 def _read_secret_file(path: Path, source: str, key: str) -> str:
     try:
-        value = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            check_protected(handle.fileno(), str(path), what="secret file", source=source, key=key)
+            value = handle.read()
     except OSError as exc:
         raise ConfigError(
             f"cannot read secret file {path}: {exc.strerror}", source=source, key=key

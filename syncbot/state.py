@@ -5,9 +5,15 @@
   written *before* the change it describes, so a run killed between the two leaves the
   ledger saying a little more than happened — never less. Re-enabling is only allowed
   for accounts found here, and a rehire can get back exactly what was taken.
-- `last-run.json`: the roster size and audit anchor of the last successful run, for the
-  shrink threshold and for detecting a truncated audit log.
+- `last-run.json`: the roster size of the last successful run, for the shrink threshold.
+- `audit-anchor.json`: the audit log's last record when syncbot last wrote to it (any
+  run, refused and failed ones too), for detecting a truncated log; `last_run()` still
+  gives it as `audit_seq`/`audit_hash`, where it used to be kept.
+- `audit-sealing.json`: the current seal key of the audit log (`syncbot audit
+  setup-keys`), overwritten in place each time it evolves (`syncbot.audit.keeping`).
 - `steps.jsonl`: the write-ahead journal of the run's steps (`StepJournal`).
+- `plans/`: refused plans saved for approval, and `plans/approvals/` the decisions on them
+  (`syncbot.approval.store`).
 
 They say who was locked and why, so they are created 0600 whatever the umask, and written
 through `syncbot.durable`: whole-file rewrites are atomic and no write follows a link.
@@ -26,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from syncbot.audit.change import Change
+from syncbot.audit.keeping import Keeping
 from syncbot.durable import (
     STATE_DIR_MODE,
     STATE_MODE,
@@ -267,8 +274,29 @@ class StateDir:
     def export_prints(self) -> ExportPrints:
         return ExportPrints(self.path / "export-prints.tsv")
 
+    def plans(self) -> Path:
+        """Saved plans (`<sha256>.json`) and what became of them (`<sha256>.state.json`):
+        `syncbot.approval.store`. Group-readable, for the people who approve them."""
+        return self.path / "plans"
+
+    def approvals(self) -> Path:
+        """One file per approval or rejection, created by the person who made it: its
+        owner is who approved. Group-writable, sticky (see the README)."""
+        return self.path / "plans" / "approvals"
+
+    def audit_keeping(self) -> Keeping:
+        """The audit log's anchor and sealing state, which the writer keeps up to date."""
+        return Keeping(self.path / "audit-anchor.json", self.path / "audit-sealing.json")
+
     def last_run(self) -> dict[str, Any]:
-        return read_json_file(self.path / "last-run.json") or {}
+        """`last-run.json`, with the audit anchor (`audit_seq`, `audit_hash`) of the log's
+        last record laid over it: the anchor moves after every run, not only successful
+        ones, so it has its own file; a file from before that still gives its own."""
+        data = read_json_file(self.path / "last-run.json") or {}
+        anchor = self.audit_keeping().anchor()
+        if anchor is not None:
+            data["audit_seq"], data["audit_hash"] = anchor
+        return data
 
     def save_last_run(self, data: dict[str, Any]) -> None:
         self.prepare()
@@ -356,11 +384,18 @@ class StepJournal:
             left.unsettled.append(open_steps.pop(record["unsettled"]))
         elif "run_finished" in record:
             left.finished = True
+        elif "plan_id" in record and left.started is not None:
+            left.started = {**left.started, "plan_id": record["plan_id"]}
 
     def start(self, run: dict[str, Any]) -> None:
         self._fd = open_append(self.path, STATE_MODE, truncate=True)
         self._unsettled = False
         self._write([{"run_started": run}], sync=True)
+
+    def approved_plan(self, plan_id: str) -> None:
+        """The run applies this approved plan: its recovered steps' records name it too.
+        Not fsynced: the first step's `begin` is, right after it."""
+        self._write([{"plan_id": plan_id}], sync=False)
 
     def begin(self, number: int, step: NamedStep) -> None:
         self.begin_many([(number, step)])

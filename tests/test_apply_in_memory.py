@@ -261,8 +261,12 @@ def test_sync_reports_a_failed_step_and_keeps_the_last_good_run(
         (ActionKind.DISABLE, "u1")
     ]
     assert len(done.report.results) == len(done.prepared.plan.actions)
-    # A run with a failed step is not a finished reconcile: nothing is recorded as the last.
-    assert StateDir(tmp_path / "state").last_run() == {}
+    # A run with a failed step is not a finished reconcile: nothing is recorded as the last,
+    # but the audit anchor follows its records as after every run.
+    last = StateDir(tmp_path / "state").last_run()
+    records = (tmp_path / "audit" / "audit.jsonl").read_text("utf-8").splitlines()
+    assert set(last) == {"audit_seq", "audit_hash"}
+    assert last["audit_seq"] == len(records)
 
 
 def test_sync_asks_before_applying_and_a_no_changes_nothing(

@@ -597,6 +597,13 @@ def test_a_killed_runs_records_are_found_from_the_end_back_to_its_start(tmp_path
     assert recorded_at_end(path, "killed", asked) == {0, 1}  # read back past 64 KiB blocks
     assert recorded_at_end(path, "earlier", asked) == set()  # another run's last record
     assert recorded_at_end(tmp_path / "absent.jsonl", "killed", asked) == set()
+    # A refused run ends before recovery runs: its record is read past, a change is not.
+    with AuditLog(path, run_id="refused", actor=ACTOR) as log:
+        log.run_finished({"result": "refused"})
+    assert recorded_at_end(path, "killed", asked) == {0, 1}
+    with AuditLog(path, run_id="another", actor=ACTOR) as log:
+        log.changes([changes[399].answered(None)])
+    assert recorded_at_end(path, "killed", asked) == set()
 
 
 def test_torn_tail_is_moved_aside_and_recorded(tmp_path: Path) -> None:

@@ -209,10 +209,11 @@ def test_thirty_percent_departures_are_refused_without_force(
     assert "safety.max_disable_share = 10.0 %" in err
     assert "matched people" in err
     assert can_bind(slapd_server, "hattt")
-    assert not (sample.parent / "audit" / "audit.jsonl").exists()
+    # Only the refusal is audited, naming the plan it saved for approval.
+    assert [json.loads(line)["event"] for line in audit_lines(sample)] == ["plan_refused"]
 
     assert run(sample, "apply", "--yes", "--force") == 0
-    first = json.loads(audit_lines(sample)[0])
+    first = json.loads(audit_lines(sample)[1])
     assert first["event"] == "run_started"
     assert "max_disable_share" in first["details"]["forced_past"][0]
     assert plan_json(sample, capsys)["actions"] == []

@@ -3,7 +3,10 @@
 `AuditLog` appends, `Change` is what one step's record says (built once from its action,
 journalled, then audited), `verify_chain` proves the file unedited, `iter_records` and
 `render_records` back `syncbot audit show`. The format is documented in `record`; `tail`
-reads the file from its end, for the writer and for recovery after a kill.
+reads the file from its end, for the writer and for recovery after a kill. With the state
+folder's `keeping`, the writer also seals the log with a forward-secure key (`seal`) and
+moves the anchor; `seal_check` and `heads` let `verify_chain` check the seals with the
+inspector's verification key and the heads the journal witnessed.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ Keys present in every record:
 ``actor``
     str, who ran it, e.g. ``"root@host via syncbot apply"``.
 ``event``
-    ``"run_started"``, ``"change"``, ``"run_finished"`` or ``"audit_recovered"``.
+    ``"run_started"``, ``"change"``, ``"run_finished"``, ``"audit_recovered"``,
+    ``"audit_sealed"``, or one of the plan events below.
 ``prev``
     sha256 hex of the previous line's bytes without its "\\n"; 64 zeros on line 1.
 ``hash``
@@ -44,9 +45,24 @@ Keys of a ``"change"`` record (one per change attempted in a target):
 Keys of ``"run_started"`` / ``"run_finished"``: ``details``, an object with the summary
 the caller passed (roster sha256, counts, exit status...).
 
+Records about saved plans (`syncbot.approval`) have a ``details`` object too:
+``"plan_refused"`` (the saved plan's ``plan_id``, the thresholds crossed, who requested
+it), ``"plan_approved"`` / ``"plan_rejected"`` (``plan_id``, ``user`` and ``uid`` of who
+decided, ``time``, ``note``; an approval also the ``thresholds`` it approved past) and
+``"step_skipped"`` (``plan_id``, the ``step`` as a change record would hold it, and the
+``reason`` it was not applied). The records of a run applying an approved plan, its
+changes included, also carry a top-level ``plan_id`` key.
+
 ``"audit_recovered"`` is written when a previous write was cut short (power loss): the
 incomplete last line is moved to ``<log>.torn-<UTC time>`` and this record's ``details``
 holds ``torn_bytes``, ``torn_sha256`` and ``saved_to``.
+
+``"audit_sealed"`` closes an epoch and each run (`syncbot.audit.seal`): its ``details``
+hold ``epoch`` and ``step`` (which key sealed it), ``covers_seq`` and ``covers_hash`` (the
+record before it), ``prev_mac`` (the previous seal's MAC, 64 zeros for the first) and
+``mac``, HMAC-SHA256 over those five with the epoch's key; the one written by
+`syncbot audit setup-keys` also has ``setup`` (the epoch parameters). Readers that list
+changes skip it like any run event.
 
 No key anywhere in a record, however deeply nested, may look like a secret (contain
 "password", "secret", "token", "credential"...): the writer refuses such records.
@@ -56,7 +72,9 @@ Checking the chain
 Line *n* is intact when it is canonical, its ``hash`` matches its content, its ``seq`` is
 *n* and its ``prev`` is the sha256 of line *n-1*'s bytes. Editing, removing, inserting or
 reordering lines breaks the chain at the first affected line; removing lines at the end
-is caught by comparing with the (seq, hash) a run last wrote (`syncbot audit verify`).
+is caught by comparing with the (seq, hash) syncbot last wrote (the anchor in the state
+folder). Seals, checked with the inspector's verification key, catch a file re-chained
+by someone who also rewrote the state folder (`syncbot audit verify --key`).
 """
 
 from __future__ import annotations
@@ -75,7 +93,13 @@ RUN_STARTED = "run_started"
 CHANGE = "change"
 RUN_FINISHED = "run_finished"
 AUDIT_RECOVERED = "audit_recovered"
-EVENTS = frozenset({RUN_STARTED, CHANGE, RUN_FINISHED, AUDIT_RECOVERED})
+AUDIT_SEALED = "audit_sealed"
+PLAN_REFUSED = "plan_refused"
+PLAN_APPROVED = "plan_approved"
+PLAN_REJECTED = "plan_rejected"
+STEP_SKIPPED = "step_skipped"
+PLAN_EVENTS = frozenset({PLAN_REFUSED, PLAN_APPROVED, PLAN_REJECTED, STEP_SKIPPED})
+EVENTS = frozenset({RUN_STARTED, CHANGE, RUN_FINISHED, AUDIT_RECOVERED, AUDIT_SEALED, *PLAN_EVENTS})
 RUN_EVENTS = frozenset({RUN_STARTED, RUN_FINISHED, AUDIT_RECOVERED})
 
 RESULT_OK = "ok"

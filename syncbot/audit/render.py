@@ -62,7 +62,9 @@ def render_change(record: Mapping[str, Any]) -> str:
 
 def render_run_event(record: Mapping[str, Any]) -> str:
     event = str(record.get("event", "?"))
-    verb = {"run_started": "started", "run_finished": "finished"}.get(event, event)
+    verb = {"run_started": "started", "run_finished": "finished", "audit_sealed": "sealed"}.get(
+        event, event
+    )
     head = f"── run {_short_run(record)} {verb} {_when(record)}"
     if event == "run_started":
         head += f" by {record.get('actor', '?')}"

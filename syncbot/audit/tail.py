@@ -115,7 +115,9 @@ def recorded_at_end(path: Path, run_id: str, changes: Sequence[Change]) -> set[i
     For a killed run's steps that the journal never marked done: a window's records are
     appended together, so a kill after that write and before the `done` lines leaves up
     to a window of them, the last records of the run. Reads back from the end until each
-    is found, another run's record or this run's start is reached.
+    is found, or another run's change or start, or this run's start, is reached. Other
+    runs' records of what changed nothing (a refusal, a failed run's end, a seal, an
+    approval) may follow the kill before recovery does, and are read past.
     """
     wanted = {change.key: index for index, change in enumerate(changes)}
     found: set[int] = set()
@@ -127,8 +129,11 @@ def recorded_at_end(path: Path, run_id: str, changes: Sequence[Change]) -> set[i
         return found
     try:
         for record in _records_from_end(fd):
-            if record.get("run_id") != run_id or record.get("event") == RUN_STARTED:
+            event = record.get("event")
+            if event == RUN_STARTED or (record.get("run_id") != run_id and event == CHANGE):
                 break
+            if record.get("run_id") != run_id:
+                continue
             if record.get("event") == CHANGE:
                 index = wanted.get(step_key(record))
                 if index is not None:

@@ -1,5 +1,5 @@
-"""The `syncbot` command: plan, apply, run, status, check-config, quarantine, audit, report,
-demo.
+"""The `syncbot` command: plan, apply, run, status, check-config, quarantine, plans, approve,
+reject, audit, report, notify, demo.
 
 `main` parses the command line first and imports the command's module only in its dispatch,
 so `--help`, `status` and `audit verify` start in a fraction of the time a reconcile needs
@@ -65,6 +65,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from syncbot.cli.report import run as run_report
 
         return run_report(args, None)
+    if args.command in ("plans", "approve", "reject"):
+        # Without the targets' secrets: an approver does not hold them.
+        from syncbot.cli.plans import run as run_plans
+
+        return run_plans(args)
     from syncbot.config import load_config
     from syncbot.logs import configure_logging
 
@@ -97,6 +102,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from syncbot.configured_worker import run_worker
 
         return run_worker(config)
+    if args.command == "notify":
+        from syncbot.notify.cli import run as run_notify
+
+        return run_notify(config)
     if args.command == "status":
         from syncbot.cli.status import status
 

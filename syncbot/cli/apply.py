@@ -8,12 +8,14 @@ commands that read syncbot's own files (`status`, `audit`), which start without 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 
 from syncbot.cli.confirm import confirmed, print_outcome
 from syncbot.cli.plan_view import plan_json, render_plan
 from syncbot.cli.progress import progress_bar
 from syncbot.config import Config
+from syncbot.errors import ConfigError
 from syncbot.exit_codes import ExitCode
 from syncbot.reconcile import (
     Prepared,
@@ -25,6 +27,7 @@ from syncbot.reconcile import (
 )
 from syncbot.sync import sync
 from syncbot.targets.base import ReadRequest
+from syncbot.targets.rights import ChecksRights
 from syncbot.wording.cli import SAFETY_THRESHOLD
 from syncbot.wording.pair import both
 
@@ -34,6 +37,11 @@ def plan(args: argparse.Namespace, config: Config) -> int:
     today = args.today or date.today()
     with prepare(config, today, progress=progress_bar, rule=rule) as prepared:
         pass  # read whole, then the targets are closed before anything is printed
+    if args.out:
+        from syncbot.cli.plans import write_plan_file
+
+        written = write_plan_file(args.out, prepared, violations(prepared))
+        print(f"plan {written[:12]} → {args.out}", file=sys.stderr)
     if args.json:
         print(plan_json(prepared.plan))
     else:
@@ -52,6 +60,10 @@ def _print_plan(args: argparse.Namespace, config: Config, prepared: Prepared) ->
 
 
 def apply(args: argparse.Namespace, config: Config) -> int:
+    if args.file:
+        from syncbot.cli.plans import apply_file
+
+        return apply_file(args, config)
     synced = sync(
         config,
         RosterRule(export_changed=args.changed),
@@ -69,6 +81,8 @@ def apply(args: argparse.Namespace, config: Config) -> int:
 
 
 def check_config(config: Config) -> int:
+    """Validate, connect, count, and check each account's rights; `ConfigError` naming
+    every missing right, after everything was printed."""
     print(f"config: {config.path} OK")
     mappings, roster = load_inputs(config)
     print(
@@ -77,6 +91,7 @@ def check_config(config: Config) -> int:
         f"({config.mappings_dir})"
     )
     print(f"roster: {roster.path}: {len(roster.rows)} rows, sha256 {roster.sha256}")
+    lacking: list[str] = []
     with opened_targets(config) as targets:
         for name, target in targets.items():
             for line in target.describe():
@@ -91,4 +106,14 @@ def check_config(config: Config) -> int:
                 f"{name}: {found} mapped groups or roles exist"
                 + (f"; missing: {', '.join(missing)}" if missing else "")
             )
+            if isinstance(target, ChecksRights):
+                rights = target.check_rights(mapping.managed)
+                for line in rights.lines:
+                    print(f"{name}: {line}")
+                lacking.extend(f"{name}: {right}" for right in rights.missing)
+    if lacking:
+        raise ConfigError(
+            "the accounts syncbot signs in as lack rights it needs:\n"
+            + "\n".join(f"  - {right}" for right in lacking)
+        )
     return ExitCode.OK

@@ -87,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show the worker's last run and what is next")
     status.add_argument("--json", action="store_true", help="the status file as JSON")
     _add_audit_parser(commands)
+    _add_approval_parsers(commands)
     add_report_parser(commands)
     add_quarantine_parser(commands)
+    _add_notify_parser(commands)
     _add_demo_parser(commands)
     return parser
 
@@ -105,12 +107,25 @@ def _add_reconcile_parsers(commands: Any) -> None:
     plan.add_argument("--json", action="store_true", help="machine-readable plan on stdout")
     plan.add_argument("--today", type=_date, help="plan as if today were this date (what-if)")
     plan.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="also write the plan to FILE in the saved format, for `syncbot apply FILE`",
+    )
+    plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help=f"exit {int(ExitCode.PLAN_HAS_CHANGES)} when the plan has changes",
     )
 
     apply = commands.add_parser("apply", help="show the plan, confirm, apply it and audit it")
+    apply.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="apply exactly this saved plan (`plan --out`), each step checked first",
+    )
     apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     apply.add_argument(
         "--force",
@@ -128,11 +143,48 @@ def _add_reconcile_parsers(commands: Any) -> None:
     commands.add_parser("check-config", help="validate config, mappings, roster; try targets")
 
 
+def _add_approval_parsers(commands: Any) -> None:
+    plans = commands.add_parser("plans", help="plans refused by a threshold, saved for approval")
+    plans_commands = plans.add_subparsers(dest="plans_command", required=True, metavar="ACTION")
+    listing = plans_commands.add_parser("list", help="every saved plan and its status")
+    listing.add_argument("--json", action="store_true", help="machine-readable list on stdout")
+    show = plans_commands.add_parser("show", help="a saved plan, its preconditions, decisions")
+    show.add_argument("id", metavar="ID", help="the plan's id (its first 12 characters do)")
+    approve = commands.add_parser(
+        "approve", help="approve a saved plan; applied once enough people approved it"
+    )
+    reject = commands.add_parser("reject", help="reject a saved plan: it is never applied")
+    for command in (approve, reject):
+        command.add_argument("id", metavar="ID", help="the plan's id (its first 12 characters do)")
+        command.add_argument("--note", help="why, for the audit log")
+    approve.add_argument("--yes", action="store_true", help="do not ask before applying it")
+
+
 def _add_audit_parser(commands: Any) -> None:
     audit = commands.add_parser("audit", help="read and verify the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    verify = audit_commands.add_parser("verify", help="check the hash chain")
+    verify = audit_commands.add_parser("verify", help="check the hash chain, and the seals")
     verify.add_argument("--file", type=Path, help="audit file (default: from the config)")
+    verify.add_argument(
+        "--key", type=Path, help="the inspector's verification key file: check every seal"
+    )
+    verify.add_argument(
+        "--heads",
+        type=Path,
+        help="heads the journal witnessed (journalctl -o json, or syncbot's JSON log lines)",
+    )
+    setup = audit_commands.add_parser(
+        "setup-keys", help="start sealing the log; print the inspector's verification key once"
+    )
+    setup.add_argument(
+        "--verify-key-out", type=Path, help="also write the verification key to this new file"
+    )
+    setup.add_argument(
+        "--epoch-minutes",
+        type=int,
+        help="how long one seal key lives (default: [audit] seal_epoch_minutes, 15)",
+    )
+    setup.set_defaults(file=None)  # always the configured log and state folder
     show = audit_commands.add_parser("show", help="list audit records, filtered")
     show.add_argument("--file", type=Path, help="audit file (default: from the config)")
     show.add_argument("--employee", help="employee id")
@@ -220,6 +272,14 @@ def add_quarantine_parser(commands: Any) -> None:
         "--force",
         action="store_true",
         help="apply even past the safety thresholds (after human review)",
+    )
+
+
+def _add_notify_parser(commands: Any) -> None:
+    notify = commands.add_parser("notify", help="operator notifications by e-mail and webhooks")
+    actions = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    actions.add_parser(
+        "test", help="send a test message through every configured channel now; show each result"
     )
 
 

@@ -13,6 +13,13 @@ from syncbot.model import Roster, Vocabulary
 from syncbot.roster.csv_source import DELIMITERS, read_csv
 from syncbot.roster.fields import header_names
 from syncbot.roster.json_source import read_json
+from syncbot.roster.limits import (
+    DEFAULT_LIMITS,
+    RosterLimits,
+    read_bounded,
+    row_limited,
+    too_big,
+)
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Table
 from syncbot.roster.validate import validate
@@ -42,12 +49,14 @@ def load_roster(
     delimiter: str = "auto",
     encoding: str = "auto",
     reuse: bool = False,
+    limits: RosterLimits = DEFAULT_LIMITS,
 ) -> Roster:
     """The validated roster at `path`, or `RosterError` listing every problem in the file.
 
     The file is read once into memory, so the sha256 recorded with every planned action
     is the hash of exactly the bytes that were validated. With `reuse`, the roster last
     loaded with `reuse` is returned again while the bytes and options are the same.
+    A file past `limits` is refused before it is parsed, or as soon as the rows pass them.
     """
     _check_options(format, delimiter, encoding)
     names = header_names(headers)
@@ -56,19 +65,19 @@ def load_roster(
     problems = ProblemList(file, records=kind == "json")
     if kind is None:
         raise problems.fail(None, None, _unknown_extension(path))
-    data = _read_bytes(path, problems)
+    data = _read_bytes(path, problems, limits)
     sha256 = hashlib.sha256(data).hexdigest()
-    inputs = (file, sha256, kind, sheet, names, delimiter, encoding, vocabulary)
+    inputs = (file, sha256, kind, sheet, names, delimiter, encoding, vocabulary, limits)
     if reuse and _last and _last[0].inputs == inputs:
         return _last[0].roster
     table: Table
     if kind == "csv":
         table = read_csv(data, names, problems, delimiter=delimiter, encoding=encoding)
     elif kind == "xlsx":
-        table = read_xlsx(data, names, problems, sheet=sheet)
+        table = read_xlsx(data, names, problems, sheet=sheet, limits=limits)
     else:
         table = read_json(data, names, problems)
-    rows = validate(table, vocabulary, problems)
+    rows = validate(row_limited(table, problems, limits), vocabulary, problems)
     problems.raise_if_any()
     roster = Roster(path=file, sha256=sha256, rows=rows)
     if reuse:
@@ -120,9 +129,10 @@ def _unknown_extension(path: Path) -> str:
     return say(*words.unknown_file_type(path.suffix), sorted(EXTENSIONS))
 
 
-def _read_bytes(path: Path, problems: ProblemList) -> bytes:
+def _read_bytes(path: Path, problems: ProblemList, limits: RosterLimits) -> bytes:
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = read_bounded(handle, limits.max_bytes)
     except FileNotFoundError:
         raise problems.fail(None, None, say(*words.NO_FILE)) from None
     except OSError as error:
@@ -132,3 +142,6 @@ def _read_bytes(path: Path, problems: ProblemList) -> bytes:
             None,
             say(*words.unreadable(reason)),
         ) from None
+    if data is None:
+        raise too_big(problems, limits)
+    return data

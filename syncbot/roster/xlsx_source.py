@@ -11,19 +11,27 @@ from typing import Any
 from syncbot.errors import RosterError
 from syncbot.match_keys import fold
 from syncbot.roster.fields import HeaderNames, Layout, Row, locate_header, resolve_header
+from syncbot.roster.limits import DEFAULT_LIMITS, RosterLimits, check_workbook
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Record, Table, all_blank, blocks_of
 from syncbot.wording import roster as words
 
 
 def read_xlsx(
-    data: bytes, names: HeaderNames, problems: ProblemList, *, sheet: str | None = None
+    data: bytes,
+    names: HeaderNames,
+    problems: ProblemList,
+    *,
+    sheet: str | None = None,
+    limits: RosterLimits = DEFAULT_LIMITS,
 ) -> Table:
     """One sheet, its rows read as validation consumes them.
 
     The header is the sheet's first row naming fields, below any titles. The workbook stays
     open until the last row is read, and closes then (or as soon as the header fails).
+    What the zip says it unpacks to is checked against `limits` before openpyxl sees it.
     """
+    check_workbook(data, problems, limits)
     workbook = _open(data, problems)
     with contextlib.ExitStack() as on_failure:
         on_failure.callback(workbook.close)

@@ -11,7 +11,9 @@ code that decides what to say:
 - `roster`: each problem an HR roster file can have, for the clerk who fixes it;
 - `cli`: the command line's lines around a plan, an apply and a quarantine;
 - `audit`: the labels of `syncbot audit show`;
-- `worker`: the worker's status lines and its answers to an HR push.
+- `worker`: the worker's status lines and its answers to an HR push;
+- `notify`: the e-mails and webhook messages that tell operators of a refused, failed or
+  broken run, and that it cleared.
 
 Plain modules of constants and small functions rather than gettext catalogues: two languages
 that ship together, reviewed in code, need no build step and keep `syncbot --help` light.

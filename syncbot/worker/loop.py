@@ -41,6 +41,7 @@ from syncbot.errors import (
 from syncbot.executor import ApplyReport
 from syncbot.exit_codes import ExitCode
 from syncbot.model import ActionKind, Plan, Vocabulary
+from syncbot.notify.hooks import SILENT, Alerts
 from syncbot.push_store import PushStore
 from syncbot.state import StateDir
 from syncbot.wording.worker import already_running
@@ -89,10 +90,17 @@ class WorkerSetup:
     actor: str  # who the worker's own audit records say acted
     run: RunFunction
     vocabulary: Callable[[], Vocabulary]  # what pushed rows are checked against
+    # Whether a decision on a saved plan awaits the next run (`syncbot approve`).
+    decisions_waiting: Callable[[], bool] = lambda: False
+    alerts: Alerts = SILENT  # who is told of refusals, failures and recoveries ([notify])
 
     @property
     def status_path(self) -> Path:
         return self.settings.status_path(self.state_dir)
+
+
+#: The lock a running worker holds in the state folder (`worker_lock`).
+WORKER_LOCK = "worker.lock"
 
 
 @contextlib.contextmanager
@@ -100,7 +108,7 @@ def worker_lock(state_dir: Path) -> Iterator[None]:
     """Held for the process lifetime; the kernel drops a flock when the process dies,
     so a crashed worker never leaves it stuck."""
     StateDir(state_dir).prepare()
-    path = state_dir / "worker.lock"
+    path = state_dir / WORKER_LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
     try:
         try:
@@ -126,6 +134,8 @@ class RunOutcome:
     failed: int = 0
     error: str | None = None
     disabled: int = 0
+    plan_id: str | None = None  # the refused plan, saved for `syncbot approve`
+    unreachable: bool = False  # a target could not be reached or read
 
     @property
     def retry(self) -> bool:
@@ -171,9 +181,11 @@ class Worker:
             }
             try:
                 self._start_services()
+                self.setup.alerts.worker_started()
                 log.info("worker_started", pid=os.getpid(), config=self.setup.source)
                 self.queue.put(Trigger("startup"))
                 self._loop()
+                self.setup.alerts.worker_stopped()  # not on a crash: the next start tells
             finally:
                 self.notifier.stopping()
                 self._stop_services()
@@ -295,6 +307,10 @@ class Worker:
             self.retry_wall = None
             log.info("trigger_received", trigger="retry", failures=self.failures)
             self.queue.put(Trigger("retry"))
+        # After a failure the retry's run takes the decisions too: no run each tick meanwhile.
+        if self.retry_at is None and self.setup.decisions_waiting():
+            log.info("trigger_received", trigger="approval")
+            self.queue.put(Trigger.approval())
 
     def _next_run_local(self) -> datetime | None:
         scheduled = self.scheduler.next_run if self.scheduler.jobs else None
@@ -318,7 +334,7 @@ class Worker:
         except (RosterError, ConfigError) as exc:
             outcome = RunOutcome("invalid", error=str(exc))
         except TargetError as exc:
-            outcome = RunOutcome("failed", error=str(exc))
+            outcome = RunOutcome("failed", error=str(exc), unreachable=True)
         except SyncbotError as exc:
             outcome = RunOutcome("failed", error=str(exc))
         except Exception as exc:  # a bug must not end the safety net; it is logged in full
@@ -339,6 +355,7 @@ class Worker:
         if outcome.result in ("failed", "refused", "invalid"):
             self._audit_outcome(run_id, pending, outcome)
         self._backoff(outcome)
+        self.setup.alerts.run_finished(run_id, pending.trigger, outcome)
         if self.metrics is not None:
             self.metrics.run_finished(
                 trigger=pending.trigger,
@@ -358,8 +375,12 @@ class Worker:
             "error": outcome.error,
             "failed_steps": outcome.failed,
         }
+        # Closing seals the record and moves the audit anchor past it, as after any run.
+        keeping = StateDir(self.setup.state_dir).audit_keeping()
         try:
-            with AuditLog(self.setup.audit_path, run_id=run_id, actor=self.setup.actor) as a:
+            with AuditLog(
+                self.setup.audit_path, run_id=run_id, actor=self.setup.actor, keeping=keeping
+            ) as a:
                 a.run_finished(details)
         except Exception:  # the log line above already raised the alert
             log.exception("audit_write_failed", run_id=run_id)
@@ -405,6 +426,7 @@ class Worker:
             due = due_dates(plan.findings, plan.today)
             # A narrowed plan knows only its people's dates: the others' stay.
             self.due = due if pending.full else sorted(set(self.due) | set(due))
+            self.setup.alerts.plan_seen(plan, whole=pending.full)
 
         try:
             report = self.setup.run(
@@ -418,7 +440,12 @@ class Worker:
         except SafetyError as refused:
             planned = refused.plan.actions if refused.plan is not None else ()
             kinds = Counter(a.kind.value for a in planned)
-            return RunOutcome("refused", dict(kinds), error="; ".join(refused.problems))
+            return RunOutcome(
+                "refused",
+                dict(kinds),
+                error="; ".join(refused.problems),
+                plan_id=refused.plan_id,
+            )
         except _StoppedBeforeRun:
             return RunOutcome("interrupted", error="stopped before the run began")
         return _outcome(report)

@@ -33,6 +33,12 @@ class Trigger:
         """HR's file changed: a run for the people whose rows differ."""
         return cls("file", frozenset(), file_mtime, export_changed=True)
 
+    @classmethod
+    def approval(cls) -> Trigger:
+        """A saved plan was approved or rejected: a run for no one on the roster, which
+        applies (or audits) what the decisions ask for before anything else."""
+        return cls("approval", frozenset())
+
     @property
     def full(self) -> bool:
         return self.employee_ids is None

@@ -11,7 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from syncbot.targets.keycloak.api import AdminApi, AdminError, roles_in
-from syncbot.targets.keycloak.permissions import DUTY_NEEDS, NEEDS, Need, missing
+from syncbot.targets.keycloak.permissions import (
+    DUTY_NEEDS,
+    MANAGE_USERS,
+    NEEDS,
+    VIEW_CLIENTS,
+    VIEW_REALM,
+    Need,
+    missing,
+)
+from syncbot.targets.keycloak.refs import EntitlementKind, parse_key
+from syncbot.targets.rights import RightsReport
 
 #: Policies under which Keycloak keeps an attribute the user profile does not declare.
 _KEEPS_UNMANAGED = ("ENABLED", "ADMIN_EDIT")
@@ -29,6 +39,32 @@ def describe_realm(api: AdminApi) -> list[str]:
         roles_line(claims, settings.client_id, DUTY_NEEDS, "for the duties"),
         profile_line(api, settings.match_attribute),
     ]
+
+
+def check_roles(api: AdminApi, managed: frozenset[str]) -> RightsReport:
+    """The roles this configuration cannot work without, read off a fresh token: always
+    manage-users, view-realm for realm roles and view-clients for client roles in
+    `managed`. The duties' roles are reported by `describe_realm` only."""
+    kinds = {parsed.kind for key in managed if (parsed := parse_key(key)) is not None}
+    needs = [MANAGE_USERS]
+    needs += [VIEW_REALM] if EntitlementKind.REALM_ROLE in kinds else []
+    needs += [VIEW_CLIENTS] if EntitlementKind.CLIENT_ROLE in kinds else []
+    client_id = api.settings.client_id
+    granted = roles_in(api.sign_in())
+    if granted is None:
+        return RightsReport(
+            [f"rights: not checked, the access token lists no roles (client {client_id})"]
+        )
+    lacking = missing(granted, tuple(needs))
+    report = RightsReport(
+        [f"rights: {need.role}: {'MISSING' if need in lacking else 'yes'}" for need in needs]
+    )
+    report.missing.extend(
+        f"the service account of client {client_id} lacks realm-management role "
+        f"{need.explain()}; assign it in Clients → {client_id} → Service accounts roles"
+        for need in lacking
+    )
+    return report
 
 
 def users_line(api: AdminApi) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from syncbot.config_table import Table
 from syncbot.errors import ConfigError
+from syncbot.targets.insecure import ALLOW_KEY, Reason, is_loopback, refuse_unless_allowed
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class KeycloakSettings:
     store_events: bool = False
     # Dormancy looks a year back, and Keycloak deletes stored events older than this.
     events_expiration_days: int = 400
+    #: Accept what `insecure_reasons` lists (a lab, a migration); every run warns then.
+    allow_insecure: bool = False
 
     def __post_init__(self) -> None:
         source = f"targets.{self.name}"
@@ -63,6 +66,30 @@ class KeycloakSettings:
             )
         if self.timeout <= 0:
             raise ConfigError("must be a positive number of seconds", source=source, key="timeout")
+
+    @property
+    def insecure_reasons(self) -> list[Reason]:
+        """What a third party could read or fake on this connection, by setting."""
+        parts = urlsplit(self.server_url.strip())
+        if parts.scheme.lower() == "http":
+            if is_loopback(parts.hostname):
+                return []
+            return [
+                (
+                    "server_url",
+                    f"plain http:// to {parts.hostname} sends the client secret, "
+                    "the access tokens and every change readable on the network",
+                )
+            ]
+        if self.tls is False:
+            return [
+                (
+                    "tls_verify",
+                    "tls_verify = false: the server's certificate is not checked, "
+                    "so anyone on the path can pose as Keycloak",
+                )
+            ]
+        return []
 
     @property
     def tls(self) -> bool | str:
@@ -92,6 +119,8 @@ def parse_keycloak_settings(name: str, table: Table) -> KeycloakSettings:
         events_expiration_days=table.positive(
             "events_expiration_days", int, defaults["events_expiration_days"].default
         ),
+        allow_insecure=table.get(ALLOW_KEY, bool, False),
     )
+    refuse_unless_allowed(table, settings.insecure_reasons, settings.allow_insecure)
     table.done()
     return settings

@@ -15,14 +15,16 @@ from syncbot.duty_settings import Duties, WantedSettings
 from syncbot.errors import TargetError
 from syncbot.model import Action, Snapshot
 from syncbot.targets.base import ApplyError, ReadRequest
+from syncbot.targets.insecure import warn_insecure
 from syncbot.targets.keycloak import policy
 from syncbot.targets.keycloak.api import AdminApi, AdminError
-from syncbot.targets.keycloak.checks import describe_realm
+from syncbot.targets.keycloak.checks import check_roles, describe_realm
 from syncbot.targets.keycloak.event_settings import wanted_events
 from syncbot.targets.keycloak.read import read_realm
 from syncbot.targets.keycloak.refs import EntitlementKind, parse_key, parse_reference
 from syncbot.targets.keycloak.settings import KeycloakSettings
 from syncbot.targets.keycloak.write import apply_steps
+from syncbot.targets.rights import RightsReport
 
 
 class KeycloakTarget:
@@ -31,6 +33,7 @@ class KeycloakTarget:
     def __init__(self, settings: KeycloakSettings) -> None:
         self.name = settings.name
         self.settings = settings
+        warn_insecure(settings.name, settings.insecure_reasons)
         self.api = AdminApi(settings)
 
     def __repr__(self) -> str:
@@ -83,6 +86,13 @@ class KeycloakTarget:
         """Sign in and say what is there and what is wrong, for `syncbot check-config`."""
         try:
             return describe_realm(self.api)
+        except AdminError as error:
+            raise TargetError(f"{self.name}: {error}") from None
+
+    def check_rights(self, managed: frozenset[str]) -> RightsReport:
+        """Whether the service account holds the roles this configuration needs."""
+        try:
+            return check_roles(self.api, managed)
         except AdminError as error:
             raise TargetError(f"{self.name}: {error}") from None
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from syncbot.config_table import Table
 from syncbot.errors import ConfigError
+from syncbot.targets.insecure import ALLOW_KEY, Reason, is_loopback, refuse_unless_allowed
 
 #: The directory products syncbot knows, in the order error messages list them.
 FLAVOUR_NAMES = ("openldap", "ad", "389ds", "zimbra")
@@ -52,6 +53,8 @@ class LdapSettings:
     #: Which library reads the directory: "auto" (python-ldap when installed: libldap
     #: decodes ~10x faster than ldap3), "python-ldap" or "ldap3".
     search_library: str = "auto"
+    #: Accept what `insecure_reasons` lists (a lab, a migration); every run warns then.
+    allow_insecure: bool = False
 
     def __post_init__(self) -> None:
         source = f"targets.{self.name}"
@@ -88,6 +91,29 @@ class LdapSettings:
         return self.start_tls or urlsplit(self.url).scheme.lower() == "ldaps"
 
     @property
+    def insecure_reasons(self) -> list[Reason]:
+        """What a third party could read or fake on this connection, by setting."""
+        reasons: list[Reason] = []
+        host = urlsplit(self.url).hostname
+        if not self.uses_tls and not is_loopback(host):
+            reasons.append(
+                (
+                    "url",
+                    f"plain ldap:// to {host or 'the default host'} without StartTLS "
+                    "sends the bind password and every change readable on the network",
+                )
+            )
+        if self.uses_tls and not self.tls_verify:
+            reasons.append(
+                (
+                    "tls_verify",
+                    "tls_verify = false: the server's certificate is not checked, "
+                    "so anyone on the path can pose as the directory",
+                )
+            )
+        return reasons
+
+    @property
     def lacks_policy_entry(self) -> bool:
         """Whether a password policy would have nowhere to live: OpenLDAP and Zimbra keep
         it in an entry that must be named, and guessing it would write a policy slapd never
@@ -119,7 +145,9 @@ def parse_ldap_settings(name: str, table: Table) -> LdapSettings:
         empty_group_member=table.get("empty_group_member", str),
         password_policy_dn=table.get("password_policy_dn", str),
         search_library=table.choice("search_library", ("auto", "python-ldap", "ldap3"), "auto"),
+        allow_insecure=table.get(ALLOW_KEY, bool, False),
     )
+    refuse_unless_allowed(table, settings.insecure_reasons, settings.allow_insecure)
     table.done()
     return settings
 

@@ -23,6 +23,7 @@ from syncbot.duty_settings import NO_SETTINGS, Duties, WantedSettings
 from syncbot.errors import ConfigError, TargetError
 from syncbot.model import Action, Snapshot
 from syncbot.targets.base import ApplyError, ReadRequest
+from syncbot.targets.insecure import warn_insecure
 from syncbot.targets.ldap.dn import InvalidDnError, normalise_dn
 from syncbot.targets.ldap.flavours import Flavour
 from syncbot.targets.ldap.layout import Layout
@@ -30,9 +31,11 @@ from syncbot.targets.ldap.link import Link, OperationFailed
 from syncbot.targets.ldap.locator import LdapLocator
 from syncbot.targets.ldap.policy import policy_profile
 from syncbot.targets.ldap.read import DirectoryReader
+from syncbot.targets.ldap.rights import check_rights
 from syncbot.targets.ldap.settings import LdapSettings
 from syncbot.targets.ldap.targeted import TargetedReader
 from syncbot.targets.ldap.write import Writer
+from syncbot.targets.rights import RightsReport
 
 log = structlog.get_logger("syncbot.ldap")
 
@@ -45,6 +48,7 @@ class LdapTarget:
         self.flavour: Flavour = self.layout.flavour
         self.name = settings.name
         self.settings = settings
+        warn_insecure(settings.name, settings.insecure_reasons)
         self.link = Link(settings)
         self.reader = DirectoryReader(self.layout, self.link)
         self.targeted = TargetedReader(self.reader)
@@ -143,6 +147,13 @@ class LdapTarget:
             f"groups under {self.settings.groups_base}: {groups}",
             policy,
         ]
+
+    def check_rights(self, managed: frozenset[str]) -> RightsReport:
+        """Whether the bind account may read and write locks and members (`rights`)."""
+        try:
+            return self.link.retrying(lambda conn: check_rights(conn, self.layout, managed))
+        except LDAPException as error:
+            raise TargetError(f"{self.name}: {self.link.safe(error)}") from None
 
     def close(self) -> None:
         self.link.close()
