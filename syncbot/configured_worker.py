@@ -18,7 +18,6 @@ from syncbot.approval.store import PlanStore
 from syncbot.config import Config, load_config
 from syncbot.executor import ApplyReport
 from syncbot.mappings import load_mappings
-from syncbot.memory import collector_paused
 from syncbot.model import Plan
 from syncbot.notify.alerts import Alerting
 from syncbot.notify.hooks import SILENT
@@ -89,9 +88,8 @@ def worker_setup(config: Config, alerting: Alerting | None = None) -> WorkerSetu
         anew. Whatever is wrong with the file is the run's to report."""
         started = time.perf_counter()
         try:
-            with collector_paused():  # as the run's own load is: a third of the time
-                _, export = load_inputs(roster_config(config))
-                prints_of(export.rows)
+            _, export = load_inputs(roster_config(config))
+            prints_of(export.rows)
         except Exception as error:
             log.info("export_read_ahead", error=str(error).splitlines()[0])
             return

@@ -8,7 +8,6 @@ import ctypes
 import functools
 import gc
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,33 +69,14 @@ def _libc_function(name: str) -> Any:
         return None
 
 
-class _Pauses:
-    """How many threads want the collector paused, and whether it ran before the first:
-    a read ahead of a run and the run may overlap, and the first to finish must not
-    turn it back on under the other."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.count = 0
-        self.was_enabled = False
-
-
-_pauses = _Pauses()
-
-
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Reading 100k entries allocates millions of objects and no cycles: the cyclic
     collector's repeated passes over them cost a fifth of the run, for nothing."""
-    with _pauses.lock:
-        if _pauses.count == 0:
-            _pauses.was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses.count += 1
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        with _pauses.lock:
-            _pauses.count -= 1
-            if _pauses.count == 0 and _pauses.was_enabled:
-                gc.enable()
+        if was_enabled:
+            gc.enable()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-
-from syncbot.memory import collector_paused
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,16 +93,3 @@ def test_the_free_heap_below_a_block_in_use_goes_back_once_trimmed() -> None:
     kept, trimmed = map(int, done.stdout.split())
     assert kept > 40 * 1024, kept  # freed, but below the block still in use
     assert trimmed < 10 * 1024, trimmed
-
-
-def test_the_collector_stays_paused_until_the_last_overlapping_pause_ends() -> None:
-    """A read ahead and the run it serves overlap in time; whichever finishes first must
-    not turn the collector back on under the other."""
-    assert gc.isenabled()
-    ahead, run = collector_paused(), collector_paused()
-    ahead.__enter__()
-    run.__enter__()
-    ahead.__exit__(None, None, None)  # the read-ahead ends first
-    assert not gc.isenabled()
-    run.__exit__(None, None, None)
-    assert gc.isenabled()
