@@ -8,10 +8,7 @@ knows both, so neither imports the other.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
-
-import structlog
 
 from syncbot.approval.apply import apply_approved, decisions_waiting
 from syncbot.approval.store import PlanStore
@@ -21,15 +18,12 @@ from syncbot.mappings import load_mappings
 from syncbot.model import Plan
 from syncbot.notify.alerts import Alerting
 from syncbot.notify.hooks import SILENT
-from syncbot.reconcile import RosterRule, actor, load_inputs, new_run_id
-from syncbot.roster.prints import prints_of
+from syncbot.reconcile import RosterRule, actor, new_run_id
 from syncbot.sync import Lock, sync
 from syncbot.worker.loop import Worker, WorkerSetup
 from syncbot.worker.watch import newest_export
 
 VIA = "syncbot run"
-
-log = structlog.get_logger("syncbot.worker")
 
 
 def run_worker(config: Config) -> int:
@@ -82,20 +76,6 @@ def worker_setup(config: Config, alerting: Alerting | None = None) -> WorkerSetu
         assert synced.report is not None  # the worker confirms every plan
         return _merged([*reports, synced.report])
 
-    def read_ahead() -> None:
-        """The new export parsed, validated and printed while it settles; what the run
-        then loads is these very rows if the bytes are the same (by sha256), else parsed
-        anew. Whatever is wrong with the file is the run's to report."""
-        started = time.perf_counter()
-        try:
-            _, export = load_inputs(roster_config(config))
-            prints_of(export.rows)
-        except Exception as error:
-            log.info("export_read_ahead", error=str(error).splitlines()[0])
-            return
-        seconds = round(time.perf_counter() - started, 3)
-        log.info("export_read_ahead", sha256=export.sha256, rows=len(export.rows), seconds=seconds)
-
     return WorkerSetup(
         settings=config.worker,
         state_dir=config.state_dir,
@@ -107,7 +87,6 @@ def worker_setup(config: Config, alerting: Alerting | None = None) -> WorkerSetu
         vocabulary=mappings.vocabulary,
         decisions_waiting=decisions_waiting(store),
         alerts=SILENT if alerting is None else alerting.for_config(config),
-        read_ahead=read_ahead,
     )
 
 

@@ -8,7 +8,6 @@ always parsed afresh.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from pathlib import Path
 
 from test_roster import ACTIVE, DEPARTED, VOCAB, write_csv
@@ -51,19 +50,3 @@ def test_a_roster_loaded_without_reuse_neither_reuses_nor_evicts(tmp_path: Path)
     assert load_roster(other, VOCAB) is not load_roster(other, VOCAB)
     assert load_roster(export, VOCAB, reuse=True) is first
     assert load_roster(export, VOCAB) is not first
-
-
-def test_a_load_beside_one_in_progress_waits_for_it_and_takes_its_rows(tmp_path: Path) -> None:
-    """The worker reads a new export ahead while it settles; the run that follows, or a
-    push's, must take those rows, not parse the same bytes a second time beside them."""
-    rows = [
-        [str(10_000 + n), *ACTIVE[1:2], f"nv{n}@tinh.gov.vn", *ACTIVE[3:]] for n in range(20_000)
-    ]
-    path = write_csv(tmp_path, rows)
-    loaded: list[object] = []
-    ahead = threading.Thread(target=lambda: loaded.append(load_roster(path, VOCAB, reuse=True)))
-    ahead.start()
-    beside = load_roster(path, VOCAB, reuse=True)
-    ahead.join()
-    assert loaded == [beside] and loaded[0] is beside
-    assert len(beside.rows) == 20_000

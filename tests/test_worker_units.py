@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time as clock
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -17,13 +16,7 @@ from syncbot.worker.notify import Notifier, socket_address, status_line
 from syncbot.worker.status import exit_code, render_status
 from syncbot.worker.timing import backoff_seconds, due_dates, next_due_run, parse_clock
 from syncbot.worker.triggers import Pending, Trigger, TriggerQueue
-from syncbot.worker.watch import (
-    Debouncer,
-    FileWatcher,
-    is_export_name,
-    newest_export,
-    signature,
-)
+from syncbot.worker.watch import Debouncer, is_export_name, newest_export, signature
 
 # -- trigger queue -------------------------------------------------------------------------
 
@@ -99,30 +92,6 @@ def test_a_vanished_file_waits_for_the_next_one() -> None:
     assert not d.observe(frozenset(), 5.0)
     assert not d.observe(B, 6.0)
     assert d.observe(B, 7.0)
-
-
-def test_a_new_export_is_seen_before_it_settles_then_announced_once(tmp_path: Path) -> None:
-    """`on_seen` lets the worker read the file ahead during the quiet time; the run
-    itself still waits for `on_change`, once the file has settled."""
-    roster = tmp_path / "nhan-su.csv"
-    roster.write_text("old", encoding="utf-8")
-    events: list[str] = []
-    watcher = FileWatcher(
-        roster, 0.5, lambda mtime: events.append("changed"), on_seen=lambda: events.append("seen")
-    )
-    watcher.start()
-    try:
-        clock.sleep(0.2)
-        assert events == []  # the file as it was at start is not new
-        fresh = tmp_path / "nhan-su.csv.tmp"
-        fresh.write_text("new rows", encoding="utf-8")
-        fresh.replace(roster)
-        deadline = clock.monotonic() + 10
-        while "changed" not in events and clock.monotonic() < deadline:
-            clock.sleep(0.02)
-    finally:
-        watcher.stop()
-    assert events == ["seen", "changed"]
 
 
 def test_folder_signature_ignores_partial_names_and_newest_is_the_roster(tmp_path: Path) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import codecs
-import contextlib
 import hashlib
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,34 +58,31 @@ def load_roster(
     loaded with `reuse` is returned again while the bytes and options are the same.
     A file past `limits` is refused before it is parsed, or as soon as the rows pass them.
     """
-    # One load with `reuse` at a time: a run finds the worker's read-ahead (below) done,
-    # rather than parsing the same bytes beside it.
-    with _loading if reuse else contextlib.nullcontext():
-        _check_options(format, delimiter, encoding)
-        names = header_names(headers)
-        file = str(path)
-        kind = format if format != "auto" else _format_of(path)
-        problems = ProblemList(file, records=kind == "json")
-        if kind is None:
-            raise problems.fail(None, None, _unknown_extension(path))
-        data = _read_bytes(path, problems, limits)
-        sha256 = hashlib.sha256(data).hexdigest()
-        inputs = (file, sha256, kind, sheet, names, delimiter, encoding, vocabulary, limits)
-        if reuse and _last and _last[0].inputs == inputs:
-            return _last[0].roster
-        table: Table
-        if kind == "csv":
-            table = read_csv(data, names, problems, delimiter=delimiter, encoding=encoding)
-        elif kind == "xlsx":
-            table = read_xlsx(data, names, problems, sheet=sheet, limits=limits)
-        else:
-            table = read_json(data, names, problems)
-        rows = validate(row_limited(table, problems, limits), vocabulary, problems)
-        problems.raise_if_any()
-        roster = Roster(path=file, sha256=sha256, rows=rows)
-        if reuse:
-            _last[:] = [_Loaded(inputs, roster)]
-        return roster
+    _check_options(format, delimiter, encoding)
+    names = header_names(headers)
+    file = str(path)
+    kind = format if format != "auto" else _format_of(path)
+    problems = ProblemList(file, records=kind == "json")
+    if kind is None:
+        raise problems.fail(None, None, _unknown_extension(path))
+    data = _read_bytes(path, problems, limits)
+    sha256 = hashlib.sha256(data).hexdigest()
+    inputs = (file, sha256, kind, sheet, names, delimiter, encoding, vocabulary, limits)
+    if reuse and _last and _last[0].inputs == inputs:
+        return _last[0].roster
+    table: Table
+    if kind == "csv":
+        table = read_csv(data, names, problems, delimiter=delimiter, encoding=encoding)
+    elif kind == "xlsx":
+        table = read_xlsx(data, names, problems, sheet=sheet, limits=limits)
+    else:
+        table = read_json(data, names, problems)
+    rows = validate(row_limited(table, problems, limits), vocabulary, problems)
+    problems.raise_if_any()
+    roster = Roster(path=file, sha256=sha256, rows=rows)
+    if reuse:
+        _last[:] = [_Loaded(inputs, roster)]
+    return roster
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +96,8 @@ class _Loaded:
 #: The last export loaded with `reuse`, kept while the file's bytes (by sha256) and the
 #: options are the same. The worker loads the export for every push: at 100,000 rows
 #: parsing it is most of a push's latency, hashing the bytes a twentieth of it. Pushed
-#: rows, validated through the same function, do not take its place. The worker also
-#: loads a new export while it waits for the file to settle (its read-ahead): the run
-#: then takes that parse if the bytes are still the same, and parses them anew if not.
+#: rows, validated through the same function, do not take its place.
 _last: list[_Loaded] = []
-_loading = threading.Lock()
 
 
 def _check_options(file_format: str, delimiter: str, encoding: str) -> None:

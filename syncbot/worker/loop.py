@@ -17,7 +17,6 @@ import fcntl
 import hashlib
 import os
 import signal
-import threading
 import time as clock
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -94,8 +93,6 @@ class WorkerSetup:
     # Whether a decision on a saved plan awaits the next run (`syncbot approve`).
     decisions_waiting: Callable[[], bool] = lambda: False
     alerts: Alerts = SILENT  # who is told of refusals, failures and recoveries ([notify])
-    # Loads a new export before it settles, so its run need not (`FileWatcher.on_seen`).
-    read_ahead: Callable[[], None] = lambda: None
 
     @property
     def status_path(self) -> Path:
@@ -174,7 +171,6 @@ class Worker:
         self.started = _now()
         self.servers: list[Any] = []
         self.metrics: Any = None
-        self._reading_ahead: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -234,23 +230,9 @@ class Worker:
 
     def _start_watcher(self) -> None:
         self.watcher = FileWatcher(
-            self.setup.watch,
-            self.setup.settings.debounce_seconds,
-            self._file_changed,
-            on_seen=self._read_ahead,
+            self.setup.watch, self.setup.settings.debounce_seconds, self._file_changed
         )
         self.watcher.start()
-
-    def _read_ahead(self) -> None:
-        """Load a new export while it settles, on a thread of its own: the run that follows
-        takes what it parsed if the bytes did not change since (a run is never told of it).
-        One at a time: a file written slowly shows up many times."""
-        if self._reading_ahead is not None and self._reading_ahead.is_alive():
-            return
-        self._reading_ahead = threading.Thread(
-            target=self.setup.read_ahead, name="syncbot-read-ahead", daemon=True
-        )
-        self._reading_ahead.start()
 
     def _file_changed(self, mtime: float | None) -> None:
         log.info("trigger_received", trigger="file", path=str(self.setup.watch))

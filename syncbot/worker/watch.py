@@ -124,20 +124,12 @@ class _Inotify:
 
 
 class FileWatcher:
-    """Background thread calling `on_change(mtime)` once per settled new export, and
-    `on_seen()` as soon as a new one shows up, before it has settled (to read it ahead)."""
+    """Background thread calling `on_change(mtime)` once per settled new export."""
 
-    def __init__(
-        self,
-        path: Path,
-        quiet: float,
-        on_change: Callable[[float | None], None],
-        on_seen: Callable[[], None] = lambda: None,
-    ) -> None:
+    def __init__(self, path: Path, quiet: float, on_change: Callable[[float | None], None]) -> None:
         self.path = path
         self.quiet = quiet
         self.on_change = on_change
-        self.on_seen = on_seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syncbot-watch", daemon=True)
         self.debouncer = Debouncer(quiet, signature(path))
@@ -175,8 +167,5 @@ class FileWatcher:
         except OSError as exc:  # the folder itself vanished (unmounted share): keep trying
             log.warning("watch_unreadable", path=str(self.path), error=str(exc))
             return
-        before = self.debouncer.seen
         if self.debouncer.observe(sig, time.monotonic()):
             self.on_change(latest_mtime(sig))
-        elif sig != before and sig and sig != self.debouncer.baseline:
-            self.on_seen()
