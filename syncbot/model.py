@@ -374,6 +374,44 @@ class DutyEvidence:
 Evidence = RowEvidence | LeakEvidence | DutyEvidence
 
 
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def evidence_of(data: Mapping[str, Any] | None) -> Evidence | None:
+    """The evidence whose `as_dict` gave `data` (a saved plan's steps are read back so);
+    KeyError or ValueError if it is not one."""
+    if data is None:
+        return None
+    kind = EvidenceKind(data["kind"])
+    if kind is EvidenceKind.LEAK_LIST:
+        return LeakEvidence(
+            data["roster_file"], data["roster_sha256"], data["row"], data["position"], data["unit"]
+        )
+    if kind is EvidenceKind.DUTY:
+        return DutyEvidence(
+            duty=Duty(data["duty"]),
+            roster_file=data["roster_file"],
+            roster_sha256=data["roster_sha256"],
+            row=data["row"],
+            status=data["status"],
+            effective_date=_day(data["effective_date"]),
+            position=data["position"],
+            unit=data["unit"],
+            row_kind=EvidenceKind(data["row_kind"]),
+        )
+    return RowEvidence(
+        roster_file=data["roster_file"],
+        roster_sha256=data["roster_sha256"],
+        row=data["row"],
+        status=data["status"],
+        effective_date=_day(data["effective_date"]),
+        position=data["position"],
+        unit=data["unit"],
+        kind=kind,
+    )
+
+
 #: One target-wide setting a CONFIGURE step changes: (name, value now, value wanted).
 Setting = tuple[str, str | None, str | None]
 

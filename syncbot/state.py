@@ -298,6 +298,12 @@ class StateDir:
             data["audit_seq"], data["audit_hash"] = anchor
         return data
 
+    def audit_anchor(self) -> tuple[int, str] | None:
+        """(seq, hash) of the audit log's last record when syncbot last wrote to it, which
+        a verification compares the log with to catch a cut-off tail; None if never."""
+        last = self.last_run()
+        return (last["audit_seq"], last["audit_hash"]) if last.get("audit_hash") else None
+
     def save_last_run(self, data: dict[str, Any]) -> None:
         self.prepare()
         write_json_atomic(self.path / "last-run.json", data)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from syncbot.model import (
@@ -24,13 +23,9 @@ from syncbot.model import (
     Action,
     ActionKind,
     Duty,
-    DutyEvidence,
-    Evidence,
-    EvidenceKind,
-    LeakEvidence,
     Reason,
-    RowEvidence,
     Snapshot,
+    evidence_of,
 )
 
 #: Steps whose effect a snapshot does not show: done or not, they are sent again.
@@ -55,49 +50,13 @@ def action_of(record: Mapping[str, Any]) -> Action:
         username=str(record["username"]),
         employee_id=record["employee_id"],
         reason=Reason(str(reason["vi"]), str(reason["en"])),
-        evidence=_evidence_of(record["evidence"]),
+        evidence=evidence_of(record["evidence"]),
         add=tuple(record["add"]),
         remove=tuple(record["remove"]),
         role=record["role"],
         offboarding=bool(record["offboarding"]),
         duty=Duty(record["duty"]),
         settings=tuple((str(n), now, wanted) for n, now, wanted in record["settings"]),
-    )
-
-
-def _day(text: str | None) -> date | None:
-    return None if text is None else date.fromisoformat(text)
-
-
-def _evidence_of(data: Mapping[str, Any] | None) -> Evidence | None:
-    if data is None:
-        return None
-    kind = EvidenceKind(data["kind"])
-    if kind is EvidenceKind.LEAK_LIST:
-        return LeakEvidence(
-            data["roster_file"], data["roster_sha256"], data["row"], data["position"], data["unit"]
-        )
-    if kind is EvidenceKind.DUTY:
-        return DutyEvidence(
-            duty=Duty(data["duty"]),
-            roster_file=data["roster_file"],
-            roster_sha256=data["roster_sha256"],
-            row=data["row"],
-            status=data["status"],
-            effective_date=_day(data["effective_date"]),
-            position=data["position"],
-            unit=data["unit"],
-            row_kind=EvidenceKind(data["row_kind"]),
-        )
-    return RowEvidence(
-        roster_file=data["roster_file"],
-        roster_sha256=data["roster_sha256"],
-        row=data["row"],
-        status=data["status"],
-        effective_date=_day(data["effective_date"]),
-        position=data["position"],
-        unit=data["unit"],
-        kind=kind,
     )
 
 

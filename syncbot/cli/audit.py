@@ -38,9 +38,9 @@ def run_audit_from_config(args: argparse.Namespace, config: Config) -> int:
         return setup_keys(args, config)
     state = StateDir(config.state_dir)
     checks: list[LineCheck] = []
-    last = state.last_run()
-    if last.get("audit_hash"):
-        checks.append(Anchor(last["audit_seq"], last["audit_hash"], "syncbot"))
+    anchor = state.audit_anchor()
+    if anchor is not None:
+        checks.append(Anchor(*anchor, "syncbot"))
     sealing = state.audit_keeping().sealing()
     if sealing is not None:
         checks.append(Anchor(sealing.sealed_seq, sealing.sealed_hash, "the last seal"))

@@ -65,9 +65,7 @@ def _audit_source(
         return args.file, None
     if config is None:
         raise ValueError("report changes needs a config or --file")
-    last = StateDir(config.state_dir).last_run()
-    anchor = (last["audit_seq"], last["audit_hash"]) if last.get("audit_hash") else None
-    return config.audit_path, anchor
+    return config.audit_path, StateDir(config.state_dir).audit_anchor()
 
 
 def run_duty_report(args: argparse.Namespace, config: Config) -> int:

@@ -238,11 +238,10 @@ class Alerting:
         if config is None:
             return
         try:
-            last = StateDir(self.state_dir).last_run()
+            anchor = StateDir(self.state_dir).audit_anchor()
         except StateError as exc:
-            last = {}
+            anchor = None
             log.error("audit_check_anchor_unreadable", error=str(exc))
-        anchor = (last["audit_seq"], last["audit_hash"]) if last.get("audit_hash") else None
         result = verify_chain(config.audit_path, anchor=anchor)
         problem = result.problem
         if not result.ok and anchor is None and not config.audit_path.exists():
