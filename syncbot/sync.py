@@ -17,11 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from types import FrameType
 
-import structlog
-
 from syncbot.approval.refusal import keep_refused
-from syncbot.audit import AuditError
-from syncbot.audit.writer import seal_and_anchor
 from syncbot.config import Config
 from syncbot.errors import SafetyError
 from syncbot.executor import ApplyReport
@@ -42,7 +38,6 @@ from syncbot.roster.prints import AppliedExport, prints_of
 from syncbot.state import StateDir
 
 Lock = Callable[[], contextlib.AbstractContextManager[None]]
-log = structlog.get_logger("syncbot.sync")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +80,7 @@ def sync(
         problems = violations(prepared)
         if problems and not force:
             # Saved for approval first, so the error names the plan to approve.
-            refused = keep_refused(refusal(prepared, problems), prepared, via=via, run_id=run_id)
-            _seal_refusal(config, run_id=run_id, via=via)
-            raise refused
+            raise keep_refused(refusal(prepared, problems), prepared, via=via, run_id=run_id)
         if prepared.plan.actions and not confirm(prepared):
             return Synced(prepared, problems, None)
         with _stop_flag(should_stop) as stop, progress("Áp dụng") as bar:
@@ -101,16 +94,6 @@ def sync(
             )
         _record_scope(prepared, report)
         return Synced(prepared, problems, report)
-
-
-def _seal_refusal(config: Config, *, run_id: str | None, via: str) -> None:
-    """The refusal's audit record is sealed and anchored like a run's, so cutting it shows."""
-    keeping = StateDir(config.state_dir).audit_keeping()
-    try:
-        seal_and_anchor(config.audit_path, keeping, run_id=run_id or new_run_id(), actor=actor(via))
-    except AuditError:
-        # The refusal is what this run ends with; the next write meets the same error.
-        log.exception("audit_seal_failed")
 
 
 def refusal(prepared: Prepared, problems: list[str]) -> SafetyError:

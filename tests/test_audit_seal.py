@@ -22,7 +22,6 @@ from syncbot.audit.record import canonical_json, line_digest, record_hash
 from syncbot.audit.seal import VerificationKey, evolve, make_seal
 from syncbot.audit.seal_check import SealCheck
 from syncbot.audit.verify import Anchor, LineCheck
-from syncbot.audit.writer import seal_and_anchor
 from syncbot.cli import main
 from syncbot.logs import configure_logging
 
@@ -414,12 +413,12 @@ def test_readers_skip_seals_or_show_them_as_run_events(site: Site) -> None:
     assert sum(" sealed 2026-03-02" in line for line in lines) == 2
 
 
-def test_seal_and_anchor_covers_records_written_without_the_state(site: Site) -> None:
+def test_a_close_with_the_state_seals_records_written_without_it(site: Site) -> None:
     key = site.setup_keys()
     with AuditLog(site.log, run_id="approval", actor=ACTOR, clock=site.clock) as log:
         log.run_finished({"result": "refused"})
     assert site.keeping.anchor() != (site.records()[-1]["seq"], site.records()[-1]["hash"])
-    seal_and_anchor(site.log, site.keeping, run_id="r", actor=ACTOR, clock=site.clock)
+    AuditLog(site.log, run_id="r", actor=ACTOR, clock=site.clock, keeping=site.keeping).close()
     last = site.records()[-1]
     assert last["event"] == "audit_sealed"
     assert site.keeping.anchor() == (last["seq"], last["hash"])

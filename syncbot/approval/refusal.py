@@ -57,15 +57,23 @@ def save_refused(prepared: Prepared, problems: list[str], *, via: str, run_id: s
     # it goes first. A pending journal made the refused run read every target whole.
     state = StateDir(config.state_dir)
     recover_interrupted(state.journal(), config.audit_path, prepared.snapshots, run_id)
-    audit_refusal(config.audit_path, saved, plan_id, via=via, run_id=run_id)
+    audit_refusal(config.audit_path, saved, plan_id, via=via, run_id=run_id, state=state)
     return plan_id
 
 
 def audit_refusal(
-    audit_path: Path, saved: SavedPlan, plan_id: str, *, via: str, run_id: str
+    audit_path: Path,
+    saved: SavedPlan,
+    plan_id: str,
+    *,
+    via: str,
+    run_id: str,
+    state: StateDir,
 ) -> None:
-    """The refusal in the audit log, naming the plan saved for approval."""
-    with AuditLog(audit_path, run_id=run_id, actor=actor(via)) as records:
+    """The refusal in the audit log, naming the plan saved for approval: sealed and
+    anchored (by `state`'s keeping) as the log is after every run, so cutting it shows."""
+    keeping = state.audit_keeping()
+    with AuditLog(audit_path, run_id=run_id, actor=actor(via), keeping=keeping) as records:
         records.event(
             PLAN_REFUSED,
             {

@@ -524,11 +524,3 @@ class AuditLog:
         event_dict["seq"] = self._file.seq + 1
         event_dict["prev"] = self._file.prev
         return event_dict
-
-
-def seal_and_anchor(
-    path: Path, keeping: Keeping, *, run_id: str, actor: str, clock: Clock = utc_now
-) -> None:
-    """Seal the log's unsealed records and move the anchor to its last one, writing nothing
-    else: for records appended by a writer without `keeping` (a refusal kept for approval)."""
-    AuditLog(path, run_id=run_id, actor=actor, clock=clock, keeping=keeping).close()

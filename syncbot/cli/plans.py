@@ -325,11 +325,12 @@ def apply_file(args: argparse.Namespace, config: Config) -> int:
             plan=saved.plan,
         )
         refused.plan_id = PlanStore(config.state_dir, config.approval).save(saved)
-        with StateDir(config.state_dir).lock():  # never between a run's records
+        state = StateDir(config.state_dir)
+        with state.lock():  # never between a run's records
             if not interrupted(config.state_dir):  # then the next run's recovery comes first
                 audit_refusal(
                     config.audit_path, saved, refused.plan_id, via=VIA_APPLY_FILE,
-                    run_id=new_run_id(),
+                    run_id=new_run_id(), state=state,
                 )  # fmt: skip
         raise refused
     applied = apply_saved(
