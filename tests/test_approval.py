@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from plan_builders import (
 from syncbot.approval.saved import Requester, SavedPlan, short_id
 from syncbot.approval.settings import ApprovalSettings, parse_approval
 from syncbot.approval.steps import ALREADY_DONE, action_of, action_record, judge
-from syncbot.approval.store import APPROVE, REJECT, Decision, PlanView, Status
+from syncbot.approval.store import APPROVE, REJECT, Decision, PlanStore, PlanView, Status
 from syncbot.config_table import Table
 from syncbot.errors import ConfigError
 from syncbot.model import (
@@ -262,3 +263,25 @@ def test_the_approval_table_is_checked() -> None:
         parsed({"approvals_required": 0})
     with pytest.raises(ConfigError, match=r"approval\.plan_max_age"):
         parsed({"plan_max_age": 4})
+
+
+def test_the_workers_tick_reads_a_plans_progress_again_only_when_its_decisions_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PlanStore(tmp_path / "state", ApprovalSettings())
+    plan_id = store.save(saved_plan())
+    decision = store.decide(plan_id, APPROVE, "ok")
+    assert decision is not None
+    assert list(store.unaudited()) == [plan_id]  # decided, not audited yet
+    store.save_progress(plan_id, {"audited": store.decision_names(plan_id)})
+    reads: list[str] = []
+    real = store.progress
+    monkeypatch.setattr(store, "progress", lambda p: (reads.append(p), real(p))[1])
+    assert list(store.unaudited()) == []
+    assert list(store.unaudited()) == []
+    assert reads == [plan_id]  # once, then known to be settled
+    # another approver's decision comes in (their file, owned by them)
+    monkeypatch.setattr(os, "geteuid", lambda: 12345)
+    store.decide(plan_id, REJECT, "no")
+    os.chown(store.approvals_dir / f"{plan_id}.{REJECT}.12345.json", 12345, -1)
+    assert list(store.unaudited()) == [plan_id]

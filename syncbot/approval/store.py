@@ -168,6 +168,9 @@ class PlanStore:
         self.plans_dir = state.plans()
         self.approvals_dir = state.approvals()
         self.settings = settings
+        # Plans whose decisions (by file name) the audit log was found to hold: decisions
+        # and their audit are only ever added, so such a plan is not read again each tick.
+        self._settled: dict[str, frozenset[str]] = {}
 
     # -- plans -------------------------------------------------------------------------
 
@@ -364,11 +367,14 @@ class PlanStore:
 
     def unaudited(self) -> Iterator[str]:
         """Ids of saved plans with a decision the audit log does not hold yet: what the
-        worker's next tick looks for. Reads the folder and a small file per such plan."""
+        worker's next tick looks for. Reads the folder, and a small file per plan whose
+        decisions changed since this store last found them all audited."""
         listing = self._listing()
         for plan_id, names in listing.decisions.items():
-            if plan_id not in listing.plans:
+            decided = frozenset(names)
+            if plan_id not in listing.plans or self._settled.get(plan_id) == decided:
                 continue
-            seen = set(self.progress(plan_id).get("audited", ()))
-            if not set(names) <= seen:
+            if decided <= set(self.progress(plan_id).get("audited", ())):
+                self._settled[plan_id] = decided
+            else:
                 yield plan_id
