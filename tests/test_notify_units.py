@@ -22,7 +22,7 @@ from syncbot.notify.incidents import IncidentBook, Notice, RunFacts
 from syncbot.notify.messages import Message, compose
 from syncbot.notify.outbox import Outbox, retry_delay
 from syncbot.notify.settings import EVENTS, EmailSettings, NotifySettings, WebhookSettings
-from syncbot.notify.signing import signature, signed_headers
+from syncbot.signing import signature, signed_headers
 
 BASE = """
 [roster]

@@ -20,7 +20,7 @@ from typing import Any
 
 from syncbot.notify.messages import Message
 from syncbot.notify.settings import EmailSettings, WebhookSettings
-from syncbot.notify.signing import signed_headers
+from syncbot.signing import signed_headers
 
 TIMEOUT_SECONDS = 15.0
 

@@ -52,7 +52,6 @@ rows names the push and that hash, so it can be matched to what the HR system se
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import hmac
 import json
@@ -75,6 +74,7 @@ from syncbot.errors import RosterError
 from syncbot.match_keys import nfc
 from syncbot.model import Roster, Vocabulary
 from syncbot.roster import load_roster
+from syncbot.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from syncbot.wording import worker as words
 from syncbot.wording.pair import both
 from syncbot.worker.serving import (
@@ -97,7 +97,6 @@ DRAIN_SECONDS = 1.0
 SHUTDOWN_POLL_SECONDS = 0.1
 
 _BODY_KEYS = frozenset({"employee_ids", "rows"})
-_SIGNATURE_PREFIX = "sha256="
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +213,7 @@ class PushServer:
         """The timestamp to sign with, checked before the body is read; None without HMAC."""
         if not self._settings.hmac_secret:
             return None
-        stamp = (headers.get("X-Syncbot-Timestamp") or "").strip()
+        stamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
         if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
             raise _unauthorized(
                 "missing_timestamp",
@@ -231,9 +230,8 @@ class PushServer:
         """The verified signature, refused if it was already accepted within the window."""
         secret = self._settings.hmac_secret
         assert secret is not None
-        given = (headers.get("X-Syncbot-Signature") or "").strip()
-        expected = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
-        wanted = _SIGNATURE_PREFIX + expected.hexdigest()
+        given = (headers.get(SIGNATURE_HEADER) or "").strip()
+        wanted = signature(secret, stamp, body)
         if not hmac.compare_digest(given.lower().encode(), wanted.encode()):
             raise _unauthorized("bad_signature", both(words.BAD_SIGNATURE))
         if not self._seen.first_time(wanted, int(stamp)):

@@ -1,7 +1,8 @@
-"""The signature on every webhook syncbot sends: the same scheme its push endpoint checks.
+"""The HMAC signature HR's pushes carry and syncbot's webhooks send: one scheme, one place.
 
-A receiver that already verifies HR pushes (`syncbot.worker.push`) verifies syncbot's own
-messages with the same code: `X-Syncbot-Timestamp` is the Unix time in seconds and
+The push endpoint (`syncbot.worker.push`) checks it and the notifications
+(`syncbot.notify.channels`) sign with it, so a receiver that verifies HR pushes verifies
+syncbot's own messages with the same code: `X-Syncbot-Timestamp` is the Unix time in seconds and
 `X-Syncbot-Signature` is `sha256=` and the lowercase hex HMAC-SHA256, keyed with the shared
 secret's UTF-8 bytes, of the ASCII timestamp, one `.` and the body bytes exactly as sent.
 """
