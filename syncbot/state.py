@@ -33,6 +33,7 @@ from typing import Any
 
 from syncbot.audit.change import Change
 from syncbot.audit.keeping import Keeping
+from syncbot.audit.verify import Anchor, LineCheck
 from syncbot.durable import (
     STATE_DIR_MODE,
     STATE_MODE,
@@ -303,6 +304,19 @@ class StateDir:
         a verification compares the log with to catch a cut-off tail; None if never."""
         last = self.last_run()
         return (last["audit_seq"], last["audit_hash"]) if last.get("audit_hash") else None
+
+    def audit_checks(self) -> list[LineCheck]:
+        """What the audit log must agree with beyond its own chain, by what this folder
+        says was written: the anchor and the last seal, which catch a cut-off tail or an
+        emptied log the chain alone cannot show."""
+        checks: list[LineCheck] = []
+        anchor = self.audit_anchor()
+        if anchor is not None:
+            checks.append(Anchor(*anchor, "syncbot"))
+        sealing = self.audit_keeping().sealing()
+        if sealing is not None:
+            checks.append(Anchor(sealing.sealed_seq, sealing.sealed_hash, "the last seal"))
+        return checks
 
     def save_last_run(self, data: dict[str, Any]) -> None:
         self.prepare()

@@ -36,14 +36,7 @@ def run_audit_from_config(args: argparse.Namespace, config: Config) -> int:
     cut-off tail, or an emptied log, the chain alone cannot show."""
     if args.audit_command == "setup-keys":
         return setup_keys(args, config)
-    state = StateDir(config.state_dir)
-    checks: list[LineCheck] = []
-    anchor = state.audit_anchor()
-    if anchor is not None:
-        checks.append(Anchor(*anchor, "syncbot"))
-    sealing = state.audit_keeping().sealing()
-    if sealing is not None:
-        checks.append(Anchor(sealing.sealed_seq, sealing.sealed_hash, "the last seal"))
+    checks = StateDir(config.state_dir).audit_checks()
     return run_audit(args, config.audit_path, anchor=None, checks=checks)
 
 

@@ -38,7 +38,7 @@ import structlog
 
 from syncbot.audit import verify_chain
 from syncbot.durable import fsync_dir
-from syncbot.errors import StateError
+from syncbot.errors import StateError, SyncbotError
 from syncbot.model import FindingKind, Plan
 from syncbot.notify.channels import Channel
 from syncbot.notify.hooks import RunResult
@@ -238,13 +238,13 @@ class Alerting:
         if config is None:
             return
         try:
-            anchor = StateDir(self.state_dir).audit_anchor()
-        except StateError as exc:
-            anchor = None
+            checks = StateDir(self.state_dir).audit_checks()
+        except SyncbotError as exc:  # a state file unreadable: the chain is still checked
+            checks = []
             log.error("audit_check_anchor_unreadable", error=str(exc))
-        result = verify_chain(config.audit_path, anchor=anchor)
+        result = verify_chain(config.audit_path, checks=checks)
         problem = result.problem
-        if not result.ok and anchor is None and not config.audit_path.exists():
+        if not result.ok and not checks and not config.audit_path.exists():
             problem = None  # no run has written the log yet
         if problem is None:
             log.info("audit_checked", ok=True, records=result.records)
