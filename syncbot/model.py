@@ -6,6 +6,7 @@ targets translate them to and from their directories, and the executor applies a
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import date, datetime
@@ -89,6 +90,15 @@ class RosterRow:
         """Whether what the row says holds today; until its date the person is as before."""
         effective = self.effective_date
         return effective is None or effective <= today
+
+
+#: Every field of a row but its number, in `RosterRow`'s order: what the row says wherever
+#: it sits in the file, compared and copied in C (a renumbered row is
+#: `RosterRow(number, *ROW_CONTENT(row))`).
+ROW_CONTENT = operator.attrgetter(
+    "employee_id", "full_name", "email", "unit", "position",
+    "status", "status_word", "effective_date", "username", "role",
+)  # fmt: skip
 
 
 #: Statuses whose accounts the roster itself locks: no duty nags or locks them as well.

@@ -9,6 +9,7 @@ import io
 import itertools
 import operator
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from syncbot.errors import RosterError
 from syncbot.roster.fields import (
@@ -35,6 +36,16 @@ _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _strip = str.strip
 
 
+@dataclass(frozen=True, slots=True)
+class CsvShape:
+    """How a CSV file was read: what reading a line of its next version the same way takes."""
+
+    codec: str
+    delimiter: str
+    header_row: int  # the header's row number, title lines above it included
+    layout: Layout
+
+
 def read_csv(
     data: bytes,
     names: HeaderNames,
@@ -42,8 +53,9 @@ def read_csv(
     *,
     delimiter: str = "auto",
     encoding: str = "auto",
-) -> Table:
-    """The file's rows, parsed as validation consumes them; `RosterError` if it has no rows.
+) -> tuple[Table, CsvShape]:
+    """The file's rows, parsed as validation consumes them, and how they were read;
+    `RosterError` if it has no rows.
 
     The bytes are decoded whole once, so a file in the wrong encoding is one problem before
     any row is looked at. That text is then dropped and the rows are decoded again as they
@@ -52,8 +64,8 @@ def read_csv(
     codec = encoding if encoding != "auto" else _detect_encoding(data)
     check_text(data, codec, problems)
     if delimiter == "auto":
-        delimiter = sniff_delimiter(_lines(data, codec))
-    reader = _Reader(_lines(data, codec), delimiter, problems)
+        delimiter = sniff_delimiter(decoded_lines(data, codec))
+    reader = _Reader(decoded_lines(data, codec), delimiter, problems)
     non_blank = filter(_has_text, reader.numbered)
     with reader.errors_reported():
         header = locate_header(non_blank, names)
@@ -65,7 +77,13 @@ def read_csv(
         # The filter holds no row back: read on from the reader itself, a block at a time;
         # `_Blocks` skips blank rows in blocks that have any.
         rows = reader.numbered
-    return Table(_Blocks(layout, problems).read(rows, reader), layout.fields, layout.missing)
+    table = Table(_Blocks(layout, problems).read(rows, reader), layout.fields, layout.missing)
+    return table, CsvShape(codec, delimiter, header_row, layout)
+
+
+def records_of(layout: Layout, rows: list[Row], problems: ProblemList) -> list[Record]:
+    """The records of parsed rows read with `layout`; a row too wide for it is a problem."""
+    return _Blocks(layout, problems).records(rows)
 
 
 def check_text(data: bytes, codec: str, problems: ProblemList) -> None:
@@ -91,7 +109,7 @@ def _looks_like_utf16(text: str) -> bool:
     return nuls > 0 and nuls * 4 >= len(text)
 
 
-def _lines(data: bytes, codec: str) -> Iterator[str]:
+def decoded_lines(data: bytes, codec: str) -> Iterator[str]:
     """The lines `check_text` read, decoded again as they are wanted (it checked them)."""
     stream = io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline="")
     # An explicit utf-8 or utf-16-le leaves the BOM in; it is never part of a header.
@@ -209,7 +227,10 @@ class _Blocks:
                 block = list(itertools.islice(rows, BLOCK_ROWS))
             if not block:
                 return
-            yield self._plain(block) or self._one_by_one(block)
+            yield self.records(block)
+
+    def records(self, block: list[Row]) -> list[Record]:
+        return self._plain(block) or self._one_by_one(block)
 
     def _plain(self, block: list[Row]) -> list[Record] | None:
         """The records of a block of plain rows, picked in C; None if a row is not plain.

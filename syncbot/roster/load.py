@@ -10,7 +10,7 @@ from pathlib import Path
 
 from syncbot.errors import ConfigError
 from syncbot.model import Roster, Vocabulary
-from syncbot.roster.csv_source import DELIMITERS, read_csv
+from syncbot.roster.csv_source import DELIMITERS, CsvShape, read_csv
 from syncbot.roster.fields import header_names
 from syncbot.roster.json_source import read_json
 from syncbot.roster.limits import (
@@ -22,6 +22,7 @@ from syncbot.roster.limits import (
 )
 from syncbot.roster.problems import ProblemList, say
 from syncbot.roster.records import Table
+from syncbot.roster.reread import PlainLines
 from syncbot.roster.validate import validate
 from syncbot.roster.xlsx_source import read_xlsx
 from syncbot.wording import roster as words
@@ -55,7 +56,8 @@ def load_roster(
 
     The file is read once into memory, so the sha256 recorded with every planned action
     is the hash of exactly the bytes that were validated. With `reuse`, the roster last
-    loaded with `reuse` is returned again while the bytes and options are the same.
+    loaded with `reuse` is returned again while the bytes and options are the same, and
+    only the changed lines of a new version of a plain CSV are read.
     A file past `limits` is refused before it is parsed, or as soon as the rows pass them.
     """
     _check_options(format, delimiter, encoding)
@@ -67,12 +69,21 @@ def load_roster(
         raise problems.fail(None, None, _unknown_extension(path))
     data = _read_bytes(path, problems, limits)
     sha256 = hashlib.sha256(data).hexdigest()
-    inputs = (file, sha256, kind, sheet, names, delimiter, encoding, vocabulary, limits)
-    if reuse and _last and _last[0].inputs == inputs:
-        return _last[0].roster
+    options = (file, kind, sheet, names, delimiter, encoding, vocabulary, limits)
+    last = _last[0] if reuse and _last and _last[0].options == options else None
+    if last is not None:
+        if last.roster.sha256 == sha256:
+            return last.roster
+        if last.lines is not None:
+            reread = last.lines.reread(data, vocabulary, limits, sniff=delimiter == "auto")
+            if reread is not None:
+                roster = Roster(path=file, sha256=sha256, rows=reread[0])
+                _last[:] = [_Loaded(options, roster, reread[1])]
+                return roster
     table: Table
+    shape: CsvShape | None = None
     if kind == "csv":
-        table = read_csv(data, names, problems, delimiter=delimiter, encoding=encoding)
+        table, shape = read_csv(data, names, problems, delimiter=delimiter, encoding=encoding)
     elif kind == "xlsx":
         table = read_xlsx(data, names, problems, sheet=sheet, limits=limits)
     else:
@@ -81,22 +92,27 @@ def load_roster(
     problems.raise_if_any()
     roster = Roster(path=file, sha256=sha256, rows=rows)
     if reuse:
-        _last[:] = [_Loaded(inputs, roster)]
+        lines = PlainLines.of(data, shape, rows) if shape is not None else None
+        _last[:] = [_Loaded(options, roster, lines)]
     return roster
 
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    """A roster this process loaded, and everything its rows were made from."""
+    """A roster this process loaded, the options it was read with, and its lines when
+    the next version of the file can be read from the lines that changed."""
 
-    inputs: tuple[object, ...]
+    options: tuple[object, ...]
     roster: Roster
+    lines: PlainLines | None
 
 
-#: The last export loaded with `reuse`, kept while the file's bytes (by sha256) and the
-#: options are the same. The worker loads the export for every push: at 100,000 rows
-#: parsing it is most of a push's latency, hashing the bytes a twentieth of it. Pushed
-#: rows, validated through the same function, do not take its place.
+#: The last export loaded with `reuse`, kept while the options are the same. The worker
+#: loads the export for every push and every file drop: at 100,000 rows parsing it is
+#: most of their latency, hashing the bytes a twentieth of it. The same bytes give the
+#: same roster; a new version of a plain CSV is read from its changed lines
+#: (`syncbot.roster.reread`). Pushed rows, validated through the same function, do not
+#: take its place.
 _last: list[_Loaded] = []
 
 

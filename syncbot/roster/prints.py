@@ -25,7 +25,7 @@ from pathlib import Path
 import structlog
 
 from syncbot.durable import replace_file
-from syncbot.model import RosterRow
+from syncbot.model import ROW_CONTENT, RosterRow
 
 log = structlog.get_logger("syncbot.roster")
 
@@ -51,16 +51,37 @@ def prints_of(rows: Sequence[RosterRow]) -> Mapping[str, str]:
     export no longer lists searches the directory by that very value).
 
     A run asks twice for the same rows, to compare and then to keep them: the second
-    answer is the first one (the same tuple of rows), not another 100,000 hashes.
+    answer is the first one. A new version of the export shares most rows with the last
+    (`syncbot.roster.reread`), and a row saying what the last one said for the same
+    person keeps its print: a file drop hashes the rows that changed, not 100,000.
     """
-    if _last and _last[0][0] is rows:
-        return _last[0][1]
-    prints = {row.employee_id: fingerprint(row) for row in rows}
-    _last[:] = [(rows, prints)]
+    last = _last[0] if _last else None
+    if last is not None and last.rows is rows:
+        return last.prints
+    known = last.by_id if last is not None else {}
+    known_prints = last.prints if last is not None else {}
+    prints: dict[str, str] = {}
+    for row in rows:
+        key = row.employee_id
+        before = known.get(key)
+        if before is row or (before is not None and ROW_CONTENT(before) == ROW_CONTENT(row)):
+            prints[key] = known_prints[key]
+        else:
+            prints[key] = fingerprint(row)
+    _last[:] = [_Printed(rows, prints, {row.employee_id: row for row in rows})]
     return prints
 
 
-_last: list[tuple[Sequence[RosterRow], Mapping[str, str]]] = []
+@dataclass(frozen=True, slots=True)
+class _Printed:
+    """The rows `prints_of` last answered for, their prints, and the rows by id."""
+
+    rows: Sequence[RosterRow]
+    prints: Mapping[str, str]
+    by_id: Mapping[str, RosterRow]
+
+
+_last: list[_Printed] = []
 
 
 def changed_people(before: Mapping[str, str], now: Mapping[str, str]) -> frozenset[str]:
