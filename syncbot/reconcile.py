@@ -92,7 +92,7 @@ class PlanRule(Protocol):
 
 #: Beyond this many people a targeted run would ask more of a directory (a membership
 #: search per account in LDAP) than one full read does: the run reads everyone instead.
-#: A target may read whole sooner (Keycloak: above 100 values, `KEYCLOAK_LOOKUP_MAX`).
+#: A target may read whole sooner (Keycloak: `targets.keycloak.targeted.worth_searching`).
 TARGETED_MAX_PEOPLE = 1_000
 
 

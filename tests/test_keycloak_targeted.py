@@ -352,10 +352,44 @@ def test_a_lookup_above_the_cap_is_the_full_read_narrowed(
     calls = target.requests
     full = read(target)
 
-    assert spent == target.requests - calls  # the realm read whole, no search
+    # the realm's user count, then the realm read whole: no search
+    assert spent == 1 + target.requests - calls
     assert in_order(over) == in_order(narrowed(full, wants))
     assert names(over) == {"nguyenvana", "trungma", "tranthib", "levanc", "khongma"}
     assert over.settings is None
+
+
+def test_a_lookup_above_the_cap_is_searched_in_a_realm_large_enough(
+    people: RealmHandle, target: KeycloakTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the floor the realm's size decides: searching costs per value, reading whole
+    per user. With the realm's users at exactly `USERS_PER_VALUE` a value the values are
+    searched; with one user fewer a value the realm is read whole."""
+    monkeypatch.setattr(targeted, "KEYCLOAK_LOOKUP_MAX", 3)
+    wants = lookup(["NV001", "NV002", "NV003", "nv404"])
+    values = len(wants)
+    read(target)
+    calls = target.requests
+    full = read(target, None, MANAGED)
+    full_cost = target.requests - calls
+    realm_users = people.admin.users_count()
+    assert realm_users >= values > 3
+
+    monkeypatch.setattr(targeted, "USERS_PER_VALUE", realm_users // values)
+    calls = target.requests
+    searched = read(target, wants, MANAGED)
+    searched_cost = target.requests - calls
+    monkeypatch.setattr(targeted, "USERS_PER_VALUE", realm_users // values + 1)
+    calls = target.requests
+    whole = read(target, wants, MANAGED)
+    whole_cost = target.requests - calls
+
+    assert in_order(searched) == in_order(whole) == in_order(narrowed(full, wants))
+    assert len(searched.accounts) >= 3
+    # the count, the client, each managed role or group by name, one search per value,
+    # and per person found their role mappings and their groups
+    assert searched_cost == 1 + 1 + len(MANAGED) + values + 2 * len(searched.accounts)
+    assert whole_cost == 1 + full_cost  # the count, then the realm read whole
 
 
 def test_a_lookup_at_the_cap_is_still_searched(

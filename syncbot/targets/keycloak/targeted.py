@@ -13,8 +13,8 @@ does: each is looked up by name (its Keycloak id, used to recognise it among a u
 mappings). Settings are no one person's and are not read.
 
 Requests go out from a few threads at once: each is a few milliseconds of round trip,
-and there are two or three per person. Beyond `KEYCLOAK_LOOKUP_MAX` values the searches
-would cost more than they save: the realm is read whole and narrowed instead.
+and there are two or three per person. When the searches would cost more than reading
+the realm whole (`worth_searching`), the realm is read whole and narrowed instead.
 """
 
 from __future__ import annotations
@@ -53,19 +53,33 @@ from syncbot.targets.keycloak.settings import KeycloakSettings
 
 log = structlog.get_logger("syncbot.keycloak")
 
-#: The most values (employee ids and contacts) a targeted read searches one by one. An
-#: attribute search costs 50-130 ms on the test server (H2 compares values case-blind,
-#: with no index to use), so 100 of them take 1.5-3.5 s at `IN_FLIGHT` at once, plus two
-#: requests per person found: about what reading a realm of a few thousand users whole
-#: costs, and a fraction of a 20,000-user one (15 s, bench/bench_keycloak.py). More
-#: values than that come from a bulk change (a new export, a reorganisation), which the
-#: full read serves at a cost that no longer grows with the people asked about; and the
-#: full read narrowed is correct by construction.
+#: Up to this many values (employee ids and contacts) a targeted read always searches
+#: one by one. Beyond it, only while the realm holds `USERS_PER_VALUE` users or more per
+#: value; otherwise the realm is read whole and narrowed, which is correct by construction.
 KEYCLOAK_LOOKUP_MAX = 100
+
+#: Both costs grow with the realm, at different rates. An attribute search is a scan on
+#: the test server (H2 compares values case-blind with no index to use). Measured with
+#: bench/bench_latency.py, a targeted read of 200 values (100 people: their ids and
+#: e-mails, then each one's mappings) took 1.4-1.7 s in a realm of 2,000 users, whose full
+#: read took 0.75-0.84 s, and 3.4-4.9 s in one of 20,000, whose full read took 14.4-16 s:
+#: a value cost as much as reading 17-23 users whole in the first, 21-34 in the second.
+#: At 30 users per value the searches cost at most about what the full read does, and a
+#: fraction of it for the tens of people a file drop names.
+USERS_PER_VALUE = 30
 
 
 class _Gone(Exception):
     """The user was deleted between the search and the reads about them."""
+
+
+def worth_searching(api: AdminApi, lookup: Lookup) -> tuple[bool, int | None]:
+    """Whether searching `lookup`'s values costs less than reading the realm whole, and
+    the realm's user count when it had to be asked for (one request, above the floor)."""
+    if len(lookup) <= KEYCLOAK_LOOKUP_MAX:
+        return True, None
+    users = int(api.get("users/count"))
+    return len(lookup) * USERS_PER_VALUE <= users, users
 
 
 def read_targeted(
@@ -76,14 +90,19 @@ def read_targeted(
     full_read: Callable[[ReadRequest], Snapshot],
 ) -> Snapshot:
     """The accounts `lookup` wants, as `narrowed(full read, lookup)` has them: searched
-    for, or, for a lookup of more than `KEYCLOAK_LOOKUP_MAX` values, that very thing
-    (`full_read` is the read without a lookup)."""
-    if len(lookup) > KEYCLOAK_LOOKUP_MAX:
+    for, or, when that would cost more than reading the realm (`worth_searching`), that
+    very thing (`full_read` is the read without a lookup)."""
+    try:
+        searching, realm_users = worth_searching(api, lookup)
+    except (AdminError, TypeError, ValueError) as error:
+        raise TargetError(f"{settings.name}: counting users of {settings.realm}: {error}") from None
+    if not searching:
         log.info(
             "keycloak.fetch.targeted_as_full",
             target=settings.name,
             asked=len(lookup),
-            most_searched=KEYCLOAK_LOOKUP_MAX,
+            realm_users=realm_users,
+            users_per_value=USERS_PER_VALUE,
         )
         return narrowed(full_read(replace(request, lookup=None)), lookup)
     wanted = [entitlement_of(key, settings.name) for key in sorted(request.managed)]
