@@ -99,8 +99,23 @@ def test_a_problem_in_a_changed_line_is_the_full_reads_error(tmp_path: Path) -> 
     assert isinstance(now, tuple) and now == full
 
 
-def test_a_quoted_cell_is_read_whole(tmp_path: Path) -> None:
-    """A quoted cell may hold a line break: such a file is never read line by line."""
+def test_quoted_cells_on_their_line_are_read_from_the_changed_lines(tmp_path: Path) -> None:
+    """Excel quotes a cell holding the delimiter: each line is still one row."""
+    rows = [person(i, name=f"Người {i}, tổ {i % 3}") for i in range(20)]
+    path = tmp_path / "nhan_su.csv"
+    path.write_bytes(export(rows))
+    assert b'"' in path.read_bytes()
+    before = load_roster(path, VOCAB, reuse=True)
+    rows[5] = person(5, "Nghỉ việc", name='Lê "Năm", con')
+    now, full = read_both(path, export(rows))
+    assert isinstance(now, tuple) and now == full
+    assert now[5].full_name == 'Lê "Năm", con' and now[5].status is not before.rows[5].status
+    assert sum(a is b for a, b in zip(now, before.rows, strict=True)) == 19
+
+
+def test_a_line_break_in_a_quoted_cell_is_read_whole(tmp_path: Path) -> None:
+    """A quoted cell holding a line break makes a row of two lines: never read by line,
+    whether it comes in a new version or was in the last one."""
     rows = [person(i) for i in range(20)]
     path = tmp_path / "nhan_su.csv"
     path.write_bytes(export(rows))
@@ -109,6 +124,9 @@ def test_a_quoted_cell_is_read_whole(tmp_path: Path) -> None:
     now, full = read_both(path, export(rows))
     assert isinstance(now, tuple) and now == full
     assert now[5].full_name == "Lê Văn\nNăm, con" and now[0] is not before.rows[0]
+    rows[7] = person(7, "Nghỉ việc")
+    again, full = read_both(path, export(rows))
+    assert isinstance(again, tuple) and again == full and again[0] is not now[0]
 
 
 def test_prints_of_a_reread_roster_are_each_rows_print(tmp_path: Path) -> None:
@@ -131,7 +149,8 @@ def test_prints_of_a_reread_roster_are_each_rows_print(tmp_path: Path) -> None:
 def line_edits() -> st.SearchStrategy[tuple[str, int, int]]:
     kinds = st.sampled_from(
         ["status", "delete", "insert", "blank", "duplicate", "bad-status", "short",
-         "quote", "other-delimiter", "header", "lf", "undecodable"]
+         "quote", "line-break", "open-quote", "other-delimiter", "header", "lf",
+         "undecodable"]
     )  # fmt: skip
     return st.tuples(kinds, st.integers(0, 10_000), st.integers(0, 3))
 
@@ -166,7 +185,11 @@ def apply_edit(lines: list[bytes], edit: tuple[str, int, int], delimiter: str) -
     elif kind == "short":
         lines[index] = row_line(person(index)[:3])
     elif kind == "quote":
-        lines[index] = row_line(person(index, name=f"Họ, tên {pick}"))
+        lines[index] = row_line(person(index, name=f'Họ, "tên" {pick}'))
+    elif kind == "line-break":
+        lines[index] = row_line(person(index, name=f"Họ\r\ntên {pick}"))
+    elif kind == "open-quote":
+        lines[index] = lines[index].replace(b",", b',"', 1)
     elif kind == "other-delimiter":
         other = ";" if delimiter == "," else ","
         lines[index] = row_line(person(index, name=other.join("Tên" * (pick + 2))))

@@ -6,11 +6,14 @@ is most of a file drop's latency at a province's size, yet a line with the same 
 under the same header, options and vocabulary, makes the same row, only perhaps at
 another row number when lines were added or removed above it.
 
-Only files where a line is a row qualify (`_plain`): UTF-8, no quote character (a quoted
-cell may hold a line break), no NUL, no carriage return but before a line feed. Anything
-this module is not sure of in a new version — a problem in a changed line, a repeated
-id, another header, more changed lines than unchanged ones — is left to the full read,
-which reports every problem as it always does.
+Only files where a line is a row qualify: UTF-8, no NUL, no carriage return but before a
+line feed (`_plain`), and no quoted cell holding a line break (`_a_row_a_line`). A line
+that parses alone into one record does so wherever it sits, so a line of the last version
+needs no second look, and a changed line is parsed with the other changed lines: one
+left inside quotes takes the next one with it, or ends the data, and the count of
+records tells. Anything this module is not sure of in a new version — a problem in a
+changed line, a repeated id, another header, more changed lines than unchanged ones —
+is left to the full read, which reports every problem as it always does.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class PlainLines:
             return None
         lines = data.split(b"\n")
         head = b"\n".join(lines[: shape.header_row]) + b"\n"
-        if not data.startswith(head):
+        if not data.startswith(head) or not _a_row_a_line(lines, shape.delimiter):
             return None  # the header is the last line and has no line feed
         return cls(head, shape, {lines[row.row - 1]: row for row in rows})
 
@@ -119,13 +122,26 @@ class PlainLines:
 
 
 def _plain(data: bytes, codec: str) -> bool:
-    """Whether each line of `data` is one row that decodes alone."""
+    """Whether each line of `data` decodes alone and ends where the csv reader ends one."""
     return (
         codecs.lookup(codec).name in _UTF8
-        and b'"' not in data
         and b"\x00" not in data
         and data.count(b"\r") == data.count(b"\r\n")
     )
+
+
+def _a_row_a_line(lines: Sequence[bytes], delimiter: str) -> bool:
+    """Whether no quoted cell runs past the end of its line: read one after the other,
+    the lines holding a quote character are as many records as lines."""
+    quoted = [line for line in lines if b'"' in line]
+    if not quoted:
+        return True
+    try:
+        reader = csv.reader(map(bytes.decode, quoted), delimiter=delimiter, strict=True)
+        records = sum(1 for _ in reader)
+    except (csv.Error, UnicodeDecodeError):
+        return False
+    return records == reader.line_num == len(quoted)
 
 
 def _unique_ids(rows: Sequence[RosterRow]) -> bool:
