@@ -57,7 +57,7 @@ def load_roster(
     The file is read once into memory, so the sha256 recorded with every planned action
     is the hash of exactly the bytes that were validated. With `reuse`, the roster last
     loaded with `reuse` is returned again while the bytes and options are the same, and
-    only the changed lines of a new version of a plain CSV are read.
+    only the changed lines of a new version of a CSV with a row a line are read.
     A file past `limits` is refused before it is parsed, or as soon as the rows pass them.
     """
     _check_options(format, delimiter, encoding)
@@ -110,7 +110,7 @@ class _Loaded:
 #: The last export loaded with `reuse`, kept while the options are the same. The worker
 #: loads the export for every push and every file drop: at 100,000 rows parsing it is
 #: most of their latency, hashing the bytes a twentieth of it. The same bytes give the
-#: same roster; a new version of a plain CSV is read from its changed lines
+#: same roster; a new version of a CSV with a row a line is read from its changed lines
 #: (`syncbot.roster.reread`). Pushed rows, validated through the same function, do not
 #: take its place.
 _last: list[_Loaded] = []

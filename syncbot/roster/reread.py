@@ -1,4 +1,4 @@
-"""A new version of a plain CSV export, read from the lines that differ from the last one.
+"""A new version of a CSV export, read from the lines that differ from the last one.
 
 HR's tools write the whole export for every change: the file saying ten people left is
 100,000 lines of which ten differ from the last version. Parsing and checking every line
@@ -39,7 +39,8 @@ _id_key = operator.attrgetter("employee_id")
 
 @dataclass(frozen=True, slots=True)
 class PlainLines:
-    """The rows of a plain CSV export by the bytes of their line, and how it was read."""
+    """The rows of a CSV export with a row a line, by the bytes of their line, and how the
+    file was read."""
 
     head: bytes  # the file's bytes through the header line's line feed
     shape: CsvShape
@@ -47,13 +48,15 @@ class PlainLines:
 
     @classmethod
     def of(cls, data: bytes, shape: CsvShape, rows: Sequence[RosterRow]) -> PlainLines | None:
-        """The lines of a file validated whole into `rows`; None if they are not plain."""
+        """The lines of a file validated whole into `rows`; None unless each is a row."""
         if not _plain(data, shape.codec):
             return None
         lines = data.split(b"\n")
         head = b"\n".join(lines[: shape.header_row]) + b"\n"
-        if not data.startswith(head) or not _a_row_a_line(lines, shape.delimiter):
+        if not data.startswith(head):
             return None  # the header is the last line and has no line feed
+        if not _a_row_a_line(lines, shape.delimiter):
+            return None
         return cls(head, shape, {lines[row.row - 1]: row for row in rows})
 
     def reread(
