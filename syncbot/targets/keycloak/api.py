@@ -247,6 +247,11 @@ class AdminApi:
         """GET and decode."""
         return self._call("GET", path, params=params)
 
+    def count_users(self) -> int | None:
+        """How many users the realm has (service accounts included); None if not told."""
+        total = self.get("users/count")
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
+
     def post(self, path: str, body: object = None, *, idempotent: bool | None = None) -> Any:
         """POST; retried on transient failures only if `idempotent` (None: judged by path)."""
         return self._call("POST", path, body=body, idempotent=idempotent)

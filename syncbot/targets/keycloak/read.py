@@ -73,7 +73,7 @@ def read_realm(api: AdminApi, settings: KeycloakSettings, request: ReadRequest) 
     calls_before = api.calls
     names = Names(api, settings)
     try:
-        total = count_users(api)
+        total = api.count_users()
         held, found = read_held(api, wanted, names, total)
         extra = _read_observed(api, settings, request.observe)
         accounts = read_users(api, settings, request, held, extra, total)
@@ -107,12 +107,6 @@ def read_realm(api: AdminApi, settings: KeycloakSettings, request: ReadRequest) 
         settings_key=event_settings.SETTINGS_KEY,
         locator=names.locator(),
     )
-
-
-def count_users(api: AdminApi) -> int | None:
-    """How many users the realm has (service accounts included); None if not told."""
-    total = api.get("users/count")
-    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def read_held(

@@ -75,11 +75,12 @@ class _Gone(Exception):
 
 def worth_searching(api: AdminApi, lookup: Lookup) -> tuple[bool, int | None]:
     """Whether searching `lookup`'s values costs less than reading the realm whole, and
-    the realm's user count when it had to be asked for (one request, above the floor)."""
+    the realm's user count when it had to be asked for (one request, above the floor).
+    A realm that does not say how many users it has is read whole, as it was before."""
     if len(lookup) <= KEYCLOAK_LOOKUP_MAX:
         return True, None
-    users = int(api.get("users/count"))
-    return len(lookup) * USERS_PER_VALUE <= users, users
+    users = api.count_users()
+    return users is not None and len(lookup) * USERS_PER_VALUE <= users, users
 
 
 def read_targeted(
@@ -94,7 +95,7 @@ def read_targeted(
     very thing (`full_read` is the read without a lookup)."""
     try:
         searching, realm_users = worth_searching(api, lookup)
-    except (AdminError, TypeError, ValueError) as error:
+    except AdminError as error:
         raise TargetError(f"{settings.name}: counting users of {settings.realm}: {error}") from None
     if not searching:
         log.info(
